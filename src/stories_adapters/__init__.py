@@ -1,0 +1,1 @@
+"""Adapters: everything in `stories` that talks to the outside world."""

@@ -1,0 +1,162 @@
+"""Write a finished story to a folder: markup, job JSON, asset files and an HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stories_core import markup
+from stories_core.model import Asset, Job
+
+AssetReader = Callable[[Asset], Iterator[bytes]]
+_EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
+
+
+@dataclass(frozen=True)
+class StoryFiles:
+    markup: Path
+    json: Path
+    html: Path
+    assets: dict[str, Path]
+
+
+def asset_filename(job: Job, asset: Asset) -> str:
+    index = next(s.index for s in job.segments if s.id == asset.segment_id)
+    extension = _EXTENSIONS.get(asset.content_type) or asset.key.rsplit(".", 1)[-1]
+    return f"{index:02d}-{asset.kind.value}.{extension}"
+
+
+def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str, Any]:
+    """The job as JSON: segments with offsets and titles, assets with path and metadata."""
+    asset_paths = asset_paths or {}
+    return {
+        "id": job.id,
+        "state": job.state.value,
+        "content_type": job.content_type,
+        "pictures": job.pictures,
+        "audio_type": job.audio_type.value,
+        "backend": job.backend,
+        "trace_id": job.trace_id,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "progress": job.progress,
+        "error": (
+            {"code": job.error_code, "message": job.error_message} if job.error_code else None
+        ),
+        "segment_count": len(job.segments),
+        "segments": [
+            {
+                "id": segment.id,
+                "index": segment.index,
+                "title": segment.title,
+                "start": segment.start,
+                "end": segment.end,
+                "state": segment.state.value,
+                "text": segment.text,
+                "assets": [
+                    {
+                        "id": asset.id,
+                        "kind": asset.kind.value,
+                        "path": asset_paths.get(asset.id, asset.key),
+                        "content_type": asset.content_type,
+                        "size": asset.size,
+                        "checksum": asset.checksum,
+                        "metadata": asset.metadata,
+                    }
+                    for asset in segment.assets
+                ],
+            }
+            for segment in job.segments
+        ],
+    }
+
+
+def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
+    """Copy every asset into out_dir/assets and write the three documents beside them."""
+    assets_dir = out_dir / "assets"
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for segment in job.segments:
+        for asset in segment.assets:
+            path = assets_dir / asset_filename(job, asset)
+            with path.open("wb") as handle:
+                for chunk in read_asset(asset):
+                    handle.write(chunk)
+            paths[asset.id] = path
+    relative = {asset_id: path.relative_to(out_dir).as_posix() for asset_id, path in paths.items()}
+    document = job.markup or markup.render(markup.document_for(job))
+    files = StoryFiles(
+        markup=out_dir / "story.markup",
+        json=out_dir / "story.json",
+        html=out_dir / "story.html",
+        assets=paths,
+    )
+    files.markup.write_text(document, encoding="utf-8")
+    files.json.write_text(
+        json.dumps(job_to_dict(job, relative), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    files.html.write_text(render_html(job, document, relative), encoding="utf-8")
+    return files
+
+
+def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
+    """A page a person opens to read the story, built from the markup itself."""
+    parsed = markup.parse(document)
+    title = parsed.segments[0].title if parsed.segments else "Story"
+    sections = []
+    for segment in parsed.segments:
+        paragraphs = "".join(
+            f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+            for block in segment.text.split("\n\n")
+            if block.strip()
+        )
+        media = ""
+        if segment.image_asset_id and segment.image_asset_id in asset_paths:
+            media += (
+                f'<img src="{html.escape(asset_paths[segment.image_asset_id])}" '
+                f'alt="{html.escape(segment.title)}">'
+            )
+        if segment.audio_asset_id and segment.audio_asset_id in asset_paths:
+            media += (
+                f'<audio controls preload="none" '
+                f'src="{html.escape(asset_paths[segment.audio_asset_id])}"></audio>'
+            )
+        sections.append(
+            f'<section id="{html.escape(segment.segment_id)}">'
+            f"<h2>{html.escape(segment.title)}</h2>{media}{paragraphs}</section>"
+        )
+    return _PAGE.format(
+        title=html.escape(title),
+        style=html.escape(job.content_type),
+        count=len(parsed.segments),
+        body="\n".join(sections),
+    )
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 18px/1.6 Georgia, serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem;
+       color: #1f2937; background: #fafaf9; }}
+header {{ color: #6b7280; font: 14px system-ui, sans-serif; margin-bottom: 2rem; }}
+section {{ margin-bottom: 3rem; }}
+h2 {{ font-family: system-ui, sans-serif; }}
+img {{ width: 100%; height: auto; border-radius: 6px; box-shadow: 0 2px 8px #0002; }}
+audio {{ width: 100%; margin: .75rem 0; }}
+</style>
+</head>
+<body>
+<header>A {style} story in {count} parts, made by stories.</header>
+{body}
+</body>
+</html>
+"""

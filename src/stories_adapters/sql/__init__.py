@@ -1,0 +1,1 @@
+"""Persistence on SQLAlchemy 2: PostgreSQL in production, SQLite embedded."""

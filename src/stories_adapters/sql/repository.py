@@ -1,0 +1,264 @@
+"""The JobRepository and UnitOfWork ports on SQLAlchemy Core, for PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, insert, or_, select, update
+
+from stories_adapters.sql.tables import assets, jobs, segments
+from stories_core.errors import InvalidInput, LeaseLost, NotFound
+from stories_core.model import (
+    Asset,
+    AssetKind,
+    AudioType,
+    Job,
+    JobState,
+    Segment,
+    SegmentState,
+)
+from stories_core.ports import JobPage
+
+_JOB_FIELDS = (
+    "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
+    "request_id", "request_fingerprint", "webhook_url", "markup", "error_code", "error_message",
+    "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
+)  # fmt: skip
+
+
+class SqlJobRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, job: Job) -> None:
+        self._db.execute(insert(jobs).values(id=job.id, **_job_row(job)))
+
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None or (tenant is not None and row.tenant != tenant):
+            raise NotFound(f"job {job_id} not found")
+        return self._load(row)
+
+    def find_by_request_id(self, tenant: str, request_id: str) -> Job | None:
+        row = self._db.execute(
+            select(jobs).where(jobs.c.tenant == tenant, jobs.c.request_id == request_id)
+        ).first()
+        return self._load(row) if row else None
+
+    def list(
+        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
+    ) -> JobPage:
+        """Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat."""
+        query = select(jobs).where(jobs.c.tenant == tenant)
+        if states:
+            query = query.where(jobs.c.state.in_([s.value for s in states]))
+        if after:
+            created_at, job_id = _decode_token(after)
+            query = query.where(
+                or_(
+                    jobs.c.created_at < created_at,
+                    and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
+                )
+            )
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(page_size + 1)
+        rows = self._db.execute(query).all()
+        page = [self._load(row) for row in rows[:page_size]]
+        token = _encode_token(page[-1]) if len(rows) > page_size else ""
+        return JobPage(page, token)
+
+    def update(self, job: Job) -> None:
+        self._db.execute(update(jobs).where(jobs.c.id == job.id).values(**_job_row(job)))
+
+    def add_segments(self, job: Job, new_segments: Sequence[Segment]) -> None:
+        self._db.execute(insert(segments), [_segment_row(s) for s in new_segments])
+
+    def update_segment(self, segment: Segment) -> None:
+        self._db.execute(
+            update(segments)
+            .where(segments.c.id == segment.id)
+            .values(state=segment.state.value, error=segment.error)
+        )
+
+    def put_asset(self, asset: Asset) -> None:
+        row = _asset_row(asset)
+        replaced = self._db.execute(
+            update(assets)
+            .where(assets.c.segment_id == asset.segment_id, assets.c.kind == asset.kind.value)
+            .values(**row)
+        )
+        if replaced.rowcount == 0:
+            self._db.execute(insert(assets).values(**row))
+
+    def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
+        """One conditional UPDATE: atomic on PostgreSQL and SQLite alike."""
+        free = or_(
+            jobs.c.state == JobState.QUEUED.value,
+            and_(
+                jobs.c.state == JobState.RUNNING.value,
+                or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
+            ),
+        )
+        taken = self._db.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, free)
+            .values(
+                state=JobState.RUNNING.value,
+                lease_owner=owner,
+                lease_expires_at=until,
+                attempt=jobs.c.attempt + 1,
+                updated_at=now,
+            )
+        )
+        return self.get(job_id) if taken.rowcount == 1 else None
+
+    def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
+        held = self._db.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.lease_owner == owner,
+                jobs.c.state == JobState.RUNNING.value,
+            )
+            .values(lease_expires_at=until)
+        )
+        if held.rowcount != 1:
+            raise LeaseLost(f"job {job_id} is no longer held by {owner}")
+
+    def _load(self, row: Row[Any]) -> Job:
+        job = Job(
+            id=row.id,
+            tenant=row.tenant,
+            text=row.text,
+            content_type=row.content_type,
+            pictures=row.pictures,
+            audio_type=AudioType(row.audio_type),
+            backend=row.backend,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            state=JobState(row.state),
+            trace_id=row.trace_id,
+            request_id=row.request_id,
+            request_fingerprint=row.request_fingerprint,
+            webhook_url=row.webhook_url,
+            markup=row.markup,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            attempt=row.attempt,
+            lease_owner=row.lease_owner,
+            lease_expires_at=row.lease_expires_at,
+        )
+        by_segment: dict[str, list[Asset]] = {}
+        for a in self._db.execute(select(assets).where(assets.c.job_id == job.id)):
+            by_segment.setdefault(a.segment_id, []).append(
+                Asset(
+                    id=a.id,
+                    job_id=a.job_id,
+                    segment_id=a.segment_id,
+                    kind=AssetKind(a.kind),
+                    key=a.blob_key,
+                    content_type=a.content_type,
+                    size=a.size,
+                    checksum=a.checksum,
+                    metadata=a.metadata,
+                )
+            )
+        job.segments = [
+            Segment(
+                id=s.id,
+                job_id=s.job_id,
+                index=s.idx,
+                start=s.start_offset,
+                end=s.end_offset,
+                title=s.title,
+                text=s.text,
+                state=SegmentState(s.state),
+                error=s.error,
+                assets=sorted(by_segment.get(s.id, []), key=lambda a: a.kind.value),
+            )
+            for s in self._db.execute(
+                select(segments).where(segments.c.job_id == job.id).order_by(segments.c.idx)
+            )
+        ]
+        return job
+
+
+class SqlUnitOfWork:
+    """One connection and one transaction; leaving without commit() rolls back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._connection = self._engine.connect()
+        self._connection.begin()
+        self.jobs = SqlJobRepository(self._connection)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._connection is not None
+        try:
+            self.rollback()
+        finally:
+            self._connection.close()
+            self._connection = None
+
+    def commit(self) -> None:
+        assert self._connection is not None
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        assert self._connection is not None
+        self._connection.rollback()
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    row = {name: getattr(job, name) for name in _JOB_FIELDS}
+    row["state"] = job.state.value
+    row["audio_type"] = job.audio_type.value
+    return row
+
+
+def _segment_row(segment: Segment) -> dict[str, Any]:
+    return {
+        "id": segment.id,
+        "job_id": segment.job_id,
+        "idx": segment.index,
+        "start_offset": segment.start,
+        "end_offset": segment.end,
+        "title": segment.title,
+        "text": segment.text,
+        "state": segment.state.value,
+        "error": segment.error,
+    }
+
+
+def _asset_row(asset: Asset) -> dict[str, Any]:
+    return {
+        "id": asset.id,
+        "job_id": asset.job_id,
+        "segment_id": asset.segment_id,
+        "kind": asset.kind.value,
+        "blob_key": asset.key,
+        "content_type": asset.content_type,
+        "size": asset.size,
+        "checksum": asset.checksum,
+        "metadata": asset.metadata,
+    }
+
+
+def _encode_token(last: Job) -> str:
+    raw = json.dumps([last.created_at.isoformat(), last.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        created_at, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(created_at), str(job_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("page_token", "is not a token this service issued") from error

@@ -1,0 +1,1 @@
+"""Blob stores: a local folder embedded, MinIO/S3 in production."""

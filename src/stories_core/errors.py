@@ -1,0 +1,84 @@
+"""Domain errors. Adapters map them to exit codes and gRPC status codes."""
+
+from __future__ import annotations
+
+
+class StoriesError(Exception):
+    """Base of every error the core raises on purpose; `code` is stable and machine-readable."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(StoriesError):
+    """A request field is wrong; nothing was changed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class NotFound(StoriesError):
+    """The thing does not exist, or belongs to someone else (the two are never told apart)."""
+
+    code = "NOT_FOUND"
+
+
+class IllegalTransition(StoriesError):
+    """A state change the state machine does not allow."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class ConflictingRequest(StoriesError):
+    """An idempotency key was reused with a different request."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class LeaseLost(StoriesError):
+    """Another worker holds this job now; every write of ours must stop."""
+
+    code = "ABORTED"
+
+
+class DuplicateRegistration(StoriesError):
+    """Two plugins registered the same name."""
+
+    code = "PLUGIN_CONFLICT"
+
+
+class GenerationError(StoriesError):
+    """A generator backend failed. `retryable` says whether trying later may help."""
+
+    code = "GENERATION_FAILED"
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.retryable = retryable
+
+
+class ModelOutputInvalid(GenerationError):
+    """A backend's answer could not be parsed or repaired."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="MODEL_OUTPUT_INVALID", retryable=False)
+
+
+class ContentBlocked(GenerationError):
+    """A backend refused the content on safety grounds."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="CONTENT_BLOCKED", retryable=False)

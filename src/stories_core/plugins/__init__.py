@@ -1,0 +1,19 @@
+"""Plugin hooks (pluggy) and the registry built from the plugins that are installed."""
+
+from stories_core.plugins.hookspecs import hookimpl
+from stories_core.plugins.registry import (
+    PluginCatalog,
+    PluginInfo,
+    Registry,
+    build_registry,
+    make_plugin_manager,
+)
+
+__all__ = [
+    "PluginCatalog",
+    "PluginInfo",
+    "Registry",
+    "build_registry",
+    "hookimpl",
+    "make_plugin_manager",
+]

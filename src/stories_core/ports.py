@@ -1,0 +1,158 @@
+"""The ports: what the core needs from the outside world, as Protocols.
+
+Adapters implement them; the container wires them; tests use fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from stories_core.events import JobEvent
+from stories_core.generation import ContentStyle, Media, Narration, SegmentBrief, SegmentSpan
+from stories_core.model import Asset, AudioType, Job, JobState, Segment
+
+
+@runtime_checkable
+class GeneratorBackend(Protocol):
+    """Writes, speaks and draws. Every call may block; the core runs calls concurrently."""
+
+    name: str
+
+    def segment(self, text: str, pictures: int, style: ContentStyle) -> Sequence[SegmentSpan]:
+        """Split `text` into at most `pictures` spans; the core checks and repairs them."""
+        ...
+
+    def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
+        """A script for the segment: retelling, two-host dialogue, or the text itself."""
+        ...
+
+    def speak(self, narration: Narration, style: ContentStyle) -> Media:
+        """Speech audio for a script; metadata carries `duration_seconds`."""
+        ...
+
+    def image_prompt(self, brief: SegmentBrief, style: ContentStyle) -> str:
+        """The prompt an image model would get for this segment."""
+        ...
+
+    def draw(self, prompt: str, brief: SegmentBrief, style: ContentStyle) -> Media:
+        """An image for the segment; metadata carries `width` and `height`."""
+        ...
+
+
+class BackendFactory(Protocol):
+    """What a plugin registers: a named way to build a backend from settings."""
+
+    name: str
+    description: str
+
+    def create(self, environ: Mapping[str, str]) -> GeneratorBackend:
+        """Build the backend, reading its own `STORIES_<NAME>_*` settings from `environ`."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_page_token: str
+
+
+class JobRepository(Protocol):
+    def add(self, job: Job) -> None: ...
+
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        """The job with its segments and assets; NotFound if absent or another tenant's."""
+        ...
+
+    def find_by_request_id(self, tenant: str, request_id: str) -> Job | None: ...
+
+    def list(
+        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
+    ) -> JobPage: ...
+
+    def update(self, job: Job) -> None:
+        """Write the job's own fields (state, markup, error, lease), not its segments."""
+        ...
+
+    def add_segments(self, job: Job, segments: Sequence[Segment]) -> None: ...
+
+    def update_segment(self, segment: Segment) -> None: ...
+
+    def put_asset(self, asset: Asset) -> None:
+        """Insert or replace the asset of (segment, kind): a retry never adds a second one."""
+        ...
+
+    def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
+        """Take the lease if it is free or expired; None if someone else holds it."""
+        ...
+
+    def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
+        """The write fence: raise LeaseLost unless `owner` still holds the running job's
+        lease, and extend the lease to `until`."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without `commit()` rolls everything back."""
+
+    jobs: JobRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class BlobStore(Protocol):
+    """Object storage for asset bytes, under deterministic keys."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store atomically: a reader sees the old object or the whole new one."""
+        ...
+
+    def open(self, key: str, offset: int = 0, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """Stream the bytes from `offset` on, in chunks."""
+        ...
+
+    def size(self, key: str) -> int: ...
+
+    def url(self, key: str) -> str:
+        """Where a client can download the object (a file URL, or a presigned URL)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class JobQueue(Protocol):
+    """The doorbell that tells a worker a job is waiting; the database holds the job itself."""
+
+    def publish(self, job_id: str, trace_id: str) -> None: ...
+
+
+class EventSink(Protocol):
+    """Receives job events as they happen (progress bars, watch streams, the outbox)."""
+
+    def emit(self, event: JobEvent) -> None: ...
+
+
+class Catalog(Protocol):
+    """The content styles and backends available, by name (from the plugins)."""
+
+    def style_names(self) -> list[str]: ...
+
+    def backend_names(self) -> list[str]: ...
+
+    def style(self, name: str) -> ContentStyle: ...
+
+    def backend(self, name: str) -> GeneratorBackend: ...

@@ -1,0 +1,166 @@
+"""The segment contract, enforced on every backend's answer.
+
+Segments cover the whole text, do not overlap, are ordered, are non-empty, have no
+whitespace at their edges, and number at most the pictures asked for (fewer only when
+the text has fewer sentences). Minor faults are repaired deterministically; an answer
+that cannot be made to fit is a `ModelOutputInvalid`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stories_core.errors import ModelOutputInvalid
+from stories_core.generation import SegmentSpan
+
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) then space,
+# or at a blank line / end of a heading line.
+_SENTENCE_END = re.compile(
+    r"""[.!?\u2026]+["'\u201d\u2019)\]]*(?=\s)|\n\s*\n|(?<=\n)(?=#)|^#[^\n]*(?=\n)""", re.M
+)
+_TITLE_MAX = 80
+
+
+@dataclass(frozen=True)
+class CheckedSpan:
+    """A span that satisfies the contract; `start`/`end` exclude edge whitespace."""
+
+    start: int
+    end: int
+    title: str
+
+
+def sentence_boundaries(text: str) -> list[int]:
+    """Offsets where a new sentence may start (strictly inside the text, ascending)."""
+    cuts: set[int] = set()
+    for match in _SENTENCE_END.finditer(text):
+        cut = match.end()
+        while cut < len(text) and text[cut].isspace():
+            cut += 1
+        if 0 < cut < len(text):
+            cuts.add(cut)
+    return sorted(cuts)
+
+
+def count_sentences(text: str) -> int:
+    return len(sentence_boundaries(text)) + 1 if text.strip() else 0
+
+
+def enforce(text: str, spans: Sequence[SegmentSpan], pictures: int) -> list[CheckedSpan]:
+    """Check a backend's spans against the contract, repairing what is minor."""
+    if not text.strip():
+        raise ModelOutputInvalid("segmentation: the text is empty")
+    if pictures < 1:
+        raise ModelOutputInvalid("segmentation: at least one segment must be asked for")
+    if not spans:
+        raise ModelOutputInvalid("segmentation: the backend returned no segments")
+    for span in spans:
+        if not isinstance(span.start, int) or not isinstance(span.end, int):
+            raise ModelOutputInvalid(f"segmentation: offsets must be integers, got {span!r}")
+        if span.end <= span.start:
+            raise ModelOutputInvalid(f"segmentation: a segment ends before it starts: {span!r}")
+        if span.start >= len(text) or span.end <= 0:
+            raise ModelOutputInvalid(f"segmentation: a segment lies outside the text: {span!r}")
+
+    # Order by start; cut each span at its successor's start (no overlap, no gap).
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    starts = [0] + [max(0, s.start) for s in ordered[1:]]
+    titles = [s.title for s in ordered]
+    cuts = _dedupe_cuts(starts, len(text))
+    titles = [titles[i] for i in cuts.kept]
+    bounds = [*cuts.starts, len(text)]
+
+    # Trim edge whitespace and drop pieces that are only whitespace (merged into the previous).
+    pieces: list[tuple[int, int, str]] = []
+    for i, title in enumerate(titles):
+        start, end = _trim(text, bounds[i], bounds[i + 1])
+        if start == end:
+            continue
+        pieces.append((start, end, title))
+
+    pieces = _merge_down_to(text, pieces, pictures)
+    pieces = _split_up_to(text, pieces, min(pictures, count_sentences(text)))
+    return [CheckedSpan(s, e, clean_title(title, text[s:e])) for s, e, title in pieces]
+
+
+@dataclass
+class _Cuts:
+    starts: list[int]
+    kept: list[int]
+
+
+def _dedupe_cuts(starts: list[int], length: int) -> _Cuts:
+    result = _Cuts([], [])
+    for i, start in enumerate(starts):
+        start = min(start, length)
+        if result.starts and start <= result.starts[-1]:
+            continue
+        result.starts.append(start)
+        result.kept.append(i)
+    return result
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _merge_down_to(
+    text: str, pieces: list[tuple[int, int, str]], limit: int
+) -> list[tuple[int, int, str]]:
+    """Too many segments: merge the shortest with its shorter neighbour until few enough."""
+    pieces = list(pieces)
+    while len(pieces) > limit:
+        lengths = [end - start for start, end, _ in pieces]
+        i = min(range(len(pieces)), key=lambda k: (lengths[k], k))
+        if i == 0:
+            j = 1
+        elif i == len(pieces) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if lengths[i - 1] <= lengths[i + 1] else i + 1
+        a, b = sorted((i, j))
+        merged = (pieces[a][0], pieces[b][1], pieces[a][2] or pieces[b][2])
+        pieces[a : b + 1] = [merged]
+    return pieces
+
+
+def _split_up_to(
+    text: str, pieces: list[tuple[int, int, str]], wanted: int
+) -> list[tuple[int, int, str]]:
+    """Too few segments while sentences remain: split the longest at its middle sentence end."""
+    pieces = list(pieces)
+    boundaries = sentence_boundaries(text)
+    while len(pieces) < wanted:
+        candidates = []
+        for k, (start, end, _) in enumerate(pieces):
+            inner = [b for b in boundaries if start < b < end]
+            if inner:
+                middle = (start + end) / 2
+                cut = min(inner, key=lambda b: (abs(b - middle), b))
+                candidates.append((end - start, -k, k, cut))
+        if not candidates:
+            break
+        _, _, k, cut = max(candidates)
+        start, end, title = pieces[k]
+        first = _trim(text, start, cut)
+        second = _trim(text, cut, end)
+        pieces[k : k + 1] = [(first[0], first[1], title), (second[0], second[1], "")]
+    return pieces
+
+
+def clean_title(title: str, segment_text: str) -> str:
+    """One line, no markdown heading marks, not too long; derived from the text if missing."""
+    title = " ".join(title.replace("#", " ").split())
+    if not title:
+        first_line = segment_text.strip().splitlines()[0] if segment_text.strip() else ""
+        words = first_line.lstrip("#").split()[:6]
+        title = " ".join(words).rstrip(".,;:!?")
+    if len(title) > _TITLE_MAX:
+        title = title[: _TITLE_MAX - 1].rstrip() + "…"
+    return title or "Untitled"

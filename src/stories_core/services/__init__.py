@@ -1,0 +1,1 @@
+"""Use cases: plain functions and small classes over the ports."""

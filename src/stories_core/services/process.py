@@ -1,0 +1,281 @@
+"""Process a job: segment it, then generate every unfinished segment concurrently.
+
+Idempotent: finished segments are skipped, asset ids and blob keys are derived from
+(job, segment, kind), so running a job again never duplicates anything. Every write
+is fenced by the worker's lease on the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from stories_core import markup
+from stories_core.errors import LeaseLost, StoriesError
+from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
+from stories_core.generation import ContentStyle, Media, SegmentBrief
+from stories_core.model import (
+    Asset,
+    AssetKind,
+    AudioType,
+    Job,
+    JobState,
+    Segment,
+    SegmentState,
+    blob_key,
+    derived_id,
+)
+from stories_core.ports import (
+    BlobStore,
+    Catalog,
+    Clock,
+    EventSink,
+    GeneratorBackend,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from stories_core.segmentation import enforce
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    max_concurrent_segments: int = 5
+    lease_seconds: float = 300.0
+
+
+class ProcessJob:
+    """Run one job to a terminal state, or give it back if the lease is lost."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        blobs: BlobStore,
+        catalog: Catalog,
+        clock: Clock,
+        events: EventSink,
+        settings: ProcessingSettings,
+        owner: str,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._blobs = blobs
+        self._catalog = catalog
+        self._clock = clock
+        self._events = events
+        self._settings = settings
+        self._owner = owner
+
+    def __call__(self, job_id: str) -> Job | None:
+        """Process the job; None when another worker holds it or it has already ended."""
+        return asyncio.run(self._run(job_id))
+
+    async def _run(self, job_id: str) -> Job | None:
+        job = self._claim(job_id)
+        if job is None:
+            return None
+        self._emit(EventKind.JOB_STARTED, job)
+        # Each segment runs its audio and image chains side by side, so twice the threads.
+        workers = 2 * self._settings.max_concurrent_segments + 1
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"job-{job.id[:8]}") as pool:
+            run = _Runner(pool)
+            try:
+                await self._generate(job, run)
+            except LeaseLost:
+                log.warning("lease on job %s lost; leaving it to its new owner", job.id)
+                return None
+            except StoriesError as error:
+                self._fail(job, error.code, error.message)
+            except Exception as error:  # a bug or an unexpected backend fault
+                log.exception("job %s failed unexpectedly", job.id)
+                self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
+        return job
+
+    def _claim(self, job_id: str) -> Job | None:
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._settings.lease_seconds)
+        with self._uow_factory() as uow:
+            job = uow.jobs.claim(job_id, self._owner, now, until)
+            uow.commit()
+        return job
+
+    async def _generate(self, job: Job, run: _Runner) -> None:
+        style = self._catalog.style(job.content_type)
+        backend = self._catalog.backend(job.backend)
+        if not job.segments:
+            await self._plan_segments(job, backend, style, run)
+        pending = [s for s in job.segments if s.state is not SegmentState.SUCCEEDED]
+        limit = asyncio.Semaphore(self._settings.max_concurrent_segments)
+
+        async def bounded(segment: Segment) -> None:
+            async with limit:
+                await self._generate_segment(job, segment, backend, style, run)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for segment in pending:
+                    group.create_task(bounded(segment))
+        except BaseExceptionGroup as failure:
+            raise _first_error(failure) from None
+        self._finish(job)
+
+    async def _plan_segments(
+        self, job: Job, backend: GeneratorBackend, style: ContentStyle, run: _Runner
+    ) -> None:
+        spans = await run(backend.segment, job.text, job.pictures, style)
+        checked = enforce(job.text, spans, job.pictures)
+        segments = [
+            Segment(
+                id=derived_id(job.id, "segment", index),
+                job_id=job.id,
+                index=index,
+                start=span.start,
+                end=span.end,
+                title=span.title,
+                text=job.text[span.start : span.end],
+            )
+            for index, span in enumerate(checked)
+        ]
+        with self._uow_factory() as uow:
+            self._hold_lease(uow, job)
+            uow.jobs.add_segments(job, segments)
+            uow.commit()
+        job.segments = segments
+        self._emit(EventKind.SEGMENTS_PLANNED, job)
+
+    async def _generate_segment(
+        self,
+        job: Job,
+        segment: Segment,
+        backend: GeneratorBackend,
+        style: ContentStyle,
+        run: _Runner,
+    ) -> None:
+        with self._uow_factory() as uow:
+            self._hold_lease(uow, job)
+            if segment.state is not SegmentState.RUNNING:
+                segment.transition(SegmentState.RUNNING)
+                uow.jobs.update_segment(segment)
+                uow.commit()
+        brief = SegmentBrief(
+            index=segment.index,
+            count=len(job.segments),
+            title=segment.title,
+            text=segment.text,
+            story_title=job.segments[0].title,
+        )
+
+        async def audio_chain() -> Asset | None:
+            narration = await run(backend.narrate, brief, job.audio_type, style)
+            if job.audio_type is AudioType.NONE or narration.is_empty:
+                return None
+            media = await run(backend.speak, narration, style)
+            return await self._store(
+                job, segment, AssetKind.AUDIO, media, run, narration=narration.text
+            )
+
+        async def image_chain() -> Asset:
+            prompt = await run(backend.image_prompt, brief, style)
+            media = await run(backend.draw, prompt, brief, style)
+            return await self._store(job, segment, AssetKind.IMAGE, media, run, prompt=prompt)
+
+        chains = [image_chain()]
+        if job.audio_type is not AudioType.NONE:
+            chains.append(audio_chain())
+        assets = [asset for asset in await asyncio.gather(*chains) if asset is not None]
+        with self._uow_factory() as uow:
+            self._hold_lease(uow, job)
+            for asset in assets:
+                uow.jobs.put_asset(asset)
+            segment.assets = sorted(assets, key=lambda a: a.kind.value)
+            segment.transition(SegmentState.SUCCEEDED)
+            uow.jobs.update_segment(segment)
+            uow.commit()
+        self._emit(EventKind.SEGMENT_DONE, job, segment_index=segment.index)
+
+    async def _store(
+        self,
+        job: Job,
+        segment: Segment,
+        kind: AssetKind,
+        media: Media,
+        run: _Runner,
+        **extra: str,
+    ) -> Asset:
+        """Write the bytes first, under a deterministic key; the asset row comes after."""
+        key = blob_key(job.tenant, job.id, segment.index, f"{kind.value}.{media.extension}")
+        await run(self._blobs.put, key, media.data, media.content_type)
+        return Asset(
+            id=Asset.id_for(segment.id, kind),
+            job_id=job.id,
+            segment_id=segment.id,
+            kind=kind,
+            key=key,
+            content_type=media.content_type,
+            size=len(media.data),
+            checksum="sha256:" + hashlib.sha256(media.data).hexdigest(),
+            metadata={**media.metadata, **extra},
+        )
+
+    def _hold_lease(self, uow: UnitOfWork, job: Job) -> None:
+        """The write fence: stop unless we still own the job, and extend our lease."""
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._settings.lease_seconds)
+        uow.jobs.hold_lease(job.id, self._owner, now, until)
+
+    def _finish(self, job: Job) -> None:
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            self._hold_lease(uow, job)
+            job.markup = markup.render(markup.document_for(job))
+            job.transition(JobState.SUCCEEDED, now)
+            job.lease_owner = job.lease_expires_at = None
+            uow.jobs.update(job)
+            uow.commit()
+        self._emit(TERMINAL_EVENT[JobState.SUCCEEDED], job)
+
+    def _fail(self, job: Job, code: str, message: str) -> None:
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            try:
+                self._hold_lease(uow, job)
+            except LeaseLost:
+                return
+            for segment in job.segments:
+                if segment.state is SegmentState.RUNNING:
+                    segment.transition(SegmentState.FAILED)
+                    uow.jobs.update_segment(segment)
+            job.transition(JobState.FAILED, now)
+            job.error_code, job.error_message = code, message
+            job.lease_owner = job.lease_expires_at = None
+            uow.jobs.update(job)
+            uow.commit()
+        self._emit(TERMINAL_EVENT[JobState.FAILED], job)
+
+    def _emit(self, kind: EventKind, job: Job, *, segment_index: int | None = None) -> None:
+        self._events.emit(JobEvent.of(kind, job, self._clock.now(), segment_index=segment_index))
+
+
+class _Runner:
+    """Runs blocking calls on the job's thread pool, so backend waits overlap."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+
+    async def __call__(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The first leaf of a task group's failure, which is what the job failed of."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -1,0 +1,135 @@
+"""Submit a job: validate the request, record the job, ring the queue's doorbell."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from stories_core.errors import ConflictingRequest, InvalidInput
+from stories_core.events import EventKind, JobEvent
+from stories_core.model import AudioType, Job, new_id
+from stories_core.ports import Catalog, Clock, EventSink, JobQueue, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_input_chars: int = 50_000
+    max_pictures: int = 20
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    text: str
+    content_type: str
+    pictures: int
+    audio_type: str = AudioType.FREE_SPEECH.value
+    backend: str = "local"
+    tenant: str = "default"
+    request_id: str | None = None
+    webhook_url: str | None = None
+
+    def fingerprint(self) -> str:
+        """Identifies the request's content, so a reused request_id can be checked."""
+        fields = asdict(self)
+        fields.pop("request_id")
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType:
+    """Raise InvalidInput naming the first wrong field; return the parsed audio type."""
+    if not request.text.strip():
+        raise InvalidInput("text", "is empty")
+    if len(request.text) > limits.max_input_chars:
+        raise InvalidInput(
+            "text",
+            f"has {len(request.text):,} characters; the limit is {limits.max_input_chars:,}",
+        )
+    if not 1 <= request.pictures <= limits.max_pictures:
+        raise InvalidInput(
+            "pictures", f"must be between 1 and {limits.max_pictures}, got {request.pictures}"
+        )
+    if request.content_type not in catalog.style_names():
+        raise InvalidInput(
+            "content_type",
+            f"unknown value {request.content_type!r}; expected one of: "
+            + ", ".join(catalog.style_names()),
+        )
+    try:
+        audio_type = AudioType(request.audio_type)
+    except ValueError:
+        raise InvalidInput(
+            "audio_type",
+            f"unknown value {request.audio_type!r}; expected one of: "
+            + ", ".join(a.value for a in AudioType),
+        ) from None
+    if request.backend not in catalog.backend_names():
+        raise InvalidInput(
+            "backend",
+            f"unknown value {request.backend!r}; expected one of: "
+            + ", ".join(catalog.backend_names()),
+        )
+    if request.webhook_url is not None:
+        parts = urlsplit(request.webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput("webhook_url", "must be an absolute http or https URL")
+    if request.request_id is not None and not 1 <= len(request.request_id) <= 128:
+        raise InvalidInput("request_id", "must be 1 to 128 characters")
+    return audio_type
+
+
+class SubmitJob:
+    """Record a valid job once (idempotent on request_id) and announce it."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        catalog: Catalog,
+        clock: Clock,
+        queue: JobQueue,
+        events: EventSink,
+        limits: Limits,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._catalog = catalog
+        self._clock = clock
+        self._queue = queue
+        self._events = events
+        self._limits = limits
+
+    def __call__(self, request: JobRequest, *, trace_id: str | None = None) -> Job:
+        audio_type = validate(request, self._catalog, self._limits)
+        fingerprint = request.fingerprint()
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            if request.request_id is not None:
+                existing = uow.jobs.find_by_request_id(request.tenant, request.request_id)
+                if existing is not None:
+                    if existing.request_fingerprint != fingerprint:
+                        raise ConflictingRequest(
+                            "request_id",
+                            f"{request.request_id!r} was already used for a different request",
+                        )
+                    return existing
+            job = Job(
+                id=new_id(),
+                tenant=request.tenant,
+                text=request.text,
+                content_type=request.content_type,
+                pictures=request.pictures,
+                audio_type=audio_type,
+                backend=request.backend,
+                created_at=now,
+                updated_at=now,
+                trace_id=trace_id or new_id().replace("-", ""),
+                request_id=request.request_id,
+                request_fingerprint=fingerprint,
+                webhook_url=request.webhook_url,
+            )
+            uow.jobs.add(job)
+            uow.commit()
+        self._events.emit(JobEvent.of(EventKind.JOB_QUEUED, job, now))
+        self._queue.publish(job.id, job.trace_id)
+        return job
