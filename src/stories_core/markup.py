@@ -61,7 +61,7 @@ def render(document: StoryDocument) -> str:
             lines.append(f"[[AUDIO asset_id={segment.audio_asset_id}]]")
         lines.append(_CLOSE)
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
 def parse(markup: str) -> StoryDocument:
@@ -72,7 +72,7 @@ def parse(markup: str) -> StoryDocument:
     segments: list[MarkupSegment] = []
     i = 0
     while i < len(lines):
-        if lines[i] == "" and segments:
+        if lines[i] == "":
             i += 1
             continue
         segment, i = _parse_segment(lines, i)

@@ -35,11 +35,12 @@ class CheckedSpan:
 def sentence_boundaries(text: str) -> list[int]:
     """Offsets where a new sentence may start (strictly inside the text, ascending)."""
     cuts: set[int] = set()
+    first_content = len(text) - len(text.lstrip())
     for match in _SENTENCE_END.finditer(text):
         cut = match.end()
         while cut < len(text) and text[cut].isspace():
             cut += 1
-        if 0 < cut < len(text):
+        if first_content < cut < len(text):
             cuts.add(cut)
     return sorted(cuts)
 
@@ -64,9 +65,10 @@ def enforce(text: str, spans: Sequence[SegmentSpan], pictures: int) -> list[Chec
         if span.start >= len(text) or span.end <= 0:
             raise ModelOutputInvalid(f"segmentation: a segment lies outside the text: {span!r}")
 
-    # Order by start; cut each span at its successor's start (no overlap, no gap).
+    # Order by start; cut each span at its successor's start (no overlap, no gap), never
+    # inside a word.
     ordered = sorted(spans, key=lambda s: (s.start, s.end))
-    starts = [0] + [max(0, s.start) for s in ordered[1:]]
+    starts = [0] + [_snap_to_word_edge(text, max(0, s.start)) for s in ordered[1:]]
     titles = [s.title for s in ordered]
     cuts = _dedupe_cuts(starts, len(text))
     titles = [titles[i] for i in cuts.kept]
@@ -100,6 +102,15 @@ def _dedupe_cuts(starts: list[int], length: int) -> _Cuts:
         result.starts.append(start)
         result.kept.append(i)
     return result
+
+
+def _snap_to_word_edge(text: str, cut: int) -> int:
+    """Move a cut that falls inside a word to the nearest whitespace (forward on a tie)."""
+    if cut <= 0 or cut >= len(text) or text[cut - 1].isspace() or text[cut].isspace():
+        return cut
+    forward = next((i for i in range(cut, len(text)) if text[i].isspace()), len(text))
+    backward = next((i for i in range(cut, 0, -1) if text[i - 1].isspace()), 0)
+    return forward if forward - cut <= cut - backward else backward
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -113,17 +113,22 @@ class ProcessJob:
             await self._plan_segments(job, backend, style, run)
         pending = [s for s in job.segments if s.state is not SegmentState.SUCCEEDED]
         limit = asyncio.Semaphore(self._settings.max_concurrent_segments)
+        failed = asyncio.Event()
 
         async def bounded(segment: Segment) -> None:
             async with limit:
-                await self._generate_segment(job, segment, backend, style, run)
+                if failed.is_set():
+                    return  # a sibling failed: start nothing new, let running ones finish
+                try:
+                    await self._generate_segment(job, segment, backend, style, run)
+                except Exception:
+                    failed.set()
+                    raise
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for segment in pending:
-                    group.create_task(bounded(segment))
-        except BaseExceptionGroup as failure:
-            raise _first_error(failure) from None
+        outcomes = await asyncio.gather(*(bounded(s) for s in pending), return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            raise next((e for e in errors if isinstance(e, LeaseLost)), errors[0])
         self._finish(job)
 
     async def _plan_segments(
@@ -271,11 +276,3 @@ class _Runner:
 
     async def __call__(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
-
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    """The first leaf of a task group's failure, which is what the job failed of."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

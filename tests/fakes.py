@@ -1,0 +1,267 @@
+"""Fakes of the core's ports, for unit tests. They behave like the real adapters."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from stories_core.errors import GenerationError, LeaseLost, NotFound
+from stories_core.events import JobEvent
+from stories_core.generation import (
+    ContentStyle,
+    Media,
+    Narration,
+    SegmentBrief,
+    SegmentSpan,
+    SpokenLine,
+)
+from stories_core.model import Asset, AudioType, Job, JobState, Segment
+from stories_core.ports import JobPage
+
+STYLE = ContentStyle(
+    name="plain", description="A plain test style.", tone="plain", image_style="plain"
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class InMemoryJobRepository:
+    """Stores deep copies, so callers see only what was committed, as with a database."""
+
+    def __init__(self, store: dict[str, Job]) -> None:
+        self._store = store
+
+    def add(self, job: Job) -> None:
+        self._store[job.id] = copy.deepcopy(job)
+
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        job = self._store.get(job_id)
+        if job is None or (tenant is not None and job.tenant != tenant):
+            raise NotFound(f"job {job_id} not found")
+        return copy.deepcopy(job)
+
+    def find_by_request_id(self, tenant: str, request_id: str) -> Job | None:
+        for job in self._store.values():
+            if job.tenant == tenant and job.request_id == request_id:
+                return copy.deepcopy(job)
+        return None
+
+    def list(
+        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
+    ) -> JobPage:
+        jobs = sorted(
+            (j for j in self._store.values() if j.tenant == tenant),
+            key=lambda j: (j.created_at, j.id),
+            reverse=True,
+        )
+        if states:
+            jobs = [j for j in jobs if j.state in states]
+        if after:
+            ids = [j.id for j in jobs]
+            jobs = jobs[ids.index(after) + 1 :]
+        page = jobs[:page_size]
+        token = page[-1].id if len(jobs) > page_size else ""
+        return JobPage([copy.deepcopy(j) for j in page], token)
+
+    def update(self, job: Job) -> None:
+        stored = self._store[job.id]
+        segments = stored.segments
+        self._store[job.id] = replace(copy.deepcopy(job), segments=segments)
+
+    def add_segments(self, job: Job, segments: Sequence[Segment]) -> None:
+        self._store[job.id].segments.extend(copy.deepcopy(list(segments)))
+
+    def _segment(self, segment_id: str) -> Segment:
+        for job in self._store.values():
+            for segment in job.segments:
+                if segment.id == segment_id:
+                    return segment
+        raise NotFound(segment_id)
+
+    def update_segment(self, segment: Segment) -> None:
+        stored = self._segment(segment.id)
+        stored.state, stored.error = segment.state, segment.error
+
+    def put_asset(self, asset: Asset) -> None:
+        segment = self._segment(asset.segment_id)
+        segment.assets = [a for a in segment.assets if a.kind is not asset.kind]
+        segment.assets.append(copy.deepcopy(asset))
+        segment.assets.sort(key=lambda a: a.kind.value)
+
+    def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
+        job = self._store[job_id]
+        expired = job.lease_expires_at is None or job.lease_expires_at < now
+        if job.state is JobState.QUEUED or (job.state is JobState.RUNNING and expired):
+            job.state = JobState.RUNNING
+            job.lease_owner, job.lease_expires_at = owner, until
+            job.attempt += 1
+            job.updated_at = now
+            return copy.deepcopy(job)
+        return None
+
+    def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
+        job = self._store[job_id]
+        if job.lease_owner != owner or job.state is not JobState.RUNNING:
+            raise LeaseLost(f"job {job_id} is no longer held by {owner}")
+        job.lease_expires_at = until
+
+
+class InMemoryUnitOfWork:
+    """Works on a copy of the store and swaps it in on commit."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self._database.lock.acquire()
+        self._working = copy.deepcopy(self._database.jobs)
+        self.jobs = InMemoryJobRepository(self._working)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._database.lock.release()
+
+    def commit(self) -> None:
+        self._database.jobs = self._working
+        self._database.commits += 1
+        self._working = copy.deepcopy(self._working)
+        self.jobs = InMemoryJobRepository(self._working)
+
+    def rollback(self) -> None:
+        self._working = copy.deepcopy(self._database.jobs)
+        self.jobs = InMemoryJobRepository(self._working)
+
+
+class InMemoryDatabase:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.RLock()
+        self.commits = 0
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+
+class InMemoryBlobStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts = 0
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = bytes(data)
+        self.puts += 1
+
+    def open(self, key: str, offset: int = 0, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        if key not in self.objects:
+            raise NotFound(key)
+        data = self.objects[key]
+        for start in range(offset, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    def size(self, key: str) -> int:
+        return len(self.objects[key])
+
+    def url(self, key: str) -> str:
+        return f"memory://{key}"
+
+
+class RecordingEvents:
+    def __init__(self) -> None:
+        self.events: list[JobEvent] = []
+
+    def emit(self, event: JobEvent) -> None:
+        self.events.append(event)
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+
+    def publish(self, job_id: str, trace_id: str) -> None:
+        self.published.append((job_id, trace_id))
+
+
+class ScriptedBackend:
+    """A backend that splits on blank lines, sleeps per call, counts calls and concurrency,
+    and can be told to fail a given segment."""
+
+    name = "scripted"
+
+    def __init__(self, delay: float = 0.0, fail_on_index: int | None = None) -> None:
+        self.delay = delay
+        self.fail_on_index = fail_on_index
+        self.calls: dict[str, int] = {}
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def _call(self, method: str) -> None:
+        with self._lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def segment(self, text: str, pictures: int, style: ContentStyle) -> list[SegmentSpan]:
+        self._call("segment")
+        spans, start = [], 0
+        for part in text.split("\n\n"):
+            spans.append(SegmentSpan(start, start + len(part), f"Part {len(spans) + 1}"))
+            start += len(part) + 2
+        return spans[:pictures] if len(spans) <= pictures else spans
+
+    def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
+        self._call("narrate")
+        if audio_type is AudioType.NONE:
+            return Narration(())
+        return Narration((SpokenLine("narrator", brief.text),))
+
+    def speak(self, narration: Narration, style: ContentStyle) -> Media:
+        self._call("speak")
+        return Media(narration.text.encode(), "audio/mpeg", "mp3", {"duration_seconds": 1.0})
+
+    def image_prompt(self, brief: SegmentBrief, style: ContentStyle) -> str:
+        self._call("image_prompt")
+        return f"picture of {brief.title}"
+
+    def draw(self, prompt: str, brief: SegmentBrief, style: ContentStyle) -> Media:
+        self._call("draw")
+        if brief.index == self.fail_on_index:
+            raise GenerationError("the model is down", code="BACKEND_UNAVAILABLE", retryable=True)
+        return Media(prompt.encode(), "image/png", "png", {"width": 4, "height": 3})
+
+
+class FakeCatalog:
+    def __init__(self, backend: object, style: ContentStyle = STYLE) -> None:
+        self._backend = backend
+        self._style = style
+
+    def style_names(self) -> list[str]:
+        return [self._style.name]
+
+    def backend_names(self) -> list[str]:
+        return [self._backend.name]  # type: ignore[attr-defined]
+
+    def style(self, name: str) -> ContentStyle:
+        return self._style
+
+    def backend(self, name: str):  # type: ignore[no-untyped-def]
+        return self._backend

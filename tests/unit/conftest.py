@@ -1,0 +1,50 @@
+import pytest
+
+from stories_core.services.process import ProcessingSettings, ProcessJob
+from stories_core.services.submit import JobRequest, Limits, SubmitJob
+from tests.fakes import (
+    FakeCatalog,
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryDatabase,
+    RecordingEvents,
+    RecordingQueue,
+    ScriptedBackend,
+)
+
+
+class World:
+    """The core wired to fakes."""
+
+    def __init__(self, backend: ScriptedBackend | None = None, concurrency: int = 5) -> None:
+        self.database = InMemoryDatabase()
+        self.blobs = InMemoryBlobStore()
+        self.backend = backend or ScriptedBackend()
+        self.catalog = FakeCatalog(self.backend)
+        self.clock = FakeClock()
+        self.events = RecordingEvents()
+        self.queue = RecordingQueue()
+        self.submit = SubmitJob(
+            self.database, self.catalog, self.clock, self.queue, self.events, Limits()
+        )
+        self.settings = ProcessingSettings(max_concurrent_segments=concurrency)
+
+    def processor(self, owner: str = "worker-1") -> ProcessJob:
+        return ProcessJob(
+            self.database,
+            self.blobs,
+            self.catalog,
+            self.clock,
+            self.events,
+            self.settings,
+            owner,
+        )
+
+    def request(self, text: str, pictures: int = 3, **fields: object) -> JobRequest:
+        values: dict[str, object] = {"content_type": "plain", "backend": "scripted", **fields}
+        return JobRequest(text=text, pictures=pictures, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()

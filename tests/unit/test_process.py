@@ -1,0 +1,102 @@
+from stories_core import markup
+from stories_core.events import EventKind
+from stories_core.model import AssetKind, AudioType, JobState, SegmentState
+from stories_core.services.query import JobQueries
+from tests.fakes import ScriptedBackend
+from tests.unit.conftest import World
+
+TEXT = "\n\n".join(f"Paragraph {i} says something." for i in range(6))
+
+
+def test_a_job_runs_to_success_with_an_image_and_audio_per_segment(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=6))
+    world.processor()(job.id)
+    done = JobQueries(world.database).get(job.id)
+    assert done.state is JobState.SUCCEEDED
+    assert len(done.segments) == 6
+    for segment in done.segments:
+        assert segment.state is SegmentState.SUCCEEDED
+        assert {a.kind for a in segment.assets} == {AssetKind.IMAGE, AssetKind.AUDIO}
+        for asset in segment.assets:
+            assert world.blobs.objects[asset.key]
+            assert asset.size == len(world.blobs.objects[asset.key])
+            assert asset.checksum.startswith("sha256:")
+    image = done.segments[0].asset(AssetKind.IMAGE)
+    assert image is not None and image.metadata["prompt"] == "picture of Part 1"
+    assert markup.parse(done.markup or "") == markup.document_for(done)
+    kinds = [e.kind for e in world.events.events]
+    assert kinds[0] is EventKind.JOB_QUEUED and kinds[-1] is EventKind.JOB_SUCCEEDED
+    assert kinds.count(EventKind.SEGMENT_DONE) == 6
+
+
+def test_audio_none_makes_images_only(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=2, audio_type=AudioType.NONE.value))
+    world.processor()(job.id)
+    done = JobQueries(world.database).get(job.id)
+    assert all([a.kind for a in s.assets] == [AssetKind.IMAGE] for s in done.segments)
+    assert "speak" not in world.backend.calls and "narrate" not in world.backend.calls
+
+
+def test_concurrency_is_bounded_and_both_chains_overlap() -> None:
+    world = World(ScriptedBackend(delay=0.05), concurrency=2)
+    job = world.submit(world.request(TEXT, pictures=6))
+    world.processor()(job.id)
+    # Two segments at a time, each with its audio and image chains side by side.
+    assert world.backend.max_active == 4
+
+
+def test_running_again_skips_finished_segments_and_duplicates_nothing() -> None:
+    world = World(ScriptedBackend(fail_on_index=5))
+    job = world.submit(world.request(TEXT, pictures=6))
+    world.processor()(job.id)
+    failed = JobQueries(world.database).get(job.id)
+    assert failed.state is JobState.FAILED
+    assert failed.error_code == "BACKEND_UNAVAILABLE"
+    finished = {s.id for s in failed.segments if s.state is SegmentState.SUCCEEDED}
+    assert len(finished) == 5
+    asset_ids = {a.id for s in failed.segments for a in s.assets}
+
+    # Retry: the job goes back to the queue, and only segment 5 is generated again.
+    with world.database() as uow:
+        retry = uow.jobs.get(job.id)
+        retry.transition(JobState.QUEUED, world.clock.now())
+        uow.jobs.update(retry)
+        uow.commit()
+    world.backend.fail_on_index = None
+    world.backend.calls.clear()
+    world.processor("worker-2")(job.id)
+    done = JobQueries(world.database).get(job.id)
+    assert done.state is JobState.SUCCEEDED
+    assert world.backend.calls["draw"] == 1 and "segment" not in world.backend.calls
+    all_assets = [a.id for s in done.segments for a in s.assets]
+    assert len(all_assets) == len(set(all_assets)) == 12
+    assert asset_ids <= set(all_assets)
+    assert done.attempt == 2
+
+
+def test_a_job_held_by_another_worker_is_left_alone(world: World) -> None:
+    job = world.submit(world.request(TEXT))
+    with world.database() as uow:
+        until = world.clock.now().replace(year=2030)
+        assert uow.jobs.claim(job.id, "other", world.clock.now(), until) is not None
+        uow.commit()
+    assert world.processor()(job.id) is None
+    assert world.backend.calls == {}
+
+
+def test_an_expired_lease_is_taken_over(world: World) -> None:
+    job = world.submit(world.request(TEXT))
+    with world.database() as uow:
+        uow.jobs.claim(job.id, "crashed", world.clock.now(), world.clock.now())
+        uow.commit()
+    world.clock.advance(1)
+    assert world.processor()(job.id) is not None
+    assert JobQueries(world.database).get(job.id).state is JobState.SUCCEEDED
+
+
+def test_a_finished_job_is_not_run_again(world: World) -> None:
+    job = world.submit(world.request(TEXT))
+    world.processor()(job.id)
+    calls = dict(world.backend.calls)
+    assert world.processor()(job.id) is None
+    assert world.backend.calls == calls

@@ -1,0 +1,48 @@
+import pytest
+
+from stories_core.errors import ConflictingRequest, InvalidInput
+from tests.unit.conftest import World
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 50_001}, "text"),
+        ({"pictures": 0}, "pictures"),
+        ({"pictures": 21}, "pictures"),
+        ({"content_type": "poetry"}, "content_type"),
+        ({"audio_type": "opera"}, "audio_type"),
+        ({"backend": "nope"}, "backend"),
+        ({"webhook_url": "ftp://x"}, "webhook_url"),
+    ],
+)
+def test_bad_input_names_the_field_and_changes_nothing(
+    world: World, fields: dict[str, object], field: str
+) -> None:
+    fields = dict(fields)
+    request = world.request(str(fields.pop("text", "Some text.")), **fields)
+    with pytest.raises(InvalidInput) as raised:
+        world.submit(request)
+    assert raised.value.field == field
+    assert world.database.jobs == {} and world.queue.published == []
+
+
+def test_the_same_request_id_returns_the_same_job(world: World) -> None:
+    first = world.submit(world.request("Hello there.", request_id="r-1"))
+    again = world.submit(world.request("Hello there.", request_id="r-1"))
+    assert again.id == first.id
+    assert len(world.database.jobs) == 1
+
+
+def test_a_reused_request_id_with_another_request_is_refused(world: World) -> None:
+    world.submit(world.request("Hello there.", request_id="r-1"))
+    with pytest.raises(ConflictingRequest, match="request_id"):
+        world.submit(world.request("Something else.", request_id="r-1"))
+    assert len(world.database.jobs) == 1
+
+
+def test_a_submitted_job_is_announced(world: World) -> None:
+    job = world.submit(world.request("Hello there."))
+    assert world.queue.published == [(job.id, job.trace_id)]
+    assert job.trace_id
