@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from stories_core.errors import GenerationError, LeaseLost, NotFound
+from stories_core.errors import GenerationError, InvalidInput, LeaseLost, NotFound
 from stories_core.events import JobEvent
 from stories_core.generation import (
     ContentStyle,
@@ -71,6 +71,8 @@ class InMemoryJobRepository:
             jobs = [j for j in jobs if j.state in states]
         if after:
             ids = [j.id for j in jobs]
+            if after not in ids:
+                raise InvalidInput("page_token", "is not a token this service issued")
             jobs = jobs[ids.index(after) + 1 :]
         page = jobs[:page_size]
         token = page[-1].id if len(jobs) > page_size else ""

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -84,8 +85,11 @@ def candidate_reply(parts: list[dict[str, Any]], finish_reason: str = "STOP") ->
     return Reply(
         body={
             "candidates": [
-                {"content": {"role": "model", "parts": parts}, "finishReason": finish_reason,
-                 "index": 0}
+                {
+                    "content": {"role": "model", "parts": parts},
+                    "finishReason": finish_reason,
+                    "index": 0,
+                }
             ],
             "usageMetadata": USAGE,
             "modelVersion": "fake-gemini",
@@ -104,23 +108,30 @@ def json_reply(value: Any) -> Reply:
 
 def audio_reply(pcm: bytes | None = None, mime_type: str = AUDIO_MIME) -> Reply:
     data = sine_pcm(0.5) if pcm is None else pcm
-    return candidate_reply([{"inlineData": {"mimeType": mime_type,
-                                            "data": base64.b64encode(data).decode()}}])
+    return candidate_reply(
+        [{"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode()}}]
+    )
 
 
 def image_reply(image: bytes | None = None, mime_type: str = "image/png") -> Reply:
     data = png_bytes(1024, 1024) if image is None else image
     return candidate_reply(
-        [{"text": "Here is the illustration."},
-         {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode()}}]
+        [
+            {"text": "Here is the illustration."},
+            {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode()}},
+        ]
     )
 
 
 def imagen_reply(image: bytes | None = None) -> Reply:
     data = png_bytes(1024, 1024) if image is None else image
-    return Reply(body={"predictions": [
-        {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "image/png"}
-    ]})
+    return Reply(
+        body={
+            "predictions": [
+                {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "image/png"}
+            ]
+        }
+    )
 
 
 def imagen_filtered(reason: str = "The prompt could not be processed (safety filter).") -> Reply:
@@ -129,31 +140,41 @@ def imagen_filtered(reason: str = "The prompt could not be processed (safety fil
 
 
 def prompt_blocked(reason: str = "SAFETY") -> Reply:
-    return Reply(body={
-        "promptFeedback": {
-            "blockReason": reason,
-            "safetyRatings": [
-                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}
-            ],
-        },
-        "usageMetadata": USAGE,
-        "modelVersion": "fake-gemini",
-    })
+    return Reply(
+        body={
+            "promptFeedback": {
+                "blockReason": reason,
+                "safetyRatings": [
+                    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}
+                ],
+            },
+            "usageMetadata": USAGE,
+            "modelVersion": "fake-gemini",
+        }
+    )
 
 
 def finished_blocked(reason: str = "SAFETY") -> Reply:
     """A candidate stopped for safety: no content, only the reason and ratings."""
-    return Reply(body={
-        "candidates": [{
-            "finishReason": reason,
-            "index": 0,
-            "safetyRatings": [
-                {"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH", "blocked": True}
+    return Reply(
+        body={
+            "candidates": [
+                {
+                    "finishReason": reason,
+                    "index": 0,
+                    "safetyRatings": [
+                        {
+                            "category": "HARM_CATEGORY_HARASSMENT",
+                            "probability": "HIGH",
+                            "blocked": True,
+                        }
+                    ],
+                }
             ],
-        }],
-        "usageMetadata": USAGE,
-        "modelVersion": "fake-gemini",
-    })
+            "usageMetadata": USAGE,
+            "modelVersion": "fake-gemini",
+        }
+    )
 
 
 def error_reply(
@@ -166,17 +187,27 @@ def error_reply(
 
 
 def api_key_invalid() -> Reply:
-    return error_reply(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-         "domain": "googleapis.com",
-         "metadata": {"service": "generativelanguage.googleapis.com"}},
-    ])
+    return error_reply(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            },
+        ],
+    )
 
 
 def rate_limited(retry_delay: str | None = None) -> Reply:
     details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}]
     return error_reply(
-        429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.",
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota.",
         details if retry_delay else None,
     )
 
@@ -192,8 +223,10 @@ def sine_pcm(seconds: float, frequency: float = 220.0) -> bytes:
     """Signed 16-bit little-endian mono PCM at 24 kHz: what Gemini TTS returns."""
     samples = array(
         "h",
-        (int(8000 * math.sin(2 * math.pi * frequency * i / PCM_RATE))
-         for i in range(int(seconds * PCM_RATE))),
+        (
+            int(8000 * math.sin(2 * math.pi * frequency * i / PCM_RATE))
+            for i in range(int(seconds * PCM_RATE))
+        ),
     )
     return samples.tobytes()
 
@@ -231,10 +264,12 @@ def _segments_for(request: RecordedRequest, schema: dict[str, Any]) -> dict[str,
         if bounds[-1] < cut < len(text):
             bounds.append(cut)
     bounds.append(len(text))
-    return {"segments": [
-        {"title": f"Part {i + 1}", "start": start, "end": end}
-        for i, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False))
-    ]}
+    return {
+        "segments": [
+            {"title": f"Part {i + 1}", "start": start, "end": end}
+            for i, (start, end) in enumerate(pairwise(bounds))
+        ]
+    }
 
 
 def happy_reply(request: RecordedRequest) -> Reply:
@@ -257,10 +292,14 @@ def happy_reply(request: RecordedRequest) -> Reply:
     if "segments" in properties:
         return json_reply(_segments_for(request, schema))
     if "lines" in properties:
-        return json_reply({"lines": [
-            {"speaker": "narrator", "text": "Welcome back. Today we look at this part."},
-            {"speaker": "second_host", "text": "And it is a good one. Let's dig in."},
-        ]})
+        return json_reply(
+            {
+                "lines": [
+                    {"speaker": "narrator", "text": "Welcome back. Today we look at this part."},
+                    {"speaker": "second_host", "text": "And it is a good one. Let's dig in."},
+                ]
+            }
+        )
     return text_reply("A warm retelling of this part of the story, told for listeners.")
 
 

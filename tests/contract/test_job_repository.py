@@ -1,0 +1,181 @@
+"""The JobRepository and UnitOfWork contract, for every adapter."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stories_core.errors import InvalidInput, LeaseLost, NotFound
+from stories_core.model import (
+    Asset,
+    AssetKind,
+    AudioType,
+    Job,
+    JobState,
+    Segment,
+    SegmentState,
+    derived_id,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def job(n: int = 0, tenant: str = "acme", **fields: object) -> Job:
+    values: dict[str, object] = {
+        "id": f"00000000-0000-0000-0000-{n:012d}",
+        "tenant": tenant,
+        "text": "One. Two.",
+        "content_type": "educational",
+        "pictures": 2,
+        "audio_type": AudioType.PODCAST,
+        "backend": "local",
+        "created_at": T0 + timedelta(seconds=n),
+        "updated_at": T0 + timedelta(seconds=n),
+        "trace_id": "trace",
+        **fields,
+    }
+    return Job(**values)  # type: ignore[arg-type]
+
+
+def segments_of(j: Job) -> list[Segment]:
+    return [
+        Segment(derived_id(j.id, i), j.id, i, i * 5, i * 5 + 4, f"T{i}", "One.")
+        for i in range(2)
+    ]
+
+
+def asset(segment: Segment, kind: AssetKind, size: int = 10) -> Asset:
+    return Asset(
+        id=Asset.id_for(segment.id, kind),
+        job_id=segment.job_id,
+        segment_id=segment.id,
+        kind=kind,
+        key=f"k/{segment.index}/{kind.value}",
+        content_type="image/png",
+        size=size,
+        checksum="sha256:00",
+        metadata={"width": 4, "nested": {"a": [1, 2]}},
+    )
+
+
+def test_a_job_round_trips(uow_factory) -> None:
+    original = job(request_id="r1", webhook_url="https://example.test/hook")
+    with uow_factory() as uow:
+        uow.jobs.add(original)
+        uow.jobs.add_segments(original, segments_of(original))
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = uow.jobs.get(original.id)
+    assert loaded.audio_type is AudioType.PODCAST and loaded.state is JobState.QUEUED
+    assert loaded.created_at == original.created_at and loaded.created_at.tzinfo is not None
+    assert [s.title for s in loaded.segments] == ["T0", "T1"]
+    assert loaded.request_id == "r1" and loaded.webhook_url == "https://example.test/hook"
+
+
+def test_leaving_without_commit_rolls_back(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job())
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.jobs.get(job().id)
+
+
+def test_another_tenants_job_is_not_found(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job())
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(NotFound) as other:
+            uow.jobs.get(job().id, "globex")
+        with pytest.raises(NotFound) as missing:
+            uow.jobs.get("nope", "globex")
+    assert str(other.value).replace(job().id, "X") == str(missing.value).replace("nope", "X")
+
+
+def test_put_asset_replaces_instead_of_duplicating(uow_factory) -> None:
+    j = job()
+    segments = segments_of(j)
+    with uow_factory() as uow:
+        uow.jobs.add(j)
+        uow.jobs.add_segments(j, segments)
+        uow.jobs.put_asset(asset(segments[0], AssetKind.IMAGE, size=10))
+        uow.jobs.put_asset(asset(segments[0], AssetKind.IMAGE, size=20))
+        uow.jobs.put_asset(asset(segments[0], AssetKind.AUDIO))
+        segments[0].transition(SegmentState.RUNNING)
+        uow.jobs.update_segment(segments[0])
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = uow.jobs.get(j.id)
+    first = loaded.segments[0]
+    assert [(a.kind, a.size) for a in first.assets] == [(AssetKind.AUDIO, 10), (AssetKind.IMAGE, 20)]
+    assert first.assets[1].metadata == {"width": 4, "nested": {"a": [1, 2]}}
+    assert first.state is SegmentState.RUNNING
+
+
+def test_claim_is_exclusive_until_the_lease_expires(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job())
+        uow.commit()
+    lease_end = T0 + timedelta(minutes=5)
+    with uow_factory() as uow:
+        claimed = uow.jobs.claim(job().id, "w1", T0, lease_end)
+        uow.commit()
+    assert claimed is not None and claimed.state is JobState.RUNNING and claimed.attempt == 1
+    with uow_factory() as uow:
+        assert uow.jobs.claim(job().id, "w2", T0 + timedelta(minutes=1), lease_end) is None
+        uow.jobs.hold_lease(job().id, "w1", T0, lease_end)
+        with pytest.raises(LeaseLost):
+            uow.jobs.hold_lease(job().id, "w2", T0, lease_end)
+    with uow_factory() as uow:
+        later = lease_end + timedelta(seconds=1)
+        taken = uow.jobs.claim(job().id, "w2", later, later + timedelta(minutes=5))
+        uow.commit()
+    assert taken is not None and taken.lease_owner == "w2" and taken.attempt == 2
+    with uow_factory() as uow, pytest.raises(LeaseLost):
+        uow.jobs.hold_lease(job().id, "w1", later, later)
+
+
+def test_a_finished_job_cannot_be_claimed(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(state=JobState.SUCCEEDED))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.jobs.claim(job().id, "w1", T0, T0 + timedelta(minutes=1)) is None
+
+
+def test_find_by_request_id_is_per_tenant(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(1, request_id="r"))
+        uow.jobs.add(job(2, tenant="globex", request_id="r"))
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.jobs.find_by_request_id("acme", "r")
+        assert found is not None and found.id == job(1).id
+        assert uow.jobs.find_by_request_id("acme", "other") is None
+
+
+def test_list_pages_newest_first_without_gaps_or_repeats(uow_factory) -> None:
+    with uow_factory() as uow:
+        for n in range(7):
+            uow.jobs.add(job(n, state=JobState.FAILED if n % 3 == 0 else JobState.QUEUED))
+        uow.jobs.add(job(99, tenant="globex"))
+        uow.commit()
+    seen, token = [], None
+    with uow_factory() as uow:
+        while True:
+            page = uow.jobs.list("acme", states=[], page_size=3, after=token)
+            seen += [j.id for j in page.jobs]
+            if not page.next_page_token:
+                break
+            token = page.next_page_token
+        failed = uow.jobs.list("acme", states=[JobState.FAILED], page_size=10, after=None)
+    assert seen == [job(n).id for n in reversed(range(7))]
+    assert [j.id for j in failed.jobs] == [job(n).id for n in (6, 3, 0)]
+
+
+def test_a_forged_page_token_is_bad_input(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job())
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(InvalidInput) as raised:
+            uow.jobs.list("acme", states=[], page_size=3, after="!!not-a-token!!")
+    assert raised.value.field == "page_token"
