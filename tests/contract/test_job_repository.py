@@ -38,8 +38,7 @@ def job(n: int = 0, tenant: str = "acme", **fields: object) -> Job:
 
 def segments_of(j: Job) -> list[Segment]:
     return [
-        Segment(derived_id(j.id, i), j.id, i, i * 5, i * 5 + 4, f"T{i}", "One.")
-        for i in range(2)
+        Segment(derived_id(j.id, i), j.id, i, i * 5, i * 5 + 4, f"T{i}", "One.") for i in range(2)
     ]
 
 
@@ -105,7 +104,10 @@ def test_put_asset_replaces_instead_of_duplicating(uow_factory) -> None:
     with uow_factory() as uow:
         loaded = uow.jobs.get(j.id)
     first = loaded.segments[0]
-    assert [(a.kind, a.size) for a in first.assets] == [(AssetKind.AUDIO, 10), (AssetKind.IMAGE, 20)]
+    assert [(a.kind, a.size) for a in first.assets] == [
+        (AssetKind.AUDIO, 10),
+        (AssetKind.IMAGE, 20),
+    ]
     assert first.assets[1].metadata == {"width": 4, "nested": {"a": [1, 2]}}
     assert first.state is SegmentState.RUNNING
 
@@ -175,7 +177,6 @@ def test_a_forged_page_token_is_bad_input(uow_factory) -> None:
     with uow_factory() as uow:
         uow.jobs.add(job())
         uow.commit()
-    with uow_factory() as uow:
-        with pytest.raises(InvalidInput) as raised:
-            uow.jobs.list("acme", states=[], page_size=3, after="!!not-a-token!!")
+    with uow_factory() as uow, pytest.raises(InvalidInput) as raised:
+        uow.jobs.list("acme", states=[], page_size=3, after="!!not-a-token!!")
     assert raised.value.field == "page_token"
