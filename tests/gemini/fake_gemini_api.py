@@ -38,7 +38,8 @@ USAGE = {"promptTokenCount": 42, "candidatesTokenCount": 17, "totalTokenCount": 
 ROUTE = re.compile(
     r"^/(?P<version>[^/]+)/(?:publishers/google/)?models/(?P<model>[^/:]+):(?P<action>\w+)$"
 )
-SOURCE_TEXT = re.compile(r"<source_text>\n?(?P<text>.*?)\n?</source_text>", re.DOTALL)
+# The last tagged block: the instructions may mention the tags before the text itself.
+SOURCE_TEXT = re.compile(r".*<source_text>\n(?P<text>.*)\n</source_text>", re.DOTALL)
 ASPECT_SIZES = {"1:1": (1024, 1024), "16:9": (1344, 768), "9:16": (768, 1344), "4:3": (1184, 864)}
 
 
@@ -382,7 +383,9 @@ class FakeGemini:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

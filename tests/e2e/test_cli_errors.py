@@ -1,0 +1,65 @@
+"""Bad input: exit status 2, one clear message naming the problem, nothing written."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import EXAMPLES
+
+GOOD = str(EXAMPLES / "solar-system.txt")
+
+
+@pytest.mark.parametrize(
+    ("args", "content", "message"),
+    [
+        (["--type", "educational", "--pictures", "2"], b"   \n\n ", "text: is empty"),
+        (["--type", "educational", "--pictures", "2"], b"x" * 50_001, "text: has 50,001"),
+        (["--type", "educational", "--pictures", "0"], None, "pictures: must be between 1"),
+        (["--type", "educational", "--pictures", "21"], None, "pictures: must be between 1"),
+        (["--type", "poetry", "--pictures", "2"], None, "content_type: unknown value 'poetry'"),
+        (["--type", "educational", "--pictures", "2", "--backend", "nope"], None, "backend:"),
+        (
+            ["--type", "educational", "--pictures", "2", "--audio", "opera"],
+            None,
+            "audio_type: unknown value 'opera'",
+        ),
+        (["--type", "educational", "--pictures", "2"], b"caf\xe9 \xff", "not UTF-8"),
+        (["--type", "educational", "--pictures", "two"], None, "'two' is not a valid integer"),
+    ],
+)
+def test_bad_input(run_stories, tmp_path: Path, args, content, message) -> None:
+    source = GOOD
+    if content is not None:
+        source = str(tmp_path / "input.txt")
+        Path(source).write_bytes(content)
+    result = run_stories("make", source, *args, "--out", "out")
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob("story-*"))
+
+
+def test_a_missing_file(run_stories, tmp_path: Path) -> None:
+    result = run_stories("make", "missing.txt", "--type", "educational", "--pictures", "2")
+    assert result.returncode == 2
+    assert "INPUT: cannot read 'missing.txt'" in result.stderr
+
+
+def test_limits_come_from_settings(run_stories, tmp_path: Path) -> None:
+    result = run_stories(
+        "make", GOOD, "--type", "educational", "--pictures", "4", "--out", "out",
+        env={"STORIES_MAX_PICTURES": "3"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "pictures: must be between 1 and 3, got 4" in result.stderr
+
+
+def test_plugins_lists_first_party_plugins_with_versions(run_stories) -> None:
+    result = run_stories("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["educational"]["content_styles"] == ["educational"]
+    assert plugins["local"]["backends"] == ["local"]
+    assert all(plugins[name]["version"] for name in ("educational", "financial", "local"))

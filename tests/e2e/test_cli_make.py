@@ -1,0 +1,105 @@
+"""`stories make` end to end, as a newcomer runs it: real speech, real pictures."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from stories_core import markup
+from tests.e2e.conftest import EXAMPLES
+
+
+def decoded_seconds_and_loudness(path: Path) -> tuple[float, float]:
+    samples, rate = soundfile.read(io.BytesIO(path.read_bytes()))
+    return len(samples) / rate, float(np.sqrt(np.mean(np.square(samples))))
+
+
+def test_make_writes_markup_json_assets_and_a_page(run_stories, tmp_path: Path) -> None:
+    out = tmp_path / "story"
+    result = run_stories(
+        "make", str(EXAMPLES / "solar-system.txt"), "--type", "educational",
+        "--pictures", "4", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    job = json.loads((out / "story.json").read_text())
+    text = (EXAMPLES / "solar-system.txt").read_text()
+    assert job["state"] == "succeeded" and job["segment_count"] == 4
+    assert [s["title"] for s in job["segments"]] == [
+        "The Solar System", "The Inner Planets", "The Outer Planets", "Smaller Worlds",
+    ]  # fmt: skip
+    for segment in job["segments"]:
+        assert text[segment["start"] : segment["end"]] == segment["text"]
+        kinds = {a["kind"]: a for a in segment["assets"]}
+        assert set(kinds) == {"image", "audio"}
+        image = Image.open(out / kinds["image"]["path"])
+        assert image.format == "PNG" and image.size == (1024, 576)
+        assert kinds["image"]["metadata"]["width"] == 1024
+        assert kinds["image"]["metadata"]["prompt"]
+        audio_path = out / kinds["audio"]["path"]
+        assert audio_path.stat().st_size == kinds["audio"]["size"]
+        seconds, loudness = decoded_seconds_and_loudness(audio_path)
+        words = len(segment["text"].split())
+        assert 0.2 * words < seconds < 1.5 * words + 10, "speech-length audio"
+        assert loudness > 0.01, "the audio is not silence"
+        assert abs(seconds - kinds["audio"]["metadata"]["duration_seconds"]) < 0.5
+    document = markup.parse((out / "story.markup").read_text())
+    assert [s.segment_id for s in document.segments] == [s["id"] for s in job["segments"]]
+    page = (out / "story.html").read_text()
+    assert page.count("<img ") == 4 and page.count("<audio ") == 4
+    assert "The Outer Planets" in page
+
+
+@pytest.mark.parametrize(
+    ("example", "style", "audio"),
+    [
+        ("quarterly-report.txt", "financial", "podcast"),
+        ("the-lighthouse.txt", "fictional", "verbatim"),
+        ("solar-system.txt", "educational", "none"),
+    ],
+)
+def test_each_style_and_audio_type(run_stories, tmp_path, example, style, audio) -> None:
+    result = run_stories(
+        "make", str(EXAMPLES / example), "--type", style, "--pictures", "2",
+        "--audio", audio, "--out", "out", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["audio_type"] == audio and len(job["segments"]) == 2
+    audio_assets = [a for s in job["segments"] for a in s["assets"] if a["kind"] == "audio"]
+    if audio == "none":
+        assert audio_assets == []
+    else:
+        assert len(audio_assets) == 2
+    if audio == "podcast":
+        assert all(len(set(a["metadata"]["voices"])) == 2 for a in audio_assets)
+    if audio == "verbatim":
+        for segment in job["segments"]:
+            narration = next(a for a in segment["assets"] if a["kind"] == "audio")
+            assert segment["text"].split()[-1] in narration["metadata"]["narration"]
+
+
+def test_input_from_stdin(run_stories) -> None:
+    text = b"A short note about tides. The moon pulls the sea. Twice a day it rises."
+    result = run_stories(
+        "make", "-", "--type", "educational", "--pictures", "2", "--audio", "none",
+        "--out", "out", "--json", stdin=text,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["segments"]) == 2
+
+
+def test_the_same_text_gives_the_same_pictures_and_sound(run_stories, tmp_path: Path) -> None:
+    outputs = []
+    for name in ("a", "b"):
+        result = run_stories(
+            "make", str(EXAMPLES / "the-lighthouse.txt"), "--type", "fictional",
+            "--pictures", "2", "--out", name, "--json",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        job = json.loads(result.stdout)
+        outputs.append([a["checksum"] for s in job["segments"] for a in s["assets"]])
+    assert outputs[0] == outputs[1]
