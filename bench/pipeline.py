@@ -13,6 +13,7 @@ Runs on the embedded adapters (SQLite file, local blob folder), as `stories make
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import threading
 import time
@@ -39,7 +40,7 @@ class SleepingBackend:
     def segment(self, text, pictures, style):
         time.sleep(CALL_SECONDS)
         cuts = [0, *sentence_boundaries(text)[: pictures - 1], len(text)]
-        return [SegmentSpan(a, b) for a, b in zip(cuts, cuts[1:], strict=False)]
+        return [SegmentSpan(a, b) for a, b in itertools.pairwise(cuts)]
 
     def narrate(self, brief, audio_type, style):
         time.sleep(CALL_SECONDS)
