@@ -6,7 +6,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from stories_core.errors import GenerationError, InvalidInput, LeaseLost, NotFound
@@ -19,7 +19,7 @@ from stories_core.generation import (
     SegmentSpan,
     SpokenLine,
 )
-from stories_core.model import Asset, AudioType, Job, JobState, Segment
+from stories_core.model import ApiKey, Asset, AudioType, Job, JobState, Segment
 from stories_core.ports import JobPage
 
 STYLE = ContentStyle(
@@ -47,7 +47,7 @@ class InMemoryJobRepository:
     def add(self, job: Job) -> None:
         self._store[job.id] = copy.deepcopy(job)
 
-    def get(self, job_id: str, tenant: str | None = None) -> Job:
+    def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
         job = self._store.get(job_id)
         if job is None or (tenant is not None and job.tenant != tenant):
             raise NotFound(f"job {job_id} not found")
@@ -121,37 +121,75 @@ class InMemoryJobRepository:
         job.lease_expires_at = until
 
 
+class InMemoryApiKeyRepository:
+    def __init__(self, store: dict[str, ApiKey]) -> None:
+        self._store = store
+
+    def add(self, key: ApiKey) -> None:
+        self._store[key.id] = copy.deepcopy(key)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return copy.deepcopy(self._store.get(key_id))
+
+    def update(self, key: ApiKey) -> None:
+        self._store[key.id] = copy.deepcopy(key)
+
+
+class InMemoryUsageRepository:
+    def __init__(self, store: dict[tuple[str, datetime], int]) -> None:
+        self._store = store
+
+    def add(self, key_id: str, period_start: datetime, chars: int) -> int:
+        total = self._store.get((key_id, period_start), 0) + chars
+        self._store[(key_id, period_start)] = total
+        return total
+
+
 class InMemoryUnitOfWork:
-    """Works on a copy of the store and swaps it in on commit."""
+    """Works on a copy of the database's tables and swaps it in on commit."""
 
     def __init__(self, database: InMemoryDatabase) -> None:
         self._database = database
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._database.lock.acquire()
-        self._working = copy.deepcopy(self._database.jobs)
-        self.jobs = InMemoryJobRepository(self._working)
+        self._open(self._database.tables)
         return self
+
+    def _open(self, tables: Tables) -> None:
+        self._working = copy.deepcopy(tables)
+        self.jobs = InMemoryJobRepository(self._working.jobs)
+        self.keys = InMemoryApiKeyRepository(self._working.keys)
+        self.usage = InMemoryUsageRepository(self._working.usage)
 
     def __exit__(self, *exc_info: object) -> None:
         self._database.lock.release()
 
     def commit(self) -> None:
-        self._database.jobs = self._working
+        self._database.tables = self._working
         self._database.commits += 1
-        self._working = copy.deepcopy(self._working)
-        self.jobs = InMemoryJobRepository(self._working)
+        self._open(self._working)
 
     def rollback(self) -> None:
-        self._working = copy.deepcopy(self._database.jobs)
-        self.jobs = InMemoryJobRepository(self._working)
+        self._open(self._database.tables)
+
+
+@dataclass
+class Tables:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    keys: dict[str, ApiKey] = field(default_factory=dict)
+    usage: dict[tuple[str, datetime], int] = field(default_factory=dict)
 
 
 class InMemoryDatabase:
     def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
+        self.tables = Tables()
         self.lock = threading.RLock()
         self.commits = 0
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return self.tables.jobs
 
     def __call__(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)

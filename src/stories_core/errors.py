@@ -82,3 +82,20 @@ class ContentBlocked(GenerationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="CONTENT_BLOCKED", retryable=False)
+
+
+class Unauthenticated(StoriesError):
+    """No valid credentials. One message for missing, unknown and revoked keys alike."""
+
+    code = "UNAUTHENTICATED"
+
+
+class QuotaExceeded(StoriesError):
+    """A tenant's key used up its allowance for the period."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, subject: str, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.retry_after_seconds = retry_after_seconds

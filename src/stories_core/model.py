@@ -175,3 +175,14 @@ class Job:
                 if asset.id == asset_id:
                     return asset
         return None
+
+
+@dataclass
+class ApiKey:
+    """A tenant's credential; only the hash of its secret is kept."""
+
+    id: str
+    tenant: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from stories_core.events import JobEvent
 from stories_core.generation import ContentStyle, Media, Narration, SegmentBrief, SegmentSpan
-from stories_core.model import Asset, AudioType, Job, JobState, Segment
+from stories_core.model import ApiKey, Asset, AudioType, Job, JobState, Segment
 
 
 @runtime_checkable
@@ -62,8 +62,9 @@ class JobPage:
 class JobRepository(Protocol):
     def add(self, job: Job) -> None: ...
 
-    def get(self, job_id: str, tenant: str | None = None) -> Job:
-        """The job with its segments and assets; NotFound if absent or another tenant's."""
+    def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
+        """The job with its segments and assets; NotFound if absent or another tenant's.
+        `for_update` locks the job's row until the transaction ends (where supported)."""
         ...
 
     def find_by_request_id(self, tenant: str, request_id: str) -> Job | None: ...
@@ -94,10 +95,26 @@ class JobRepository(Protocol):
         ...
 
 
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def update(self, key: ApiKey) -> None: ...
+
+
+class UsageRepository(Protocol):
+    def add(self, key_id: str, period_start: datetime, chars: int) -> int:
+        """Add to the key's count for the period and return the new total (atomically)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
     jobs: JobRepository
+    keys: ApiKeyRepository
+    usage: UsageRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -144,6 +161,14 @@ class EventSink(Protocol):
     """Receives job events as they happen (progress bars, watch streams, the outbox)."""
 
     def emit(self, event: JobEvent) -> None: ...
+
+
+class ChangeNotifier(Protocol):
+    """Wakes a watcher when a job may have changed, so watching need not poll hard."""
+
+    def wait(self, job_id: str, timeout: float) -> None:
+        """Return when the job may have changed, or after `timeout` seconds."""
+        ...
 
 
 class Catalog(Protocol):

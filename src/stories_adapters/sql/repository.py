@@ -9,10 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from stories_adapters.sql.tables import assets, jobs, segments
+from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, segments
 from stories_core.errors import InvalidInput, LeaseLost, NotFound
 from stories_core.model import (
+    ApiKey,
     Asset,
     AssetKind,
     AudioType,
@@ -37,8 +40,9 @@ class SqlJobRepository:
     def add(self, job: Job) -> None:
         self._db.execute(insert(jobs).values(id=job.id, **_job_row(job)))
 
-    def get(self, job_id: str, tenant: str | None = None) -> Job:
-        row = self._db.execute(select(jobs).where(jobs.c.id == job_id)).first()
+    def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
+        query = select(jobs).where(jobs.c.id == job_id)
+        row = self._db.execute(query.with_for_update() if for_update else query).first()
         if row is None or (tenant is not None and row.tenant != tenant):
             raise NotFound(f"job {job_id} not found")
         return self._load(row)
@@ -186,6 +190,42 @@ class SqlJobRepository:
         return job
 
 
+class SqlApiKeyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, key: ApiKey) -> None:
+        self._db.execute(insert(api_keys).values(**_key_row(key)))
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._db.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.tenant, row.key_hash, row.created_at, row.revoked_at)
+
+    def update(self, key: ApiKey) -> None:
+        self._db.execute(update(api_keys).where(api_keys.c.id == key.id).values(**_key_row(key)))
+
+
+class SqlUsageRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, key_id: str, period_start: datetime, chars: int) -> int:
+        """One upsert with RETURNING: concurrent charges never lose a count."""
+        dialect = self._db.dialect.name
+        upsert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect](key_usage)
+        statement = (
+            upsert.values(key_id=key_id, period_start=period_start, chars=chars)
+            .on_conflict_do_update(
+                index_elements=["key_id", "period_start"],
+                set_={"chars": key_usage.c.chars + chars},
+            )
+            .returning(key_usage.c.chars)
+        )
+        return int(self._db.execute(statement).scalar_one())
+
+
 class SqlUnitOfWork:
     """One connection and one transaction; leaving without commit() rolls back."""
 
@@ -197,6 +237,8 @@ class SqlUnitOfWork:
         self._connection = self._engine.connect()
         self._connection.begin()
         self.jobs = SqlJobRepository(self._connection)
+        self.keys = SqlApiKeyRepository(self._connection)
+        self.usage = SqlUsageRepository(self._connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -248,6 +290,16 @@ def _asset_row(asset: Asset) -> dict[str, Any]:
         "size": asset.size,
         "checksum": asset.checksum,
         "metadata": asset.metadata,
+    }
+
+
+def _key_row(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "tenant": key.tenant,
+        "key_hash": key.key_hash,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
     }
 
 

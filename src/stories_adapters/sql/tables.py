@@ -108,3 +108,21 @@ assets = Table(
     UniqueConstraint("segment_id", "kind", name="uq_assets_segment_id_kind"),
     Index("ix_assets_job_id", "job_id"),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", String(32), ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("period_start", UtcDateTime(), primary_key=True),
+    Column("chars", BigInteger, nullable=False),
+)

@@ -11,6 +11,7 @@ from stories_core.errors import ConflictingRequest, InvalidInput
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, Job, new_id
 from stories_core.ports import Catalog, Clock, EventSink, JobQueue, UnitOfWorkFactory
+from stories_core.services.access import QuotaPolicy, charge_quota
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class SubmitJob:
         queue: JobQueue,
         events: EventSink,
         limits: Limits,
+        quota: QuotaPolicy | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._catalog = catalog
@@ -98,8 +100,12 @@ class SubmitJob:
         self._queue = queue
         self._events = events
         self._limits = limits
+        self._quota = quota or QuotaPolicy(chars_per_period=0)
 
-    def __call__(self, request: JobRequest, *, trace_id: str | None = None) -> Job:
+    def __call__(
+        self, request: JobRequest, *, trace_id: str | None = None, api_key_id: str | None = None
+    ) -> Job:
+        """Validate, charge the key's quota and record the job, all or nothing."""
         audio_type = validate(request, self._catalog, self._limits)
         fingerprint = request.fingerprint()
         now = self._clock.now()
@@ -128,6 +134,8 @@ class SubmitJob:
                 request_fingerprint=fingerprint,
                 webhook_url=request.webhook_url,
             )
+            if api_key_id is not None:
+                charge_quota(uow, self._quota, api_key_id, len(request.text), now)
             uow.jobs.add(job)
             uow.commit()
         self._events.emit(JobEvent.of(EventKind.JOB_QUEUED, job, now))

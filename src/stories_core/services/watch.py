@@ -1,0 +1,66 @@
+"""Watch a job: its events from now until it ends, derived from the database.
+
+The database is the source of truth, so a watch can be opened at any time, from any API
+process, and always starts with a snapshot of where the job is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
+from stories_core.model import Job, JobState, SegmentState
+from stories_core.ports import ChangeNotifier, Clock, UnitOfWorkFactory
+
+_SNAPSHOT_KIND = {
+    JobState.QUEUED: EventKind.JOB_QUEUED,
+    JobState.RUNNING: EventKind.JOB_STARTED,
+    **TERMINAL_EVENT,
+}
+
+
+class WatchJob:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        notifier: ChangeNotifier,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._notifier = notifier
+        self._poll_seconds = poll_seconds
+
+    def __call__(self, job_id: str, tenant: str | None = None) -> Iterator[JobEvent]:
+        """Raises NotFound before the first event; ends after the terminal event."""
+        job = self._load(job_id, tenant)
+        return self._follow(job, tenant)
+
+    def _follow(self, job: Job, tenant: str | None) -> Iterator[JobEvent]:
+        yield JobEvent.of(_SNAPSHOT_KIND[job.state], job, self._clock.now())
+        done = {s.index for s in job.segments if s.state is SegmentState.SUCCEEDED}
+        planned = bool(job.segments)
+        state, attempt = job.state, job.attempt
+        while not state.is_terminal:
+            self._notifier.wait(job.id, self._poll_seconds)
+            job = self._load(job.id, tenant)
+            now = self._clock.now()
+            if job.attempt > attempt:  # claimed by a worker since we last looked
+                yield JobEvent.of(EventKind.JOB_STARTED, job, now)
+            if job.state is JobState.QUEUED and state is not JobState.QUEUED:
+                yield JobEvent.of(EventKind.JOB_QUEUED, job, now)
+            if job.segments and not planned:
+                planned = True
+                yield JobEvent.of(EventKind.SEGMENTS_PLANNED, job, now)
+            for segment in job.segments:
+                if segment.state is SegmentState.SUCCEEDED and segment.index not in done:
+                    done.add(segment.index)
+                    yield JobEvent.of(EventKind.SEGMENT_DONE, job, now, segment_index=segment.index)
+            state, attempt = job.state, job.attempt
+            if state.is_terminal:
+                yield JobEvent.of(TERMINAL_EVENT[state], job, now)
+
+    def _load(self, job_id: str, tenant: str | None) -> Job:
+        with self._uow_factory() as uow:
+            return uow.jobs.get(job_id, tenant)

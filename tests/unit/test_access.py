@@ -1,0 +1,61 @@
+import pytest
+
+from stories_core.errors import QuotaExceeded, Unauthenticated
+from stories_core.services.access import (
+    UNAUTHENTICATED_MESSAGE,
+    Authenticator,
+    QuotaPolicy,
+    issue_key,
+    revoke_key,
+)
+from stories_core.services.submit import Limits, SubmitJob
+from tests.unit.conftest import World
+
+
+def test_an_issued_key_authenticates_to_its_tenant_and_only_its_hash_is_stored(
+    world: World,
+) -> None:
+    key, secret = issue_key(world.database, world.clock, "acme")
+    assert Authenticator(world.database)(secret).tenant == "acme"
+    stored = world.database.tables.keys[key.id]
+    assert secret not in repr(stored) and stored.key_hash != secret
+
+
+@pytest.mark.parametrize("presented", [None, "", "sk_nope_nope", "Bearer x", "sk_a_b_c"])
+def test_missing_or_unknown_keys_get_one_message(world: World, presented) -> None:
+    issue_key(world.database, world.clock, "acme")
+    with pytest.raises(Unauthenticated) as raised:
+        Authenticator(world.database)(presented)
+    assert raised.value.message == UNAUTHENTICATED_MESSAGE
+
+
+def test_a_tampered_or_revoked_key_is_refused_alike(world: World) -> None:
+    key, secret = issue_key(world.database, world.clock, "acme")
+    with pytest.raises(Unauthenticated) as tampered:
+        Authenticator(world.database)(secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    revoke_key(world.database, world.clock, key.id)
+    with pytest.raises(Unauthenticated) as revoked:
+        Authenticator(world.database)(secret)
+    assert tampered.value.message == revoked.value.message == UNAUTHENTICATED_MESSAGE
+
+
+def test_quota_counts_characters_per_key_and_refusal_changes_nothing(world: World) -> None:
+    submit = SubmitJob(
+        world.database,
+        world.catalog,
+        world.clock,
+        world.queue,
+        world.events,
+        Limits(),
+        QuotaPolicy(chars_per_period=25, period_seconds=3600),
+    )
+    submit(world.request("x" * 20), api_key_id="k1")
+    with pytest.raises(QuotaExceeded) as raised:
+        submit(world.request("y" * 10), api_key_id="k1")
+    assert raised.value.subject == "api_key:k1"
+    assert 0 < raised.value.retry_after_seconds <= 3600
+    assert len(world.database.jobs) == 1
+    submit(world.request("z" * 20), api_key_id="k2")
+    world.clock.advance(3600)
+    submit(world.request("y" * 10), api_key_id="k1")
+    assert len(world.database.jobs) == 3
