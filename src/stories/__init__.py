@@ -1,0 +1,1 @@
+"""Generated from proto/: the stories.v1 contract."""
