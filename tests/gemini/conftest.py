@@ -10,31 +10,14 @@ from stories_gemini import GeminiBackend, GeminiBackendFactory
 
 from stories_core.generation import ContentStyle, SegmentBrief, Voices
 
-TEST_KEY = "test-key-AIzaSyD0-not-a-real-key-7f3b"
-
 
 @pytest.fixture
 def fake_gemini() -> Iterator[FakeGemini]:
-    """A running fake Gemini API; `.base_url`, `.queue(...)`, `.always(...)`, `.requests`."""
+    """A running fake Gemini API: `.base_url`, `.environ()`, `.queue()`, `.always()`,
+    `.requests`. With nothing queued it answers every endpoint plausibly."""
     fake = FakeGemini().start()
     yield fake
     fake.stop()
-
-
-def gemini_environ(base_url: str, **overrides: str) -> dict[str, str]:
-    """STORIES_GEMINI_* settings for a fast test run against `base_url` (backoff of ~ms)."""
-    environ = {
-        "STORIES_GEMINI_API_KEY": TEST_KEY,
-        "STORIES_GEMINI_BASE_URL": base_url,
-        "STORIES_GEMINI_TEXT_MODEL": "gemini-text-test",
-        "STORIES_GEMINI_TTS_MODEL": "gemini-tts-test",
-        "STORIES_GEMINI_MAX_ATTEMPTS": "3",
-        "STORIES_GEMINI_BACKOFF_BASE_SECONDS": "0.01",
-        "STORIES_GEMINI_BACKOFF_MAX_SECONDS": "0.05",
-        "STORIES_GEMINI_TIMEOUT_SECONDS": "5",
-    }
-    environ.update({f"STORIES_GEMINI_{name.upper()}": value for name, value in overrides.items()})
-    return environ
 
 
 @pytest.fixture
@@ -42,7 +25,7 @@ def make_backend(fake_gemini: FakeGemini) -> Callable[..., GeminiBackend]:
     """Build a backend against the fake; keyword arguments override settings by field name."""
 
     def make(**overrides: str) -> GeminiBackend:
-        return GeminiBackendFactory().create(gemini_environ(fake_gemini.base_url, **overrides))
+        return GeminiBackendFactory().create(fake_gemini.environ(**overrides))
 
     return make
 

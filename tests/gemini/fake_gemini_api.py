@@ -32,6 +32,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+FAKE_API_KEY = "test-key-AIzaSyD0-not-a-real-key-7f3b"
 PCM_RATE = 24_000
 AUDIO_MIME = f"audio/L16;codec=pcm;rate={PCM_RATE}"
 USAGE = {"promptTokenCount": 42, "candidatesTokenCount": 17, "totalTokenCount": 59}
@@ -322,6 +323,22 @@ class FakeGemini:
         assert self._server is not None, "the fake Gemini server is not running"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/"
+
+    def environ(self, **overrides: str) -> dict[str, str]:
+        """STORIES_GEMINI_* settings for a fast run against this server (backoff of ~ms);
+        keyword arguments override settings by field name, e.g. `image_api="imagen"`."""
+        environ = {
+            "STORIES_GEMINI_API_KEY": FAKE_API_KEY,
+            "STORIES_GEMINI_BASE_URL": self.base_url,
+            "STORIES_GEMINI_TEXT_MODEL": "gemini-text-test",
+            "STORIES_GEMINI_TTS_MODEL": "gemini-tts-test",
+            "STORIES_GEMINI_MAX_ATTEMPTS": "3",
+            "STORIES_GEMINI_BACKOFF_BASE_SECONDS": "0.01",
+            "STORIES_GEMINI_BACKOFF_MAX_SECONDS": "0.05",
+            "STORIES_GEMINI_TIMEOUT_SECONDS": "5",
+        }
+        environ.update({f"STORIES_GEMINI_{k.upper()}": v for k, v in overrides.items()})
+        return environ
 
     def queue(self, *replies: Reply, times: int = 1) -> None:
         """Serve these replies (each `times` times, in order) before falling back."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+from itertools import pairwise
 
 import pytest
-from conftest import TEST_KEY
 from fake_gemini_api import (
+    FAKE_API_KEY,
     FakeGemini,
     audio_reply,
     image_reply,
@@ -47,17 +48,17 @@ def test_segment_asks_for_a_schema_and_returns_spans(
 ) -> None:
     spans = backend.segment(TEXT, 3, style)
 
-    assert [(s.start, s.end) for s in spans][0][0] == 0
+    assert spans[0].start == 0
     assert spans[-1].end == len(TEXT)
-    assert all(a.end == b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end == b.start for a, b in pairwise(spans))
     assert len(spans) == 3 and all(s.title for s in spans)
     [request] = fake_gemini.requests
     assert request.path == "/v1beta/models/gemini-text-test:generateContent"
-    assert request.headers["x-goog-api-key"] == TEST_KEY
+    assert request.headers["x-goog-api-key"] == FAKE_API_KEY
     config = request.generation_config
     assert config["responseMimeType"] == "application/json"
     segments = config["responseSchema"]["properties"]["segments"]
-    assert segments["max_items"] == 3 or segments.get("maxItems") == 3
+    assert segments.get("maxItems", segments.get("max_items")) == 3
     assert set(segments["items"]["properties"]) == {"title", "start", "end"}
     assert f"<source_text>\n{TEXT}\n</source_text>" in request.prompt
     assert "0: Interest rates are the price of" in request.prompt  # offset hints
@@ -261,7 +262,7 @@ def test_draw_with_imagen(
     [request] = fake_gemini.requests
     assert request.action == "predict"
     assert request.path.endswith("/publishers/google/models/imagen-3.0-generate-002:predict")
-    assert request.headers["x-goog-api-key"] == TEST_KEY
+    assert request.headers["x-goog-api-key"] == FAKE_API_KEY
     assert request.body["instances"] == [{"prompt": "a calm chart"}]
     assert request.body["parameters"]["sampleCount"] == 1
     assert request.body["parameters"]["includeRaiReason"] is True

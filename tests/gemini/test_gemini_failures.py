@@ -9,8 +9,8 @@ import traceback
 from collections.abc import Callable
 
 import pytest
-from conftest import TEST_KEY, gemini_environ
 from fake_gemini_api import (
+    FAKE_API_KEY,
     FakeGemini,
     Reply,
     api_key_invalid,
@@ -95,6 +95,16 @@ def test_each_transient_status_is_retried(
     assert len(fake_gemini.requests) == 2
 
 
+def test_a_body_that_is_not_json_is_retried(
+    backend: GeminiBackend, fake_gemini: FakeGemini, style: ContentStyle, brief: SegmentBrief
+) -> None:
+    fake_gemini.queue(Reply(raw=b"<html>upstream reset</html>", content_type="text/html"))
+
+    narrate(backend, brief, style)
+
+    assert len(fake_gemini.requests) == 2
+
+
 def test_a_timeout_is_retried(
     make_backend, fake_gemini: FakeGemini, style: ContentStyle, brief: SegmentBrief
 ) -> None:
@@ -107,11 +117,14 @@ def test_a_timeout_is_retried(
     assert len(fake_gemini.requests) == 2
 
 
-def test_an_unreachable_server_is_backend_unavailable(style: ContentStyle) -> None:
+def test_an_unreachable_server_is_backend_unavailable(
+    fake_gemini: FakeGemini, style: ContentStyle
+) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    backend = GeminiBackendFactory().create(gemini_environ(f"http://127.0.0.1:{port}/"))
+    environ = fake_gemini.environ(base_url=f"http://127.0.0.1:{port}/")
+    backend = GeminiBackendFactory().create(environ)
 
     with pytest.raises(GenerationError) as caught:
         backend.segment(TEXT, 2, style)
@@ -200,6 +213,27 @@ def test_an_imagen_filtered_image_is_content_blocked(
     assert "39322892" in caught.value.message
 
 
+@pytest.mark.filterwarnings("ignore:The generate_images method is deprecated")
+def test_an_imagen_prompt_refused_by_responsible_ai_is_content_blocked(
+    make_backend, fake_gemini: FakeGemini, style: ContentStyle, brief: SegmentBrief
+) -> None:
+    backend = make_backend(image_api="imagen")
+    fake_gemini.queue(
+        error_reply(
+            400,
+            "INVALID_ARGUMENT",
+            "Image generation failed with the following error: The prompt could not be "
+            "submitted. This prompt contains sensitive words that violate Google's "
+            "Responsible AI practices.",
+        )
+    )
+
+    with pytest.raises(ContentBlocked):
+        backend.draw("a scene", brief, style)
+
+    assert len(fake_gemini.requests) == 1
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -273,9 +307,9 @@ def _everything_said_about(exc: BaseException) -> str:
 @pytest.mark.parametrize(
     "reply",
     [
-        error_reply(400, "INVALID_ARGUMENT", f"bad request from key {TEST_KEY}"),
-        error_reply(403, "PERMISSION_DENIED", f"key {TEST_KEY} is not allowed"),
-        error_reply(503, "UNAVAILABLE", f"overloaded, key {TEST_KEY}"),
+        error_reply(400, "INVALID_ARGUMENT", f"bad request from key {FAKE_API_KEY}"),
+        error_reply(403, "PERMISSION_DENIED", f"key {FAKE_API_KEY} is not allowed"),
+        error_reply(503, "UNAVAILABLE", f"overloaded, key {FAKE_API_KEY}"),
     ],
 )
 def test_the_key_never_appears_in_errors_or_logs(
@@ -290,9 +324,9 @@ def test_the_key_never_appears_in_errors_or_logs(
     with caplog.at_level(logging.DEBUG), pytest.raises(GenerationError) as caught:
         backend.segment(TEXT, 2, style)
 
-    assert TEST_KEY not in _everything_said_about(caught.value)
+    assert FAKE_API_KEY not in _everything_said_about(caught.value)
     assert "[redacted]" in caught.value.message
-    assert TEST_KEY not in caplog.text
+    assert FAKE_API_KEY not in caplog.text
 
 
 def test_the_key_is_not_in_media_metadata(
@@ -302,7 +336,7 @@ def test_the_key_is_not_in_media_metadata(
     image = backend.draw("a scene", brief, style)
 
     for media in (audio, image):
-        assert TEST_KEY not in repr(media.metadata)
+        assert FAKE_API_KEY not in repr(media.metadata)
 
 
 def test_a_failed_call_is_never_partial(
