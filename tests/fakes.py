@@ -103,10 +103,31 @@ class InMemoryJobRepository:
         segment.assets.append(copy.deepcopy(asset))
         segment.assets.sort(key=lambda a: a.kind.value)
 
+    def get_asset(self, asset_id: str, tenant: str | None = None) -> Asset:
+        for job in self._store.values():
+            found = job.asset(asset_id)
+            if found is not None and (tenant is None or job.tenant == tenant):
+                return copy.deepcopy(found)
+        raise NotFound(f"asset {asset_id} not found")
+
+    @staticmethod
+    def _claimable(job: Job, now: datetime) -> bool:
+        expired = job.lease_expires_at is None or job.lease_expires_at < now
+        return job.state is JobState.QUEUED or (job.state is JobState.RUNNING and expired)
+
+    def claimable(
+        self, now: datetime, limit: int, queued_before: datetime | None = None
+    ) -> list[tuple[str, str]]:
+        jobs = sorted(self._store.values(), key=lambda j: j.created_at)
+        if queued_before is not None:
+            jobs = [
+                j for j in jobs if j.state is not JobState.QUEUED or j.updated_at < queued_before
+            ]
+        return [(j.id, j.trace_id) for j in jobs if self._claimable(j, now)][:limit]
+
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         job = self._store[job_id]
-        expired = job.lease_expires_at is None or job.lease_expires_at < now
-        if job.state is JobState.QUEUED or (job.state is JobState.RUNNING and expired):
+        if self._claimable(job, now):
             job.state = JobState.RUNNING
             job.lease_owner, job.lease_expires_at = owner, until
             job.attempt += 1
@@ -212,6 +233,8 @@ class InMemoryBlobStore:
             yield data[start : start + chunk_size]
 
     def size(self, key: str) -> int:
+        if key not in self.objects:
+            raise NotFound(key)
         return len(self.objects[key])
 
     def url(self, key: str) -> str:

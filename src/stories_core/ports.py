@@ -85,6 +85,17 @@ class JobRepository(Protocol):
         """Insert or replace the asset of (segment, kind): a retry never adds a second one."""
         ...
 
+    def get_asset(self, asset_id: str, tenant: str | None = None) -> Asset:
+        """NotFound if absent or another tenant's."""
+        ...
+
+    def claimable(
+        self, now: datetime, limit: int, queued_before: datetime | None = None
+    ) -> list[tuple[str, str]]:
+        """(job id, trace id) of jobs a worker could claim now, oldest first: running with
+        an expired lease, or queued (since before `queued_before`, when given)."""
+        ...
+
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         """Take the lease if it is free or expired; None if someone else holds it."""
         ...

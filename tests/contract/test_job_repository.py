@@ -180,3 +180,44 @@ def test_a_forged_page_token_is_bad_input(uow_factory) -> None:
     with uow_factory() as uow, pytest.raises(InvalidInput) as raised:
         uow.jobs.list("acme", states=[], page_size=3, after="!!not-a-token!!")
     assert raised.value.field == "page_token"
+
+
+def test_get_asset_is_tenant_scoped(uow_factory) -> None:
+    j = job()
+    segments = segments_of(j)
+    with uow_factory() as uow:
+        uow.jobs.add(j)
+        uow.jobs.add_segments(j, segments)
+        uow.jobs.put_asset(asset(segments[1], AssetKind.AUDIO))
+        uow.commit()
+    wanted = Asset.id_for(segments[1].id, AssetKind.AUDIO)
+    with uow_factory() as uow:
+        found = uow.jobs.get_asset(wanted, "acme")
+        assert (found.kind, found.segment_id, found.metadata["width"]) == (
+            AssetKind.AUDIO,
+            segments[1].id,
+            4,
+        )
+        with pytest.raises(NotFound):
+            uow.jobs.get_asset(wanted, "globex")
+        with pytest.raises(NotFound):
+            uow.jobs.get_asset("missing", "acme")
+
+
+def test_claimable_lists_queued_and_expired_jobs_oldest_first(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(1))
+        uow.jobs.add(job(2, state=JobState.SUCCEEDED))
+        uow.jobs.add(job(3))
+        uow.jobs.add(job(4))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.jobs.claim(job(3).id, "w", T0, T0 + timedelta(minutes=5))
+        uow.jobs.claim(job(4).id, "w", T0, T0 + timedelta(minutes=10))
+        uow.commit()
+    with uow_factory() as uow:
+        soon = T0 + timedelta(minutes=6)
+        assert [i for i, _ in uow.jobs.claimable(soon, 10)] == [job(1).id, job(3).id]
+        assert [i for i, _ in uow.jobs.claimable(soon, 1)] == [job(1).id]
+        recent = T0 + timedelta(seconds=1)  # job 1 was queued at T0 + 1 s: not yet stale
+        assert [i for i, _ in uow.jobs.claimable(soon, 10, queued_before=recent)] == [job(3).id]

@@ -8,7 +8,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -88,27 +99,45 @@ class SqlJobRepository:
         )
 
     def put_asset(self, asset: Asset) -> None:
+        """One upsert on (segment, kind): a retry or a race replaces, never duplicates."""
         row = _asset_row(asset)
-        replaced = self._db.execute(
-            update(assets)
-            .where(assets.c.segment_id == asset.segment_id, assets.c.kind == asset.kind.value)
+        replaceable = {k: v for k, v in row.items() if k not in ("segment_id", "kind")}
+        statement = (
+            _upsert(self._db, assets)
             .values(**row)
+            .on_conflict_do_update(index_elements=["segment_id", "kind"], set_=replaceable)
         )
-        if replaced.rowcount == 0:
-            self._db.execute(insert(assets).values(**row))
+        self._db.execute(statement)
+
+    def get_asset(self, asset_id: str, tenant: str | None = None) -> Asset:
+        query = select(assets, jobs.c.tenant).join(jobs).where(assets.c.id == asset_id)
+        row = self._db.execute(query).first()
+        if row is None or (tenant is not None and row.tenant != tenant):
+            raise NotFound(f"asset {asset_id} not found")
+        return _asset_from(row)
+
+    def claimable(
+        self, now: datetime, limit: int, queued_before: datetime | None = None
+    ) -> list[tuple[str, str]]:
+        condition = _claimable(now)
+        if queued_before is not None:
+            condition = and_(
+                condition,
+                or_(jobs.c.state != JobState.QUEUED.value, jobs.c.updated_at < queued_before),
+            )
+        query = (
+            select(jobs.c.id, jobs.c.trace_id)
+            .where(condition)
+            .order_by(jobs.c.created_at)
+            .limit(limit)
+        )
+        return [(row.id, row.trace_id) for row in self._db.execute(query)]
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         """One conditional UPDATE: atomic on PostgreSQL and SQLite alike."""
-        free = or_(
-            jobs.c.state == JobState.QUEUED.value,
-            and_(
-                jobs.c.state == JobState.RUNNING.value,
-                or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
-            ),
-        )
         taken = self._db.execute(
             update(jobs)
-            .where(jobs.c.id == job_id, free)
+            .where(jobs.c.id == job_id, _claimable(now))
             .values(
                 state=JobState.RUNNING.value,
                 lease_owner=owner,
@@ -157,19 +186,7 @@ class SqlJobRepository:
         )
         by_segment: dict[str, list[Asset]] = {}
         for a in self._db.execute(select(assets).where(assets.c.job_id == job.id)):
-            by_segment.setdefault(a.segment_id, []).append(
-                Asset(
-                    id=a.id,
-                    job_id=a.job_id,
-                    segment_id=a.segment_id,
-                    kind=AssetKind(a.kind),
-                    key=a.blob_key,
-                    content_type=a.content_type,
-                    size=a.size,
-                    checksum=a.checksum,
-                    metadata=a.metadata,
-                )
-            )
+            by_segment.setdefault(a.segment_id, []).append(_asset_from(a))
         job.segments = [
             Segment(
                 id=s.id,
@@ -213,10 +230,9 @@ class SqlUsageRepository:
 
     def add(self, key_id: str, period_start: datetime, chars: int) -> int:
         """One upsert with RETURNING: concurrent charges never lose a count."""
-        dialect = self._db.dialect.name
-        upsert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect](key_usage)
         statement = (
-            upsert.values(key_id=key_id, period_start=period_start, chars=chars)
+            _upsert(self._db, key_usage)
+            .values(key_id=key_id, period_start=period_start, chars=chars)
             .on_conflict_do_update(
                 index_elements=["key_id", "period_start"],
                 set_={"chars": key_usage.c.chars + chars},
@@ -291,6 +307,37 @@ def _asset_row(asset: Asset) -> dict[str, Any]:
         "checksum": asset.checksum,
         "metadata": asset.metadata,
     }
+
+
+def _upsert(connection: Connection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT for the connection's dialect (PostgreSQL and SQLite share it)."""
+    dialect_insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+    return dialect_insert[connection.dialect.name](table)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running under a lease that has expired (its worker is presumed dead)."""
+    return or_(
+        jobs.c.state == JobState.QUEUED.value,
+        and_(
+            jobs.c.state == JobState.RUNNING.value,
+            or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
+        ),
+    )
+
+
+def _asset_from(row: Row[Any]) -> Asset:
+    return Asset(
+        id=row.id,
+        job_id=row.job_id,
+        segment_id=row.segment_id,
+        kind=AssetKind(row.kind),
+        key=row.blob_key,
+        content_type=row.content_type,
+        size=row.size,
+        checksum=row.checksum,
+        metadata=row.metadata,
+    )
 
 
 def _key_row(key: ApiKey) -> dict[str, Any]:

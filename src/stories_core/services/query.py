@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stories_core.model import Job, JobState
+from stories_core.model import Asset, Job, JobState
 from stories_core.ports import JobPage, UnitOfWorkFactory
 
 
@@ -16,6 +16,10 @@ class JobQueries:
         """The job with segments and assets; NotFound when absent or another tenant's."""
         with self._uow_factory() as uow:
             return uow.jobs.get(job_id, tenant)
+
+    def asset(self, asset_id: str, tenant: str | None = None) -> Asset:
+        with self._uow_factory() as uow:
+            return uow.jobs.get_asset(asset_id, tenant)
 
     def list(
         self,

@@ -1,0 +1,1 @@
+"""The gRPC API: the contract for clients in any language (proto/stories/v1)."""

@@ -1,0 +1,55 @@
+"""Who is calling, and whether they may call now: API-key auth and a per-key rate limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+
+from stories_adapters.grpc.errors import RateLimited
+from stories_core.errors import Unauthenticated
+from stories_core.model import ApiKey
+from stories_core.services.access import UNAUTHENTICATED_MESSAGE
+
+
+class TokenBuckets:
+    """A token bucket per key: `rate` calls per second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> None:
+        if self._rate <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            tokens, last = self._buckets.get(key, (float(self._burst), now))
+            tokens = min(float(self._burst), tokens + (now - last) * self._rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise RateLimited(
+                    f"more than {self._rate:g} calls per second with this key",
+                    retry_after_seconds=(1.0 - tokens) / self._rate,
+                )
+            self._buckets[key] = (tokens - 1.0, now)
+
+
+class Gate:
+    def __init__(self, authenticate: Callable[[str | None], ApiKey], limits: TokenBuckets):
+        self._authenticate = authenticate
+        self._limits = limits
+
+    def admit(self, context: grpc.ServicerContext) -> ApiKey:
+        """The caller's key, after the rate limit; raises Unauthenticated or RateLimited."""
+        header = dict(context.invocation_metadata()).get("authorization")
+        if header is None or not header.startswith("Bearer "):
+            raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+        key = self._authenticate(header.removeprefix("Bearer ").strip())
+        self._limits.take(key.id)
+        return key

@@ -1,0 +1,220 @@
+"""The StoryService servicer: thin translation between stories.v1 and the core's use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import grpc
+
+from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc
+from stories_adapters.grpc.errors import OutOfRange, to_status
+from stories_adapters.grpc.gate import Gate
+from stories_adapters.grpc.mapping import (
+    AUDIO_TYPE_FROM_PROTO,
+    AUDIO_TYPES,
+    JOB_STATE_FROM_PROTO,
+    asset_to_proto,
+    event_to_proto,
+    job_to_proto,
+    timestamp,
+)
+from stories_core.errors import InvalidInput
+from stories_core.model import ApiKey, AudioType
+from stories_core.plugins import Registry
+from stories_core.ports import BlobStore, Clock
+from stories_core.services.control import CancelJob, RetryJob
+from stories_core.services.query import JobQueries
+from stories_core.services.submit import JobRequest, Limits, SubmitJob
+from stories_core.services.watch import WatchJob
+
+T = TypeVar("T")
+CHUNK_BYTES = 64 * 1024
+MAX_PAGE_SIZE = 500
+
+
+class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
+    def __init__(
+        self,
+        gate: Gate,
+        submit: SubmitJob,
+        queries: JobQueries,
+        cancel: CancelJob,
+        retry: RetryJob,
+        watch: WatchJob,
+        blobs: BlobStore,
+        registry: Registry,
+        limits: Limits,
+        clock: Clock,
+        default_backend: str,
+        download_ttl_seconds: float | None,
+    ) -> None:
+        self._gate = gate
+        self._submit = submit
+        self._queries = queries
+        self._cancel = cancel
+        self._retry = retry
+        self._watch = watch
+        self._blobs = blobs
+        self._registry = registry
+        self._limits = limits
+        self._clock = clock
+        self._default_backend = default_backend
+        self._download_ttl = download_ttl_seconds
+
+    def _unary(self, context: grpc.ServicerContext, body: Callable[[ApiKey], T]) -> T:
+        try:
+            return body(self._gate.admit(context))
+        except Exception as error:
+            context.abort_with_status(to_status(error))
+            raise  # abort_with_status raises; this keeps type checkers honest
+
+    def CreateJob(self, request, context):
+        def create(key: ApiKey) -> stories_pb2.CreateJobResponse:
+            trace_id = dict(context.invocation_metadata()).get("x-trace-id")
+            job = self._submit(
+                JobRequest(
+                    text=request.text,
+                    content_type=request.content_type,
+                    pictures=request.pictures,
+                    audio_type=_audio_type(request.audio_type).value,
+                    backend=request.backend or self._default_backend,
+                    tenant=key.tenant,
+                    request_id=request.request_id or None,
+                    webhook_url=request.webhook_url or None,
+                ),
+                trace_id=trace_id,
+                api_key_id=key.id,
+            )
+            return stories_pb2.CreateJobResponse(job=job_to_proto(job, full=True))
+
+        return self._unary(context, create)
+
+    def GetJob(self, request, context):
+        def get(key: ApiKey) -> stories_pb2.GetJobResponse:
+            job = self._queries.get(_required("job_id", request.job_id), key.tenant)
+            full = request.view != stories_pb2.JOB_VIEW_BASIC
+            return stories_pb2.GetJobResponse(job=job_to_proto(job, full=full))
+
+        return self._unary(context, get)
+
+    def ListJobs(self, request, context):
+        def list_jobs(key: ApiKey) -> stories_pb2.ListJobsResponse:
+            if not request.page_size >= 0:
+                raise InvalidInput("page_size", "must not be negative")
+            states = []
+            for state in request.states:
+                if state not in JOB_STATE_FROM_PROTO:
+                    raise InvalidInput("states", f"unknown job state {state}")
+                states.append(JOB_STATE_FROM_PROTO[state])
+            page = self._queries.list(
+                key.tenant,
+                states=states,
+                page_size=min(request.page_size or 50, MAX_PAGE_SIZE),
+                page_token=request.page_token,
+            )
+            full = request.view == stories_pb2.JOB_VIEW_FULL
+            return stories_pb2.ListJobsResponse(
+                jobs=[job_to_proto(job, full=full) for job in page.jobs],
+                next_page_token=page.next_page_token,
+            )
+
+        return self._unary(context, list_jobs)
+
+    def CancelJob(self, request, context):
+        def cancel(key: ApiKey) -> stories_pb2.CancelJobResponse:
+            job = self._cancel(_required("job_id", request.job_id), key.tenant)
+            return stories_pb2.CancelJobResponse(job=job_to_proto(job, full=True))
+
+        return self._unary(context, cancel)
+
+    def RetryJob(self, request, context):
+        def retry(key: ApiKey) -> stories_pb2.RetryJobResponse:
+            job = self._retry(_required("job_id", request.job_id), key.tenant)
+            return stories_pb2.RetryJobResponse(job=job_to_proto(job, full=True))
+
+        return self._unary(context, retry)
+
+    def WatchJob(self, request, context):
+        try:
+            key = self._gate.admit(context)
+            events = self._watch(_required("job_id", request.job_id), key.tenant)
+            for event in events:
+                yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
+                if not context.is_active():
+                    return
+        except Exception as error:
+            context.abort_with_status(to_status(error))
+
+    def GetAsset(self, request, context):
+        def get_asset(key: ApiKey) -> stories_pb2.GetAssetResponse:
+            asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
+            message = asset_to_proto(asset)
+            message.download_uri = self._blobs.url(asset.key)
+            if self._download_ttl:
+                expiry = self._clock.now() + timedelta(seconds=self._download_ttl)
+                message.download_expire_time.CopyFrom(timestamp(expiry))
+            return stories_pb2.GetAssetResponse(asset=message)
+
+        return self._unary(context, get_asset)
+
+    def ReadAsset(self, request, context):
+        try:
+            key = self._gate.admit(context)
+            asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
+            if request.offset < 0:
+                raise InvalidInput("offset", "must not be negative")
+            if request.offset > asset.size:
+                raise OutOfRange("offset", f"is past the end of the asset ({asset.size} bytes)")
+            position = request.offset
+            for chunk in self._blobs.open(asset.key, request.offset, CHUNK_BYTES):
+                yield stories_pb2.ReadAssetResponse(
+                    data=chunk, offset=position, size_bytes=asset.size
+                )
+                position += len(chunk)
+                if not context.is_active():
+                    return
+        except Exception as error:
+            context.abort_with_status(to_status(error))
+
+    def ListCapabilities(self, request, context):
+        def capabilities(key: ApiKey) -> stories_pb2.ListCapabilitiesResponse:
+            style_plugin = {s: p.name for p in self._registry.plugins for s in p.content_styles}
+            backend_plugin = {b: p.name for p in self._registry.plugins for b in p.backends}
+            return stories_pb2.ListCapabilitiesResponse(
+                content_styles=[
+                    stories_pb2.ContentStyle(
+                        name=name, description=style.description, plugin=style_plugin[name]
+                    )
+                    for name, style in sorted(self._registry.styles.items())
+                ],
+                backends=[
+                    stories_pb2.Backend(
+                        name=name,
+                        description=factory.description,
+                        plugin=backend_plugin[name],
+                    )
+                    for name, factory in sorted(self._registry.backends.items())
+                ],
+                audio_types=list(AUDIO_TYPES.values()),
+                max_input_chars=self._limits.max_input_chars,
+                max_pictures=self._limits.max_pictures,
+                default_backend=self._default_backend,
+            )
+
+        return self._unary(context, capabilities)
+
+
+def _audio_type(value: int) -> AudioType:
+    if value == common_pb2.AUDIO_TYPE_UNSPECIFIED:
+        return AudioType.FREE_SPEECH
+    if value not in AUDIO_TYPE_FROM_PROTO:
+        raise InvalidInput("audio_type", f"unknown value {value}")
+    return AUDIO_TYPE_FROM_PROTO[value]
+
+
+def _required(field: str, value: str) -> str:
+    if not value:
+        raise InvalidInput(field, "is required")
+    return value
