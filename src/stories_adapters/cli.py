@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Turn text into a narrated, illustrated story.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 stderr = Console(stderr=True)

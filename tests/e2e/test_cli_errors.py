@@ -25,7 +25,7 @@ GOOD = str(EXAMPLES / "solar-system.txt")
             "audio_type: unknown value 'opera'",
         ),
         (["--type", "educational", "--pictures", "2"], b"caf\xe9 \xff", "not UTF-8"),
-        (["--type", "educational", "--pictures", "two"], None, "'two' is not a valid integer"),
+        (["--type", "educational", "--pictures", "two"], None, "Invalid value for '--pictures'"),
     ],
 )
 def test_bad_input(run_stories, tmp_path: Path, args, content, message) -> None:
