@@ -19,7 +19,15 @@ from stories_core.generation import (
     SegmentSpan,
     SpokenLine,
 )
-from stories_core.model import ApiKey, Asset, AudioType, Job, JobState, Segment
+from stories_core.model import (
+    ApiKey,
+    Asset,
+    AudioType,
+    Job,
+    JobState,
+    OutboxMessage,
+    Segment,
+)
 from stories_core.ports import JobPage
 
 STYLE = ContentStyle(
@@ -166,6 +174,22 @@ class InMemoryUsageRepository:
         return total
 
 
+class InMemoryOutboxRepository:
+    def __init__(self, store: list[OutboxMessage], sent: set[int]) -> None:
+        self._store = store
+        self._sent = sent
+
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            self._store.append(replace(copy.deepcopy(message), id=len(self._store) + 1))
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        return [copy.deepcopy(m) for m in self._store if m.id not in self._sent][:limit]
+
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        self._sent.update(ids)
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the database's tables and swaps it in on commit."""
 
@@ -182,6 +206,7 @@ class InMemoryUnitOfWork:
         self.jobs = InMemoryJobRepository(self._working.jobs)
         self.keys = InMemoryApiKeyRepository(self._working.keys)
         self.usage = InMemoryUsageRepository(self._working.usage)
+        self.outbox = InMemoryOutboxRepository(self._working.outbox, self._working.outbox_sent)
 
     def __exit__(self, *exc_info: object) -> None:
         self._database.lock.release()
@@ -200,6 +225,8 @@ class Tables:
     jobs: dict[str, Job] = field(default_factory=dict)
     keys: dict[str, ApiKey] = field(default_factory=dict)
     usage: dict[tuple[str, datetime], int] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    outbox_sent: set[int] = field(default_factory=set)
 
 
 class InMemoryDatabase:

@@ -79,7 +79,6 @@ class UseCases(containers.DeclarativeContainer):
         uow_factory=persistence.unit_of_work_factory,
         catalog=generation.catalog,
         clock=core.clock,
-        queue=messaging.queue,
         events=core.events,
         limits=limits,
     )

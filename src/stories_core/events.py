@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from stories_core.model import Job, JobState
+from stories_core.model import Job, JobState, OutboxMessage, Topic
 
 
 class EventKind(StrEnum):
@@ -39,6 +40,46 @@ class JobEvent:
     segment_count: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "job_id": self.job_id,
+            "tenant": self.tenant,
+            "state": self.state.value,
+            "progress": self.progress,
+            "occurred_at": self.occurred_at.isoformat(),
+            "trace_id": self.trace_id,
+            "segment_index": self.segment_index,
+            "segment_count": self.segment_count,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobEvent:
+        return cls(
+            kind=EventKind(data["kind"]),
+            job_id=data["job_id"],
+            tenant=data["tenant"],
+            state=JobState(data["state"]),
+            progress=float(data["progress"]),
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            trace_id=data.get("trace_id", ""),
+            segment_index=data.get("segment_index"),
+            segment_count=data.get("segment_count"),
+            error_code=data.get("error_code"),
+            error_message=data.get("error_message"),
+        )
+
+    def outbox_messages(self, webhook_url: str | None = None) -> list[OutboxMessage]:
+        """The event for the events topic, and for a terminal event with a webhook URL,
+        the webhook to deliver."""
+        messages = [OutboxMessage(Topic.EVENTS, self.job_id, self.to_dict(), self.occurred_at)]
+        if webhook_url and self.state.is_terminal:
+            payload = {"url": webhook_url, "event": self.to_dict()}
+            messages.append(OutboxMessage(Topic.WEBHOOKS, self.job_id, payload, self.occurred_at))
+        return messages
 
     @classmethod
     def of(

@@ -186,3 +186,23 @@ class ApiKey:
     key_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class Topic(StrEnum):
+    """Logical outbox topics; the messaging adapter maps them to real topic names."""
+
+    JOBS = "jobs"
+    EVENTS = "events"
+    WEBHOOKS = "webhooks"
+
+
+@dataclass
+class OutboxMessage:
+    """A message recorded in the same transaction as the change it announces, and relayed
+    to the broker afterwards (at least once) by the dispatcher."""
+
+    topic: Topic
+    key: str
+    payload: dict[str, Any]
+    created_at: datetime
+    id: int | None = None

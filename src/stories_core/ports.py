@@ -12,7 +12,15 @@ from typing import Protocol, runtime_checkable
 
 from stories_core.events import JobEvent
 from stories_core.generation import ContentStyle, Media, Narration, SegmentBrief, SegmentSpan
-from stories_core.model import ApiKey, Asset, AudioType, Job, JobState, Segment
+from stories_core.model import (
+    ApiKey,
+    Asset,
+    AudioType,
+    Job,
+    JobState,
+    OutboxMessage,
+    Segment,
+)
 
 
 @runtime_checkable
@@ -120,12 +128,24 @@ class UsageRepository(Protocol):
         ...
 
 
+class OutboxRepository(Protocol):
+    def add(self, messages: Sequence[OutboxMessage]) -> None: ...
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """The oldest unsent messages, in order; rows another dispatcher has locked are
+        skipped (where the database can)."""
+        ...
+
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
     jobs: JobRepository
     keys: ApiKeyRepository
     usage: UsageRepository
+    outbox: OutboxRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -166,6 +186,14 @@ class JobQueue(Protocol):
     """The doorbell that tells a worker a job is waiting; the database holds the job itself."""
 
     def publish(self, job_id: str, trace_id: str) -> None: ...
+
+
+class MessagePublisher(Protocol):
+    """Where the dispatcher relays outbox messages (a broker, or in-process queues)."""
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Return once every message is acknowledged; raise if any was not."""
+        ...
 
 
 class EventSink(Protocol):

@@ -11,8 +11,10 @@ from stories_core.model import (
     AudioType,
     Job,
     JobState,
+    OutboxMessage,
     Segment,
     SegmentState,
+    Topic,
     derived_id,
 )
 
@@ -221,3 +223,26 @@ def test_claimable_lists_queued_and_expired_jobs_oldest_first(uow_factory) -> No
         assert [i for i, _ in uow.jobs.claimable(soon, 1)] == [job(1).id]
         recent = T0 + timedelta(seconds=1)  # job 1 was queued at T0 + 1 s: not yet stale
         assert [i for i, _ in uow.jobs.claimable(soon, 10, queued_before=recent)] == [job(3).id]
+
+
+def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:
+    messages = [
+        OutboxMessage(Topic.JOBS, "j1", {"job_id": "j1"}, T0),
+        OutboxMessage(Topic.EVENTS, "j1", {"kind": "job.queued", "n": [1, 2]}, T0),
+        OutboxMessage(Topic.WEBHOOKS, "j2", {"url": "https://x.test"}, T0),
+    ]
+    with uow_factory() as uow:
+        uow.outbox.add(messages)
+    with uow_factory() as uow:
+        assert uow.outbox.pending(10) == [], "rolled back with its transaction"
+        uow.outbox.add(messages)
+        uow.commit()
+    with uow_factory() as uow:
+        pending = uow.outbox.pending(2)
+        assert [(m.topic, m.key, m.payload) for m in pending] == [
+            (m.topic, m.key, m.payload) for m in messages[:2]
+        ]
+        uow.outbox.mark_sent([m.id for m in pending], T0)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [m.topic for m in uow.outbox.pending(10)] == [Topic.WEBHOOKS]

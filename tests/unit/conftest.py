@@ -1,5 +1,6 @@
 import pytest
 
+from stories_core.model import OutboxMessage, Topic
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from tests.fakes import (
@@ -24,9 +25,7 @@ class World:
         self.clock = FakeClock()
         self.events = RecordingEvents()
         self.queue = RecordingQueue()
-        self.submit = SubmitJob(
-            self.database, self.catalog, self.clock, self.queue, self.events, Limits()
-        )
+        self.submit = SubmitJob(self.database, self.catalog, self.clock, self.events, Limits())
         self.settings = ProcessingSettings(max_concurrent_segments=concurrency)
 
     def processor(self, owner: str = "worker-1") -> ProcessJob:
@@ -39,6 +38,9 @@ class World:
             self.settings,
             owner,
         )
+
+    def outbox(self, topic: Topic) -> list[OutboxMessage]:
+        return [m for m in self.database.tables.outbox if m.topic is topic]
 
     def request(self, text: str, pictures: int = 3, **fields: object) -> JobRequest:
         values: dict[str, object] = {"content_type": "plain", "backend": "scripted", **fields}

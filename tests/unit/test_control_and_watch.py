@@ -4,7 +4,7 @@ import pytest
 
 from stories_core.errors import IllegalTransition, NotFound
 from stories_core.events import EventKind
-from stories_core.model import JobState, SegmentState
+from stories_core.model import JobState, SegmentState, Topic
 from stories_core.services.control import CancelJob, RetryJob
 from stories_core.services.query import JobQueries
 from stories_core.services.watch import WatchJob
@@ -64,14 +64,15 @@ def test_cancelling_a_running_job_stops_its_worker() -> None:
 def test_retry_only_failed_jobs_and_keep_finished_segments() -> None:
     world = World(ScriptedBackend(fail_on_index=3))
     job = world.submit(world.request(TEXT, pictures=4))
-    retry = RetryJob(world.database, world.clock, world.queue, world.events)
+    retry = RetryJob(world.database, world.clock, world.events)
     with pytest.raises(IllegalTransition, match="only a failed job"):
         retry(job.id)
     world.processor()(job.id)
     retried = retry(job.id)
     assert retried.state is JobState.QUEUED and retried.error_code is None
     assert [s.state for s in retried.segments].count(SegmentState.SUCCEEDED) == 3
-    assert world.queue.published[-1] == (job.id, job.trace_id)
+    doorbells = [m.payload for m in world.outbox(Topic.JOBS)]
+    assert doorbells == [{"job_id": job.id, "trace_id": job.trace_id}] * 2
 
 
 def test_watch_starts_with_a_snapshot_and_ends_at_a_terminal_state(world: World) -> None:

@@ -1,6 +1,7 @@
 from stories_core import markup
-from stories_core.events import EventKind
-from stories_core.model import AssetKind, AudioType, JobState, SegmentState
+from stories_core.events import EventKind, JobEvent
+from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
+from stories_core.services.dispatch import relay_outbox
 from stories_core.services.query import JobQueries
 from tests.fakes import ScriptedBackend
 from tests.unit.conftest import World
@@ -100,3 +101,34 @@ def test_a_finished_job_is_not_run_again(world: World) -> None:
     calls = dict(world.backend.calls)
     assert world.processor()(job.id) is None
     assert world.backend.calls == calls
+
+
+def test_every_event_is_in_the_outbox_and_the_webhook_fires_once(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=3, webhook_url="https://example.test/h"))
+    world.processor()(job.id)
+    kinds = [m.payload["kind"] for m in world.outbox(Topic.EVENTS)]
+    assert kinds == [
+        "job.queued", "job.started", "job.segments_planned",
+        "segment.done", "segment.done", "segment.done", "job.succeeded",
+    ]  # fmt: skip
+    [webhook] = world.outbox(Topic.WEBHOOKS)
+    assert webhook.payload["url"] == "https://example.test/h"
+    assert webhook.payload["event"]["kind"] == "job.succeeded"
+    assert JobEvent.from_dict(webhook.payload["event"]).state is JobState.SUCCEEDED
+
+
+def test_relay_publishes_pending_messages_once(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=2))
+
+    class Collecting:
+        def __init__(self) -> None:
+            self.messages = []
+
+        def publish(self, messages) -> None:
+            self.messages.extend(messages)
+
+    publisher = Collecting()
+    assert relay_outbox(world.database, publisher, world.clock) == 2
+    assert relay_outbox(world.database, publisher, world.clock) == 0
+    assert [m.topic for m in publisher.messages] == [Topic.JOBS, Topic.EVENTS]
+    assert publisher.messages[0].key == job.id

@@ -1,6 +1,7 @@
 import pytest
 
 from stories_core.errors import ConflictingRequest, InvalidInput
+from stories_core.model import Topic
 from tests.unit.conftest import World
 
 
@@ -25,7 +26,7 @@ def test_bad_input_names_the_field_and_changes_nothing(
     with pytest.raises(InvalidInput) as raised:
         world.submit(request)
     assert raised.value.field == field
-    assert world.database.jobs == {} and world.queue.published == []
+    assert world.database.jobs == {} and world.database.tables.outbox == []
 
 
 def test_the_same_request_id_returns_the_same_job(world: World) -> None:
@@ -42,7 +43,14 @@ def test_a_reused_request_id_with_another_request_is_refused(world: World) -> No
     assert len(world.database.jobs) == 1
 
 
-def test_a_submitted_job_is_announced(world: World) -> None:
-    job = world.submit(world.request("Hello there."))
-    assert world.queue.published == [(job.id, job.trace_id)]
+def test_a_submitted_job_is_announced_through_the_outbox(world: World) -> None:
+    job = world.submit(world.request("Hello there.", webhook_url="https://example.test/h"))
     assert job.trace_id
+    [doorbell] = world.outbox(Topic.JOBS)
+    assert (doorbell.key, doorbell.payload) == (
+        job.id,
+        {"job_id": job.id, "trace_id": job.trace_id},
+    )
+    [queued] = world.outbox(Topic.EVENTS)
+    assert queued.payload["kind"] == "job.queued" and queued.payload["tenant"] == "default"
+    assert world.outbox(Topic.WEBHOOKS) == [], "webhooks fire only at the end"

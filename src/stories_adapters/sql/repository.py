@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, segments
+from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, outbox, segments
 from stories_core.errors import InvalidInput, LeaseLost, NotFound
 from stories_core.model import (
     ApiKey,
@@ -32,8 +32,10 @@ from stories_core.model import (
     AudioType,
     Job,
     JobState,
+    OutboxMessage,
     Segment,
     SegmentState,
+    Topic,
 )
 from stories_core.ports import JobPage
 
@@ -242,6 +244,50 @@ class SqlUsageRepository:
         return int(self._db.execute(statement).scalar_one())
 
 
+class SqlOutboxRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        if messages:
+            self._db.execute(
+                insert(outbox),
+                [
+                    {
+                        "topic": m.topic.value,
+                        "message_key": m.key,
+                        "payload": m.payload,
+                        "created_at": m.created_at,
+                    }
+                    for m in messages
+                ],
+            )
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """SKIP LOCKED on PostgreSQL, so several dispatchers share the work without waiting."""
+        query = (
+            select(outbox)
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            OutboxMessage(
+                topic=Topic(row.topic),
+                key=row.message_key,
+                payload=row.payload,
+                created_at=row.created_at,
+                id=row.id,
+            )
+            for row in self._db.execute(query)
+        ]
+
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        if ids:
+            self._db.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=now))
+
+
 class SqlUnitOfWork:
     """One connection and one transaction; leaving without commit() rolls back."""
 
@@ -255,6 +301,7 @@ class SqlUnitOfWork:
         self.jobs = SqlJobRepository(self._connection)
         self.keys = SqlApiKeyRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)
+        self.outbox = SqlOutboxRepository(self._connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from stories_core.errors import IllegalTransition
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import Job, JobState, SegmentState
-from stories_core.ports import Clock, EventSink, JobQueue, UnitOfWorkFactory
+from stories_core.ports import Clock, EventSink, UnitOfWorkFactory
+from stories_core.services.submit import job_message
 
 
 class CancelJob:
@@ -31,20 +32,19 @@ class CancelJob:
                     segment.transition(SegmentState.CANCELLED)
                     uow.jobs.update_segment(segment)
             uow.jobs.update(job)
+            cancelled = JobEvent.of(EventKind.JOB_CANCELLED, job, now)
+            uow.outbox.add(cancelled.outbox_messages(job.webhook_url))
             uow.commit()
-        self._events.emit(JobEvent.of(EventKind.JOB_CANCELLED, job, now))
+        self._events.emit(cancelled)
         return job
 
 
 class RetryJob:
     """Queue a failed job again; its finished segments are kept, the rest are redone."""
 
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue, events: EventSink
-    ) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, events: EventSink) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
-        self._queue = queue
         self._events = events
 
     def __call__(self, job_id: str, tenant: str | None = None) -> Job:
@@ -62,7 +62,8 @@ class RetryJob:
                     segment.transition(SegmentState.QUEUED)
                     uow.jobs.update_segment(segment)
             uow.jobs.update(job)
+            queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
+            uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
             uow.commit()
-        self._events.emit(JobEvent.of(EventKind.JOB_QUEUED, job, now))
-        self._queue.publish(job.id, job.trace_id)
+        self._events.emit(queued)
         return job

@@ -81,7 +81,6 @@ class ProcessJob:
         job = self._claim(job_id)
         if job is None:
             return None
-        self._emit(EventKind.JOB_STARTED, job)
         # Each segment runs its audio and image chains side by side, so twice the threads.
         workers = 2 * self._settings.max_concurrent_segments + 1
         with ThreadPoolExecutor(workers, thread_name_prefix=f"job-{job.id[:8]}") as pool:
@@ -103,7 +102,11 @@ class ProcessJob:
         until = now + timedelta(seconds=self._settings.lease_seconds)
         with self._uow_factory() as uow:
             job = uow.jobs.claim(job_id, self._owner, now, until)
+            if job is None:
+                return None
+            started = self._record(uow, EventKind.JOB_STARTED, job)
             uow.commit()
+        self._events.emit(started)
         return job
 
     async def _generate(self, job: Job, run: _Runner) -> None:
@@ -151,9 +154,10 @@ class ProcessJob:
         with self._uow_factory() as uow:
             self._hold_lease(uow, job)
             uow.jobs.add_segments(job, segments)
+            job.segments = segments
+            planned = self._record(uow, EventKind.SEGMENTS_PLANNED, job)
             uow.commit()
-        job.segments = segments
-        self._emit(EventKind.SEGMENTS_PLANNED, job)
+        self._events.emit(planned)
 
     async def _generate_segment(
         self,
@@ -202,8 +206,9 @@ class ProcessJob:
             segment.assets = sorted(assets, key=lambda a: a.kind.value)
             segment.transition(SegmentState.SUCCEEDED)
             uow.jobs.update_segment(segment)
+            done = self._record(uow, EventKind.SEGMENT_DONE, job, segment_index=segment.index)
             uow.commit()
-        self._emit(EventKind.SEGMENT_DONE, job, segment_index=segment.index)
+        self._events.emit(done)
 
     async def _store(
         self,
@@ -243,8 +248,9 @@ class ProcessJob:
             job.transition(JobState.SUCCEEDED, now)
             job.lease_owner = job.lease_expires_at = None
             uow.jobs.update(job)
+            succeeded = self._record(uow, TERMINAL_EVENT[JobState.SUCCEEDED], job)
             uow.commit()
-        self._emit(TERMINAL_EVENT[JobState.SUCCEEDED], job)
+        self._events.emit(succeeded)
 
     def _fail(self, job: Job, code: str, message: str) -> None:
         now = self._clock.now()
@@ -261,11 +267,17 @@ class ProcessJob:
             job.error_code, job.error_message = code, message
             job.lease_owner = job.lease_expires_at = None
             uow.jobs.update(job)
+            failed = self._record(uow, TERMINAL_EVENT[JobState.FAILED], job)
             uow.commit()
-        self._emit(TERMINAL_EVENT[JobState.FAILED], job)
+        self._events.emit(failed)
 
-    def _emit(self, kind: EventKind, job: Job, *, segment_index: int | None = None) -> None:
-        self._events.emit(JobEvent.of(kind, job, self._clock.now(), segment_index=segment_index))
+    def _record(
+        self, uow: UnitOfWork, kind: EventKind, job: Job, *, segment_index: int | None = None
+    ) -> JobEvent:
+        """Put the event in the outbox, in the transaction that made it true."""
+        event = JobEvent.of(kind, job, self._clock.now(), segment_index=segment_index)
+        uow.outbox.add(event.outbox_messages(job.webhook_url))
+        return event
 
 
 class _Runner:

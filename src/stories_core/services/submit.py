@@ -1,16 +1,17 @@
-"""Submit a job: validate the request, record the job, ring the queue's doorbell."""
+"""Submit a job: validate the request, record the job and its doorbell in one transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from stories_core.errors import ConflictingRequest, InvalidInput
 from stories_core.events import EventKind, JobEvent
-from stories_core.model import AudioType, Job, new_id
-from stories_core.ports import Catalog, Clock, EventSink, JobQueue, UnitOfWorkFactory
+from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
+from stories_core.ports import Catalog, Clock, EventSink, UnitOfWorkFactory
 from stories_core.services.access import QuotaPolicy, charge_quota
 
 
@@ -82,14 +83,13 @@ def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType
 
 
 class SubmitJob:
-    """Record a valid job once (idempotent on request_id) and announce it."""
+    """Record a valid job once (idempotent on request_id), with its outbox messages."""
 
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
         catalog: Catalog,
         clock: Clock,
-        queue: JobQueue,
         events: EventSink,
         limits: Limits,
         quota: QuotaPolicy | None = None,
@@ -97,7 +97,6 @@ class SubmitJob:
         self._uow_factory = uow_factory
         self._catalog = catalog
         self._clock = clock
-        self._queue = queue
         self._events = events
         self._limits = limits
         self._quota = quota or QuotaPolicy(chars_per_period=0)
@@ -137,7 +136,13 @@ class SubmitJob:
             if api_key_id is not None:
                 charge_quota(uow, self._quota, api_key_id, len(request.text), now)
             uow.jobs.add(job)
+            queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
+            uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
             uow.commit()
-        self._events.emit(JobEvent.of(EventKind.JOB_QUEUED, job, now))
-        self._queue.publish(job.id, job.trace_id)
+        self._events.emit(queued)
         return job
+
+
+def job_message(job: Job, now: datetime) -> OutboxMessage:
+    """The doorbell for workers: the job's id and trace id, keyed by job id."""
+    return OutboxMessage(Topic.JOBS, job.id, {"job_id": job.id, "trace_id": job.trace_id}, now)
