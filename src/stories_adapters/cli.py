@@ -9,18 +9,25 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import grpc
 import typer
+from google.protobuf import json_format
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from stories.v1 import common_pb2, stories_pb2
+from stories_adapters.client import StoriesClient
 from stories_adapters.containers import Application, build_application
-from stories_adapters.export import write_story
+from stories_adapters.export import job_to_dict, write_story
+from stories_adapters.grpc.mapping import AUDIO_TYPES, EVENT_KIND_FROM_PROTO, job_from_proto
+from stories_adapters.grpc.server import run_until_signalled
 from stories_adapters.settings import Settings
 from stories_core.errors import InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, JobState
+from stories_core.services.access import issue_key, revoke_key
 from stories_core.services.submit import JobRequest, validate
 
 app = typer.Typer(
@@ -30,7 +37,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -57,14 +64,18 @@ def _settings() -> Settings:
         _fail(f"{field}: {first['msg']}")
 
 
-def _application() -> Application:
-    settings = _settings()
+def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         stream=sys.stderr,
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
         '"message":"%(message)s"}',
     )
+
+
+def _application() -> Application:
+    settings = _settings()
+    _configure_logging(settings)
     return build_application(settings)
 
 
@@ -199,6 +210,201 @@ def plugins(
             ", ".join(row["backends"]) or "-",
         )
     Console().print(table)
+
+
+keys_app = typer.Typer(help="Manage API keys (stored as hashes only).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(tenant: Annotated[str, typer.Option(help="The tenant the key acts for.")]) -> None:
+    """Create an API key; it is printed once and never stored."""
+    application = _application()
+    try:
+        key, secret = issue_key(
+            application.persistence.unit_of_work_factory(), application.core.clock(), tenant
+        )
+    except InvalidInput as error:
+        _fail(error.message)
+    stderr.print(f"key {key.id} for tenant {tenant!r} (shown once; store it safely):")
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (not the key).")]) -> None:
+    """Revoke an API key at once."""
+    application = _application()
+    revoke_key(application.persistence.unit_of_work_factory(), application.core.clock(), key_id)
+    stderr.print(f"key {key_id} revoked")
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default 50051).")] = None,
+) -> None:
+    """Serve the gRPC API. Embedded (no servers configured), the worker runs inside too."""
+    settings = _settings()
+    if port is not None:
+        settings = settings.model_copy(update={"grpc_port": port})
+    application = build_application(settings)
+    _configure_logging(settings)
+    application.generation.registry()  # load plugins now: a broken one fails at start-up
+    embedded = application.config.messaging.kind() == "in_process"
+    runtime = application.api.embedded_runtime() if embedded else None
+    if runtime is not None:
+        runtime.start()
+    try:
+        run_until_signalled(
+            application.api.server(),
+            settings.shutdown_grace_seconds,
+            lambda bound: stderr.print(
+                f"stories API listening on {settings.grpc_host}:{bound}"
+                + (" (embedded: worker inside)" if embedded else ""),
+                highlight=False,
+            ),
+        )
+    finally:
+        if runtime is not None:
+            runtime.stop(settings.shutdown_grace_seconds)
+
+
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="HOST:PORT (default $STORIES_SERVER).")
+]
+KeyOption = Annotated[str | None, typer.Option("--key", help="API key (default $STORIES_API_KEY).")]
+
+
+def _client(server: str | None, key: str | None) -> StoriesClient:
+    settings = _settings()
+    api_key = key or settings.api_key
+    if not api_key:
+        _fail("--key: an API key is required (or set STORIES_API_KEY)")
+    return StoriesClient(server or settings.server, api_key)
+
+
+def _rpc_failed(error: grpc.RpcError) -> NoReturn:
+    bad_input = error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE)
+    _fail(f"{error.code().name}: {error.details()}", EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
+
+
+@app.command()
+def submit(
+    input: Annotated[str, typer.Argument(help="A text file, or - for standard input.")],
+    type: Annotated[str, typer.Option("--type", "-t", help="Content style.")],
+    pictures: Annotated[int, typer.Option("--pictures", "-n", help="How many pictures.")],
+    audio: Annotated[AudioChoice, typer.Option(help="Audio type.")] = AudioChoice.free_speech,
+    backend: Annotated[str, typer.Option(help="Generator backend (server default).")] = "",
+    webhook_url: Annotated[str, typer.Option(help="URL to POST the final event to.")] = "",
+    request_id: Annotated[str, typer.Option(help="Idempotency key.")] = "",
+    wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = False,
+    server: ServerOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Submit a job to a `stories serve` server; prints the job id."""
+    text = read_input(input)
+    request = stories_pb2.CreateJobRequest(
+        text=text,
+        content_type=type,
+        pictures=pictures,
+        audio_type=AUDIO_TYPES[AudioType(audio.value)],
+        backend=backend,
+        webhook_url=webhook_url,
+        request_id=request_id,
+    )
+    with _client(server, key) as client:
+        try:
+            job = client.create_job(request)
+            sys.stdout.write(job.id + "\n")
+            if wait:
+                _watch_with_progress(client, job.id)
+        except grpc.RpcError as error:
+            _rpc_failed(error)
+
+
+def _watch_with_progress(client: StoriesClient, job_id: str) -> None:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+    )
+    task = progress.add_task("queued", total=None)
+    final = None
+    with progress:
+        for response in client.watch_job(job_id):
+            event = response.event
+            kind = EVENT_KIND_FROM_PROTO[event.kind]
+            if event.segment_count:
+                done = round(event.progress * event.segment_count)
+                progress.update(task, total=event.segment_count, completed=done)
+            progress.update(task, description=kind.value)
+            final = event
+    if final is None or final.state != common_pb2.JOB_STATE_SUCCEEDED:
+        reason = f"{final.error.code}: {final.error.message}" if final and final.error.code else ""
+        _fail(f"job {job_id} did not succeed {reason}".strip(), EXIT_FAILED)
+
+
+@app.command()
+def watch(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    server: ServerOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Print a job's events as JSON lines until it ends."""
+    with _client(server, key) as client:
+        try:
+            for response in client.watch_job(job_id):
+                document = json_format.MessageToDict(response.event)
+                sys.stdout.write(json.dumps(document) + "\n")
+                sys.stdout.flush()
+        except grpc.RpcError as error:
+            _rpc_failed(error)
+
+
+@app.command()
+def get(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole job as JSON.")] = False,
+    server: ServerOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Show a job."""
+    with _client(server, key) as client:
+        try:
+            job = job_from_proto(client.get_job(job_id))
+        except grpc.RpcError as error:
+            _rpc_failed(error)
+    if as_json:
+        sys.stdout.write(json.dumps(job_to_dict(job), indent=2, ensure_ascii=False) + "\n")
+        return
+    stderr.print(
+        f"{job.id}  {job.state.value}  {job.content_type}  {len(job.segments)} segments"
+        f"  {job.progress:.0%}"
+        + (f"  {job.error_code}: {job.error_message}" if job.error_code else ""),
+        highlight=False,
+    )
+
+
+@app.command()
+def fetch(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    server: ServerOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Download a finished job's assets and write the same files as `stories make`."""
+    if out.exists() and any(out.iterdir()):
+        _fail(f"--out: {str(out)!r} exists and is not empty")
+    with _client(server, key) as client:
+        try:
+            job = job_from_proto(client.get_job(job_id))
+            if job.state is not JobState.SUCCEEDED:
+                _fail(f"job {job_id} is {job.state.value}, not succeeded", EXIT_FAILED)
+            files = write_story(job, client.read_asset, out)
+        except grpc.RpcError as error:
+            _rpc_failed(error)
+    stderr.print(f"[green]done:[/] {len(files.assets)} assets → {files.html}")
 
 
 def main() -> None:

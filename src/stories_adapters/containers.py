@@ -6,6 +6,7 @@ adapters are chosen by configuration (Selectors), never by ifs elsewhere.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
@@ -13,15 +14,24 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
+from stories_adapters.grpc.gate import Gate, TokenBuckets
+from stories_adapters.grpc.server import ApiServer
+from stories_adapters.grpc.servicer import StoryServicer
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
 from stories_adapters.sql.engine import open_database
 from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.storage.local import LocalBlobStore
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
+from stories_core.services.access import Authenticator, QuotaPolicy
+from stories_core.services.control import CancelJob, RetryJob
+from stories_core.services.dispatch import relay_outbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.query import JobQueries
 from stories_core.services.submit import Limits, SubmitJob
+from stories_core.services.sweep import sweep
+from stories_core.services.watch import WatchJob
 
 
 class Core(containers.DeclarativeContainer):
@@ -46,7 +56,11 @@ class Storage(containers.DeclarativeContainer):
 
 class Messaging(containers.DeclarativeContainer):
     config = providers.Configuration()
-    queue = providers.Selector(config.kind, in_process=providers.Singleton(InProcessQueue))
+    in_process_queue = providers.Singleton(InProcessQueue)
+    queue = providers.Selector(config.kind, in_process=in_process_queue)
+    publisher = providers.Selector(
+        config.kind, in_process=providers.Singleton(InProcessPublisher, in_process_queue)
+    )
 
 
 class Generation(containers.DeclarativeContainer):
@@ -74,6 +88,11 @@ class UseCases(containers.DeclarativeContainer):
         max_concurrent_segments=config.max_concurrent_segments,
         lease_seconds=config.lease_seconds,
     )
+    quota = providers.Factory(
+        QuotaPolicy,
+        chars_per_period=config.quota_chars_per_period,
+        period_seconds=config.quota_period_seconds,
+    )
     submit_job = providers.Factory(
         SubmitJob,
         uow_factory=persistence.unit_of_work_factory,
@@ -81,8 +100,40 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         events=core.events,
         limits=limits,
+        quota=quota,
     )
     queries = providers.Factory(JobQueries, uow_factory=persistence.unit_of_work_factory)
+    cancel_job = providers.Factory(
+        CancelJob,
+        uow_factory=persistence.unit_of_work_factory,
+        clock=core.clock,
+        events=core.events,
+    )
+    retry_job = providers.Factory(
+        RetryJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock, events=core.events
+    )
+    watch_job = providers.Factory(
+        WatchJob,
+        uow_factory=persistence.unit_of_work_factory,
+        clock=core.clock,
+        notifier=core.events,
+        poll_seconds=config.watch_poll_seconds,
+    )
+    relay_outbox = providers.Factory(
+        functools.partial,
+        relay_outbox,
+        persistence.unit_of_work_factory,
+        messaging.publisher,
+        core.clock,
+    )
+    sweep = providers.Factory(
+        functools.partial,
+        sweep,
+        persistence.unit_of_work_factory,
+        core.clock,
+        messaging.queue,
+        queued_for_seconds=config.sweep_interval_seconds,
+    )
     process_job = providers.Factory(
         ProcessJob,
         uow_factory=persistence.unit_of_work_factory,
@@ -92,6 +143,59 @@ class UseCases(containers.DeclarativeContainer):
         events=core.events,
         settings=processing_settings,
         owner=config.worker_id,
+    )
+
+
+class Api(containers.DeclarativeContainer):
+    """The gRPC API, and in the embedded service the threads that do the work beside it."""
+
+    config = providers.Configuration()
+    core = providers.DependenciesContainer()
+    persistence = providers.DependenciesContainer()
+    storage = providers.DependenciesContainer()
+    messaging = providers.DependenciesContainer()
+    generation = providers.DependenciesContainer()
+    use_cases = providers.DependenciesContainer()
+
+    gate = providers.Singleton(
+        Gate,
+        authenticate=providers.Factory(Authenticator, persistence.unit_of_work_factory),
+        limits=providers.Singleton(
+            TokenBuckets, rate=config.rate_limit_per_second, burst=config.rate_limit_burst
+        ),
+    )
+    servicer = providers.Singleton(
+        StoryServicer,
+        gate=gate,
+        submit=use_cases.submit_job,
+        queries=use_cases.queries,
+        cancel=use_cases.cancel_job,
+        retry=use_cases.retry_job,
+        watch=use_cases.watch_job,
+        blobs=storage.blobs,
+        registry=generation.registry,
+        limits=use_cases.limits,
+        clock=core.clock,
+        default_backend=config.default_backend,
+        download_ttl_seconds=config.download_ttl_seconds,
+    )
+    server = providers.Singleton(
+        ApiServer,
+        servicer,
+        host=config.host,
+        port=config.port,
+        max_workers=config.max_workers,
+        max_message_bytes=config.max_message_bytes,
+    )
+    embedded_runtime = providers.Singleton(
+        EmbeddedRuntime,
+        queue=messaging.in_process_queue,
+        process_job=use_cases.process_job,
+        relay=use_cases.relay_outbox,
+        sweep=use_cases.sweep,
+        workers=config.embedded_workers,
+        poll_seconds=config.dispatcher_poll_seconds,
+        sweep_interval_seconds=config.sweep_interval_seconds,
     )
 
 
@@ -112,6 +216,16 @@ class Application(containers.DeclarativeContainer):
         messaging=messaging,
         generation=generation,
     )
+    api = providers.Container(
+        Api,
+        config=config.api,
+        core=core,
+        persistence=persistence,
+        storage=storage,
+        messaging=messaging,
+        generation=generation,
+        use_cases=use_cases,
+    )
 
 
 def config_from(settings: Settings) -> dict[str, Any]:
@@ -128,7 +242,24 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "max_pictures": settings.max_pictures,
             "max_concurrent_segments": settings.max_concurrent_segments,
             "lease_seconds": settings.lease_seconds,
+            "watch_poll_seconds": settings.watch_poll_seconds,
+            "quota_chars_per_period": settings.quota_chars_per_period,
+            "quota_period_seconds": settings.quota_period_seconds,
+            "sweep_interval_seconds": settings.sweep_interval_seconds,
             "worker_id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        },
+        "api": {
+            "host": settings.grpc_host,
+            "port": settings.grpc_port,
+            "max_workers": settings.grpc_max_workers,
+            "max_message_bytes": settings.grpc_max_message_bytes,
+            "rate_limit_per_second": settings.rate_limit_per_second,
+            "rate_limit_burst": settings.rate_limit_burst,
+            "default_backend": settings.default_backend,
+            "download_ttl_seconds": None,
+            "embedded_workers": settings.embedded_workers,
+            "dispatcher_poll_seconds": settings.dispatcher_poll_seconds,
+            "sweep_interval_seconds": settings.sweep_interval_seconds,
         },
     }
 

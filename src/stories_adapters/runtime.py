@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -34,10 +35,13 @@ class InProcessQueue:
 
 
 class EventBus:
-    """Fans job events out to subscribers (progress bars, watch streams) and the log."""
+    """Fans job events out to subscribers (progress bars) and the log, and wakes watchers
+    of the job (the ChangeNotifier port) so an in-process watch need not poll."""
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[JobEvent], None]] = []
+        self._changed = threading.Condition()
+        self._versions: dict[str, int] = {}
 
     def subscribe(self, subscriber: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Add a subscriber; returns the function that removes it."""
@@ -55,3 +59,14 @@ class EventBus:
         )
         for subscriber in list(self._subscribers):
             subscriber(event)
+        with self._changed:
+            if event.state.is_terminal:
+                self._versions.pop(event.job_id, None)  # wakes waiters; keeps the map small
+            else:
+                self._versions[event.job_id] = self._versions.get(event.job_id, 0) + 1
+            self._changed.notify_all()
+
+    def wait(self, job_id: str, timeout: float) -> None:
+        with self._changed:
+            seen = self._versions.get(job_id, 0)
+            self._changed.wait_for(lambda: self._versions.get(job_id, 0) != seen, timeout)

@@ -31,6 +31,31 @@ class Settings(BaseSettings):
     tenant: str = "default"
     log_level: str = "WARNING"
 
+    # The gRPC API (`stories serve`).
+    grpc_host: str = "127.0.0.1"
+    """Interface to listen on; use 0.0.0.0 or [::] in a container."""
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    grpc_max_workers: int = Field(64, ge=2)
+    """Threads serving calls; each open WatchJob or ReadAsset stream holds one."""
+    grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
+    rate_limit_per_second: float = Field(20.0, ge=0)
+    """Calls per second per API key (0 turns the limit off)."""
+    rate_limit_burst: int = Field(40, ge=1)
+    quota_chars_per_period: int = Field(2_000_000, ge=0)
+    """Characters of text each API key may submit per quota period (0: unlimited)."""
+    quota_period_seconds: int = Field(86_400, ge=1)
+    watch_poll_seconds: float = Field(1.0, gt=0)
+    """How often a watch re-reads a job it got no in-process news of."""
+    embedded_workers: int = Field(2, ge=1)
+    """Worker threads inside `stories serve` when running embedded."""
+    dispatcher_poll_seconds: float = Field(0.1, gt=0)
+    sweep_interval_seconds: float = Field(30.0, gt=0)
+
+    # The client side of the CLI.
+    server: str = "127.0.0.1:50051"
+    api_key: str | None = None
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'stories.db'}"

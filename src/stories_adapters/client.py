@@ -1,0 +1,62 @@
+"""A small Python client for the stories.v1 API, used by the CLI (and handy in scripts)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import grpc
+
+from stories.v1 import stories_pb2, stories_pb2_grpc
+from stories_core.model import Asset
+
+
+class StoriesClient:
+    def __init__(self, target: str, api_key: str, *, timeout: float = 30.0) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = stories_pb2_grpc.StoryServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {api_key}"),)
+        self._timeout = timeout
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> StoriesClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def create_job(self, request: stories_pb2.CreateJobRequest) -> stories_pb2.Job:
+        response = self._stub.CreateJob(request, metadata=self._metadata, timeout=self._timeout)
+        return response.job
+
+    def get_job(self, job_id: str, *, full: bool = True) -> stories_pb2.Job:
+        view = stories_pb2.JOB_VIEW_FULL if full else stories_pb2.JOB_VIEW_BASIC
+        request = stories_pb2.GetJobRequest(job_id=job_id, view=view)
+        return self._stub.GetJob(request, metadata=self._metadata, timeout=self._timeout).job
+
+    def watch_job(self, job_id: str) -> Iterator[stories_pb2.WatchJobResponse]:
+        """Events until the job ends (no deadline: a job may take a while)."""
+        return self._stub.WatchJob(
+            stories_pb2.WatchJobRequest(job_id=job_id), metadata=self._metadata
+        )
+
+    def read_asset(self, asset: Asset, *, attempts: int = 3) -> Iterator[bytes]:
+        """The asset's bytes; an interrupted stream resumes from the bytes received, and
+        the checksum is verified at the end."""
+        received = 0
+        digest = hashlib.sha256()
+        for attempt in range(attempts):
+            try:
+                request = stories_pb2.ReadAssetRequest(asset_id=asset.id, offset=received)
+                for chunk in self._stub.ReadAsset(request, metadata=self._metadata):
+                    received += len(chunk.data)
+                    digest.update(chunk.data)
+                    yield chunk.data
+                break
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
+                    raise
+        if "sha256:" + digest.hexdigest() != asset.checksum:
+            raise OSError(f"asset {asset.id}: checksum mismatch after download")

@@ -1,0 +1,91 @@
+"""The embedded service's background work, as threads beside the API: the dispatcher
+(outbox relay and sweeper) and workers fed by the in-process queue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from stories_adapters.runtime import InProcessQueue
+from stories_core.model import OutboxMessage, Topic
+
+log = logging.getLogger(__name__)
+
+
+class InProcessPublisher:
+    """The MessagePublisher of the embedded service: job doorbells go to the in-process
+    queue; events were already delivered in process when they happened."""
+
+    def __init__(self, queue: InProcessQueue) -> None:
+        self._queue = queue
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            if message.topic is Topic.JOBS:
+                self._queue.publish(message.payload["job_id"], message.payload["trace_id"])
+
+
+class EmbeddedRuntime:
+    def __init__(
+        self,
+        queue: InProcessQueue,
+        process_job: Callable[[str], object],
+        relay: Callable[[], int],
+        sweep: Callable[[], int],
+        *,
+        workers: int,
+        poll_seconds: float,
+        sweep_interval_seconds: float,
+    ) -> None:
+        self._queue = queue
+        self._process_job = process_job
+        self._relay = relay
+        self._sweep = sweep
+        self._workers = workers
+        self._poll = poll_seconds
+        self._sweep_interval = sweep_interval_seconds
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._sweep()  # jobs left queued or running by a previous run of the service
+        self._spawn("stories-dispatcher", self._dispatch_loop)
+        for n in range(self._workers):
+            self._spawn(f"stories-worker-{n}", self._work_loop)
+
+    def stop(self, timeout: float) -> None:
+        """Stop taking work; in-flight jobs finish (or their leases expire and a later
+        run of the service picks them up)."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _dispatch_loop(self) -> None:
+        waited = 0.0
+        while not self._stopping.wait(self._poll):
+            waited += self._poll
+            try:
+                while self._relay():
+                    pass
+                if waited >= self._sweep_interval:
+                    waited = 0.0
+                    self._sweep()
+            except Exception:
+                log.exception("dispatcher pass failed; retrying")
+
+    def _work_loop(self) -> None:
+        while not self._stopping.is_set():
+            item = self._queue.take(timeout=self._poll * 5)
+            if item is None:
+                continue
+            job_id, trace_id = item
+            try:
+                self._process_job(job_id)
+            except Exception:
+                log.exception("job %s failed in the worker", job_id, extra={"trace_id": trace_id})
