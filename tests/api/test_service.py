@@ -1,0 +1,311 @@
+"""Every StoryService method and every error, against the service in process."""
+
+import hashlib
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from stories.v1 import common_pb2, events_pb2, stories_pb2
+from stories_core import markup
+from stories_core.services.access import revoke_key
+from tests.api.conftest import Api, start_api
+
+TEXT = (Path(__file__).parents[2] / "examples" / "solar-system.txt").read_text()
+
+
+def details(error: grpc.RpcError) -> dict[str, object]:
+    """The google.rpc details of a failed call, by type name."""
+    status = rpc_status.from_call(error)
+    assert status is not None, "the error carries google.rpc.Status details"
+    found = {}
+    for detail in status.details:
+        for kind in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.BadRequest,
+            error_details_pb2.QuotaFailure,
+            error_details_pb2.RetryInfo,
+        ):
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                found[kind.DESCRIPTOR.name] = message
+    return found
+
+
+def test_create_watch_get_and_read_a_story(api: Api) -> None:
+    job = api.create(text=TEXT, pictures=3, request_id="r-1")
+    assert job.state == common_pb2.JOB_STATE_QUEUED and job.text_length == len(TEXT)
+    events = api.wait(job.id)
+    kinds = [e.event.kind for e in events]
+    assert kinds[-1] == events_pb2.JOB_EVENT_KIND_SUCCEEDED
+    assert kinds.count(events_pb2.JOB_EVENT_KIND_SEGMENT_DONE) == 3
+    assert events[-1].event.progress == 1.0 and events[-1].event.trace_id == job.trace_id
+
+    done = api.get(job.id)
+    assert done.state == common_pb2.JOB_STATE_SUCCEEDED and len(done.segments) == 3
+    assert markup.parse(done.markup).segments[0].segment_id == done.segments[0].id
+    image = next(a for a in done.segments[0].assets if a.kind == common_pb2.ASSET_KIND_IMAGE)
+    assert image.metadata["width"] == 1024
+
+    chunks = list(
+        api.stub.ReadAsset(
+            stories_pb2.ReadAssetRequest(asset_id=image.id), metadata=api.auth(api.acme)
+        )
+    )
+    data = b"".join(c.data for c in chunks)
+    assert len(data) == image.size_bytes and data.startswith(b"\x89PNG")
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == image.checksum
+    resumed = api.stub.ReadAsset(
+        stories_pb2.ReadAssetRequest(asset_id=image.id, offset=100), metadata=api.auth(api.acme)
+    )
+    first = next(iter(resumed))
+    assert first.offset == 100 and first.data == data[100 : 100 + len(first.data)]
+
+    asset = api.stub.GetAsset(
+        stories_pb2.GetAssetRequest(asset_id=image.id), metadata=api.auth(api.acme)
+    ).asset
+    assert asset.checksum == image.checksum
+    path = Path(url2pathname(urlsplit(asset.download_uri).path))
+    assert path.read_bytes() == data
+
+    reopened = api.wait(job.id)
+    assert [e.event.kind for e in reopened] == [events_pb2.JOB_EVENT_KIND_SUCCEEDED]
+
+
+def test_the_same_request_id_gives_the_same_job_and_a_different_request_is_refused(
+    idle_api: Api,
+) -> None:
+    first = idle_api.create(request_id="abc")
+    again = idle_api.create(request_id="abc")
+    assert again.id == first.id
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.create(request_id="abc", text="Something else entirely.")
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    found = details(raised.value)
+    assert found["ErrorInfo"].reason == "REQUEST_ID_REUSED"
+    assert found["BadRequest"].field_violations[0].field == "request_id"
+    listed = idle_api.stub.ListJobs(
+        stories_pb2.ListJobsRequest(), metadata=idle_api.auth(idle_api.acme)
+    )
+    assert [j.id for j in listed.jobs] == [first.id]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"text": "  "}, "text"),
+        ({"text": "x" * 50_001}, "text"),
+        ({"pictures": 0}, "pictures"),
+        ({"pictures": 21}, "pictures"),
+        ({"content_type": "poetry"}, "content_type"),
+        ({"audio_type": 99}, "audio_type"),
+        ({"backend": "nope"}, "backend"),
+        ({"webhook_url": "ftp://example.test"}, "webhook_url"),
+        ({"request_id": "r" * 129}, "request_id"),
+    ],
+)
+def test_bad_input_is_invalid_argument_naming_the_field_and_changes_nothing(
+    idle_api: Api, fields: dict[str, object], field: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.create(**fields)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details().startswith(f"{field}: ")
+    [violation] = details(raised.value)["BadRequest"].field_violations
+    assert violation.field == field
+    listed = idle_api.stub.ListJobs(
+        stories_pb2.ListJobsRequest(), metadata=idle_api.auth(idle_api.acme)
+    )
+    assert list(listed.jobs) == []
+
+
+def test_missing_unknown_and_revoked_keys_are_unauthenticated_alike(idle_api: Api) -> None:
+    messages = set()
+    revoked_record, revoked = idle_api.acme_record, idle_api.acme
+    job = idle_api.create()
+    uow_factory = idle_api.application.persistence.unit_of_work_factory()
+    revoke_key(uow_factory, idle_api.application.core.clock(), revoked_record.id)
+    for metadata in [(), (("authorization", "Bearer sk_bogus_key"),), idle_api.auth(revoked)]:
+        with pytest.raises(grpc.RpcError) as raised:
+            idle_api.stub.GetJob(stories_pb2.GetJobRequest(job_id=job.id), metadata=metadata)
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        messages.add(raised.value.details())
+    assert len(messages) == 1
+
+
+def test_another_tenants_job_and_asset_are_not_found_like_missing_ones(api: Api) -> None:
+    job = api.create()
+    api.wait(job.id)
+    asset_id = api.get(job.id).segments[0].assets[0].id
+    errors = []
+    for job_id in (job.id, "no-such-job"):
+        with pytest.raises(grpc.RpcError) as raised:
+            api.get(job_id, key=api.globex)
+        errors.append((raised.value.code(), raised.value.details().replace(job_id, "ID")))
+    assert errors[0] == errors[1] and errors[0][0] == grpc.StatusCode.NOT_FOUND
+    for call, request in [
+        (api.stub.GetAsset, stories_pb2.GetAssetRequest(asset_id=asset_id)),
+        (api.stub.CancelJob, stories_pb2.CancelJobRequest(job_id=job.id)),
+        (api.stub.RetryJob, stories_pb2.RetryJobRequest(job_id=job.id)),
+    ]:
+        with pytest.raises(grpc.RpcError) as raised:
+            call(request, metadata=api.auth(api.globex))
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    for call, request in [
+        (api.stub.ReadAsset, stories_pb2.ReadAssetRequest(asset_id=asset_id)),
+        (api.stub.WatchJob, stories_pb2.WatchJobRequest(job_id=job.id)),
+    ]:
+        with pytest.raises(grpc.RpcError) as raised:
+            list(call(request, metadata=api.auth(api.globex)))
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    listed = api.stub.ListJobs(stories_pb2.ListJobsRequest(), metadata=api.auth(api.globex))
+    assert list(listed.jobs) == []
+
+
+def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
+    created = [idle_api.create(text=f"Story number {n}.") for n in range(5)]
+    idle_api.stub.CancelJob(
+        stories_pb2.CancelJobRequest(job_id=created[1].id), metadata=idle_api.auth(idle_api.acme)
+    )
+    seen, token = [], ""
+    while True:
+        page = idle_api.stub.ListJobs(
+            stories_pb2.ListJobsRequest(page_size=2, page_token=token),
+            metadata=idle_api.auth(idle_api.acme),
+        )
+        assert len(page.jobs) <= 2 and all(not j.segments for j in page.jobs)
+        seen += [j.id for j in page.jobs]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [j.id for j in reversed(created)]
+    cancelled = idle_api.stub.ListJobs(
+        stories_pb2.ListJobsRequest(states=[common_pb2.JOB_STATE_CANCELLED]),
+        metadata=idle_api.auth(idle_api.acme),
+    )
+    assert [j.id for j in cancelled.jobs] == [created[1].id]
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.stub.ListJobs(
+            stories_pb2.ListJobsRequest(page_token="forged"), metadata=idle_api.auth(idle_api.acme)
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(raised.value)["BadRequest"].field_violations[0].field == "page_token"
+
+
+def test_cancel_a_queued_job_twice_but_not_a_finished_one(api: Api, idle_api: Api) -> None:
+    queued = idle_api.create()
+    request = stories_pb2.CancelJobRequest(job_id=queued.id)
+    for _ in range(2):
+        job = idle_api.stub.CancelJob(request, metadata=idle_api.auth(idle_api.acme)).job
+        assert job.state == common_pb2.JOB_STATE_CANCELLED
+    finished = api.create()
+    api.wait(finished.id)
+    with pytest.raises(grpc.RpcError) as raised:
+        api.stub.CancelJob(
+            stories_pb2.CancelJobRequest(job_id=finished.id), metadata=api.auth(api.acme)
+        )
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_retry_a_failed_job_keeps_finished_segments(api: Api) -> None:
+    api.flaky.failing.set()
+    job = api.create(text=TEXT, pictures=3, backend="flaky")
+    events = api.wait(job.id)
+    failed = events[-1].event
+    assert failed.kind == events_pb2.JOB_EVENT_KIND_FAILED
+    assert failed.error.code == "BACKEND_UNAVAILABLE"
+    first_try = api.get(job.id)
+    kept = {s.id: s.assets[0].checksum for s in first_try.segments if s.assets}
+    assert list(kept) == [first_try.segments[0].id]
+
+    api.flaky.failing.clear()
+    draws_before = next(api.flaky.draws)
+    retried = api.stub.RetryJob(
+        stories_pb2.RetryJobRequest(job_id=job.id), metadata=api.auth(api.acme)
+    )
+    assert retried.job.state == common_pb2.JOB_STATE_QUEUED
+    assert api.wait(job.id)[-1].event.kind == events_pb2.JOB_EVENT_KIND_SUCCEEDED
+    assert next(api.flaky.draws) - draws_before - 1 == 2, "only the two unfinished segments"
+    done = api.get(job.id)
+    assert done.attempt == 2
+    assert {s.id: s.assets[0].checksum for s in done.segments if s.id in kept} == kept
+    with pytest.raises(grpc.RpcError) as raised:
+        api.stub.RetryJob(stories_pb2.RetryJobRequest(job_id=job.id), metadata=api.auth(api.acme))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_read_asset_past_its_end_is_out_of_range(api: Api) -> None:
+    job = api.create()
+    api.wait(job.id)
+    asset = api.get(job.id).segments[0].assets[0]
+    request = stories_pb2.ReadAssetRequest(asset_id=asset.id, offset=asset.size_bytes + 1)
+    with pytest.raises(grpc.RpcError) as raised:
+        list(api.stub.ReadAsset(request, metadata=api.auth(api.acme)))
+    assert raised.value.code() == grpc.StatusCode.OUT_OF_RANGE
+
+
+def test_capabilities_come_from_the_plugins(idle_api: Api) -> None:
+    response = idle_api.stub.ListCapabilities(
+        stories_pb2.ListCapabilitiesRequest(), metadata=idle_api.auth(idle_api.acme)
+    )
+    styles = {s.name: s.plugin for s in response.content_styles}
+    assert styles["educational"] == "educational" and "fictional" in styles
+    assert {b.name for b in response.backends} >= {"local", "flaky", "gemini"}
+    assert len(response.audio_types) == 4
+    assert (response.max_input_chars, response.max_pictures) == (50_000, 20)
+
+
+def test_quota_exhaustion_is_resource_exhausted_with_a_quota_failure(tmp_path) -> None:
+    for api in start_api(tmp_path, with_worker=False, quota_chars_per_period=30):
+        api.create(text="x" * 20)
+        with pytest.raises(grpc.RpcError) as raised:
+            api.create(text="y" * 20)
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        found = details(raised.value)
+        assert found["QuotaFailure"].violations[0].subject.startswith("api_key:")
+        assert found["RetryInfo"].retry_delay.seconds > 0
+        api.create(text="z" * 20, key=api.globex)  # another key has its own allowance
+
+
+def test_the_rate_limit_is_per_key(tmp_path) -> None:
+    for api in start_api(
+        tmp_path, with_worker=False, rate_limit_per_second=0.5, rate_limit_burst=2
+    ):
+        request = stories_pb2.ListCapabilitiesRequest()
+        api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
+        api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
+        with pytest.raises(grpc.RpcError) as raised:
+            api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details(raised.value)["ErrorInfo"].reason == "RATE_LIMITED"
+        api.stub.ListCapabilities(request, metadata=api.auth(api.globex))
+
+
+def test_messages_over_the_maximum_size_are_refused(tmp_path) -> None:
+    for api in start_api(tmp_path, with_worker=False, grpc_max_message_bytes=64 * 1024):
+        with pytest.raises(grpc.RpcError) as raised:
+            api.create(text="x" * 70_000)
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_health_reflection_and_graceful_shutdown(tmp_path) -> None:
+    for api in start_api(tmp_path, with_worker=False):
+        health = health_pb2_grpc.HealthStub(api.channel)
+        request = health_pb2.HealthCheckRequest(service="stories.v1.StoryService")
+        assert health.Check(request).status == health_pb2.HealthCheckResponse.SERVING
+        reflection = reflection_pb2_grpc.ServerReflectionStub(api.channel)
+        [answer] = reflection.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        names = {s.name for s in answer.list_services_response.service}
+        assert {"stories.v1.StoryService", "grpc.health.v1.Health"} <= names
+        server = api.application.api.server()
+        server.health.enter_graceful_shutdown()
+        assert health.Check(request).status == health_pb2.HealthCheckResponse.NOT_SERVING
