@@ -56,6 +56,7 @@ _SMALL_WORDS = wordset("a an and as at but by for from in into of on or the to v
 
 _WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*(?=\s)")
+_NEXT_CHARACTER = re.compile(r"\s*(\S)")
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+•]|\d+[.)])[ \t]+")
 
 
@@ -92,7 +93,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
     """Whether the full stop ending at `end` closes an abbreviation or an initial."""
     if text[end - 1] != ".":
         return False
-    match = re.search(r"([\w.]+)\.$", text[:end])
+    match = re.search(r"([\w.]+)\.$", text[max(0, end - 24) : end])
     if match is None:
         return False
     word = match.group(1).lower()
@@ -109,8 +110,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     cuts = {start, end}
     for match in _SENTENCE_END.finditer(text, start, end):
-        following = text[match.end() : end].lstrip()
-        if following and not following[0].islower() and not _is_abbreviation(text, match.end()):
+        following = _NEXT_CHARACTER.match(text, match.end(), end)
+        opens = following is not None and not following.group(1).islower()
+        if opens and not _is_abbreviation(text, match.end()):
             cuts.add(match.end())
     for match in _LIST_ITEM.finditer(text, start, end):
         cuts.add(match.start())
@@ -131,7 +133,7 @@ def sentences(text: str) -> list[str]:
 
 
 def _starts_sentence(text: str, position: int) -> bool:
-    before = text[:position].rstrip(" \t\"'\u201c\u2018([")
+    before = text[max(0, position - 12) : position].rstrip(" \t\"'\u201c\u2018([")
     return not before or before[-1] in ".!?…\n:#"
 
 

@@ -77,11 +77,10 @@ def _is_bare_year(kind: str, match: re.Match[str]) -> bool:
     )
 
 
-def _clause(text: str, start: int, end: int) -> tuple[int, int]:
+def _clause(text: str, sentences: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
     """The clause around text[start:end]: within its sentence, between commas or 'and'."""
-    sentence = next(((a, b) for a, b in sentence_spans(text) if a <= start < b), (0, len(text)))
-    left, right = sentence
-    for match in _CLAUSE_BREAK.finditer(text, sentence[0], sentence[1]):
+    left, right = next(((a, b) for a, b in sentences if a <= start < b), (0, len(text)))
+    for match in _CLAUSE_BREAK.finditer(text, left, right):
         if match.end() <= start:
             left = match.end()
         elif match.start() >= end:
@@ -95,9 +94,9 @@ def _nouns(passage: str) -> list[str]:
     return [token.key for token in tokens(passage) if is_salient(token)]
 
 
-def _label(text: str, start: int, end: int) -> str:
+def _label(text: str, sentences: list[tuple[int, int]], start: int, end: int) -> str:
     """Name a figure: a year in its clause, else the nouns before it, else those after it."""
-    left, right = _clause(text, start, end)
+    left, right = _clause(text, sentences, start, end)
     years = [m for m in _YEAR.finditer(text, left, right) if not start <= m.start() < end]
     if years:
         return min(years, key=lambda m: abs(m.start() - start)).group()
@@ -107,6 +106,7 @@ def _label(text: str, start: int, end: int) -> str:
 
 def find_figures(text: str) -> list[Figure]:
     """Every figure in reading order, bare years excluded (they label figures instead)."""
+    sentences = sentence_spans(text)
     taken: list[tuple[int, int]] = []
     found = []
     for kind, pattern in _PATTERNS:
@@ -121,7 +121,7 @@ def find_figures(text: str) -> list[Figure]:
                     kind=kind,
                     unit=_unit(kind, match),
                     text=" ".join(match.group().split()),
-                    label=_label(text, start, end),
+                    label=_label(text, sentences, start, end),
                     start=start,
                 )
             )

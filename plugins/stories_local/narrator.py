@@ -85,7 +85,8 @@ def _key_sentence(body: list[list[str]], text: str) -> tuple[int, int]:
         return sum(frequency[w.key] for w in words if is_salient(w)) / math.sqrt(len(words) + 1)
 
     places = [(p, i) for p, paragraph in enumerate(body) for i in range(len(paragraph))]
-    return max(places, key=lambda place: (density(body[place[0]][place[1]]), -places.index(place)))
+    ranked = enumerate(places)
+    return max(ranked, key=lambda item: (density(body[item[1][0]][item[1][1]]), -item[0]))[1]
 
 
 def _recap(brief: SegmentBrief, style: ContentStyle) -> str | None:
@@ -114,7 +115,9 @@ def _retelling(brief: SegmentBrief, style: ContentStyle) -> Narration:
         for number, paragraph in enumerate(body):
             rest = [s for i, s in enumerate(paragraph) if (number, i) != (lead_paragraph, lead)]
             lines.append(" ".join(rest))
-        lines.append(_recap(brief, style) or "")
+        recap = _recap(brief, style)
+        if recap:
+            lines.append(recap)
     if style.outro_template:
         lines.append(_fill(style.outro_template, title, style))
     return Narration(tuple(SpokenLine(NARRATOR, line) for line in lines if line))
@@ -159,17 +162,18 @@ def _dialogue(brief: SegmentBrief, style: ContentStyle) -> Narration:
     terms = key_terms(brief.text, limit=3)
     recap = f"So, to sum up: {join_words(terms)}." if terms else "That was a lot to take in."
     last_part = brief.index + 1 >= brief.count
-    closing = f"That's {title}. Thanks, {guest}."
     outro = _fill(style.outro_template, title, style) if style.outro_template else ""
-    farewell = f"Thanks, {host}. " + (
-        "And thanks for listening, everyone." if last_part else "See you in the next part."
-    )
+    closing = f"That's {title}. Thanks, {guest}. {outro}".strip()
     if lines[-1].speaker == NARRATOR:
+        sign_off = "Thanks for listening, everyone." if last_part else "More in the next part."
         lines.append(SpokenLine(SECOND_HOST, recap))
-        lines.append(SpokenLine(NARRATOR, f"{closing} {outro}".strip()))
+        lines.append(SpokenLine(NARRATOR, f"{closing} {sign_off}"))
     else:
-        lines.append(SpokenLine(NARRATOR, f"{recap} {closing} {outro}".strip()))
-        lines.append(SpokenLine(SECOND_HOST, farewell))
+        sign_off = (
+            "And thanks for listening, everyone." if last_part else "See you in the next part."
+        )
+        lines.append(SpokenLine(NARRATOR, f"{recap} {closing}"))
+        lines.append(SpokenLine(SECOND_HOST, f"Thanks, {host}. {sign_off}"))
     return Narration(tuple(lines))
 
 

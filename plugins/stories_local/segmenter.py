@@ -90,7 +90,7 @@ def _pieces(text: str) -> list[tuple[int, int, str | None]]:
     return pieces
 
 
-def units(text: str) -> list[_Unit]:
+def _units(text: str) -> list[_Unit]:
     """Sentences, each heading glued to the sentence that follows it."""
     found: list[_Unit] = []
     pending: tuple[int, str] | None = None  # (where the headings began, latest title)
@@ -173,7 +173,7 @@ def segment(text: str, pictures: int) -> list[SegmentSpan]:
     Fewer spans come back only when the text has fewer sentences; an empty text has none.
     A span's title is the heading that opens it, or else a key phrase of its first sentence.
     """
-    found = units(text)
+    found = _units(text)
     if not found or pictures < 1:
         return []
     found = _coarsen(found, max(_MAX_UNITS, 3 * pictures))

@@ -24,6 +24,7 @@ import lameenc
 
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Media, Narration
+from stories_local.narrator import NARRATOR, SECOND_HOST
 from stories_local.segmenter import paragraphs
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -47,10 +48,10 @@ _SynthCallback = ctypes.CFUNCTYPE(
 )
 
 
-def _steady_data_home(source: Path, home: Path) -> set[str]:
+def _steady_data_home(source: Path, home: Path) -> dict[str, str]:
     """Lay out an eSpeak data folder under `home` whose variants never flutter or rasp.
 
-    Returns the variant names available there.
+    Returns the variant file names available there, by their lower-case form.
     """
     data = home / "espeak-ng-data"
     data.mkdir()
@@ -67,7 +68,7 @@ def _steady_data_home(source: Path, home: Path) -> set[str]:
     (variants / _STEADY_VARIANT).write_bytes(
         b"language variant\nname " + _STEADY_VARIANT.encode() + _STEADY_SETTINGS
     )
-    return {path.name for path in variants.iterdir()}
+    return {path.name.lower(): path.name for path in variants.iterdir()}
 
 
 def _language_voices(source: Path) -> dict[str, str]:
@@ -132,7 +133,7 @@ class _Espeak:
         """
         if requested not in self._resolved:
             base, _, variant = requested.strip().lower().partition("+")
-            variant = variant if variant in self._variants else _STEADY_VARIANT
+            variant = self._variants.get(variant, _STEADY_VARIANT)
             attempts = [(base, requested)]
             if base in self._languages:
                 attempts.append((self._languages[base], requested))
@@ -189,19 +190,22 @@ def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int
     global _engine
     with _LOCK:
         if _engine is None:
-            _engine = _Espeak()
+            try:
+                _engine = _Espeak()
+            except OSError as exc:
+                raise GenerationError(f"eSpeak NG could not start: {exc}") from exc
         roles = {
-            "narrator": _engine.resolve(style.voices.narrator),
-            "second_host": _engine.resolve(style.voices.second_host),
+            NARRATOR: _engine.resolve(style.voices.narrator),
+            SECOND_HOST: _engine.resolve(style.voices.second_host),
         }
-        same_voice = roles["narrator"][0] == roles["second_host"][0]
+        same_voice = roles[NARRATOR][0] == roles[SECOND_HOST][0]
         takes = []
         for line in narration.lines:
             text = _speakable(line.text)
             if not text:
                 continue
-            setting, label = roles.get(line.speaker, roles["narrator"])
-            raised = line.speaker == "second_host" and same_voice
+            setting, label = roles.get(line.speaker, roles[NARRATOR])
+            raised = line.speaker == SECOND_HOST and same_voice
             pitch = _RAISED_PITCH if raised else _NORMAL_PITCH
             takes.append(_Take(_engine.synthesize(text, setting, pitch), label))
         return takes, _engine.sample_rate

@@ -250,7 +250,8 @@ def serve(
     _configure_logging(settings)
     application.generation.registry()  # load plugins now: a broken one fails at start-up
     embedded = application.config.messaging.kind() == "in_process"
-    runtime = application.api.embedded_runtime() if embedded else None
+    with_worker = embedded and settings.embedded_workers > 0
+    runtime = application.api.embedded_runtime() if with_worker else None
     if runtime is not None:
         runtime.start()
     try:
@@ -259,7 +260,7 @@ def serve(
             settings.shutdown_grace_seconds,
             lambda bound: stderr.print(
                 f"stories API listening on {settings.grpc_host}:{bound}"
-                + (" (embedded: worker inside)" if embedded else ""),
+                + (" (embedded: worker inside)" if with_worker else ""),
                 highlight=False,
             ),
         )
@@ -407,9 +408,58 @@ def fetch(
     stderr.print(f"[green]done:[/] {len(files.assets)} assets → {files.html}")
 
 
+def _production_application(command: str) -> Application:
+    """The application of a process that only makes sense at scale, with Kafka."""
+    settings = _settings()
+    if settings.kafka_brokers is None:
+        _fail(f"STORIES_KAFKA_BROKERS: must be set for `stories {command}`")
+    if command == "dispatcher" and settings.webhook_secret is None:
+        _fail("STORIES_WEBHOOK_SECRET: must be set for `stories dispatcher` (it signs webhooks)")
+    _configure_logging(settings)
+    application = build_application(settings)
+    application.generation.registry()  # load plugins now: a broken one fails at start-up
+    return application
+
+
+@app.command()
+def worker() -> None:
+    """Run jobs from Kafka until SIGTERM or Ctrl-C (then finish or release them)."""
+    from stories_adapters.worker import run_worker
+
+    run_worker(_production_application("worker"))
+
+
+@app.command()
+def dispatcher() -> None:
+    """Relay the outbox to Kafka, deliver webhooks and sweep for stalled jobs, until stopped."""
+    from stories_adapters.dispatcher import run_dispatcher
+
+    run_dispatcher(_production_application("dispatcher"))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database at STORIES_DATABASE_URL up to the latest schema."""
+    from stories_adapters.sql.engine import make_engine
+    from stories_adapters.sql.engine import migrate as migrate_to_head
+
+    settings = _settings()
+    _configure_logging(settings)
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        migrate_to_head(engine)
+    finally:
+        engine.dispose()
+    stderr.print("[green]done:[/] the database schema is up to date")
+
+
 def main() -> None:
     try:
         app()
     except StoriesError as error:
         stderr.print(f"[bold red]error:[/] {error.code}: {error.message}", highlight=False)
         sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

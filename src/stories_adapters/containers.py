@@ -14,15 +14,22 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
-from stories_adapters.grpc.gate import Gate, TokenBuckets
+from stories_adapters.grpc.gate import CachedAuthenticator, Gate, TokenBuckets
 from stories_adapters.grpc.server import ApiServer
 from stories_adapters.grpc.servicer import StoryServicer
+from stories_adapters.kafka.config import KafkaConfig
+from stories_adapters.kafka.consumer import JobConsumer
+from stories_adapters.kafka.dlq import DeadLetters
+from stories_adapters.kafka.producer import KafkaJobQueue, KafkaProducer, KafkaPublisher
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
 from stories_adapters.sql.engine import open_database
 from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.storage.local import LocalBlobStore
+from stories_adapters.storage.s3 import open_bucket
+from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
 from stories_core.services.access import Authenticator, QuotaPolicy
 from stories_core.services.control import CancelJob, RetryJob
@@ -32,6 +39,7 @@ from stories_core.services.query import JobQueries
 from stories_core.services.submit import Limits, SubmitJob
 from stories_core.services.sweep import sweep
 from stories_core.services.watch import WatchJob
+from stories_core.services.webhooks import DeliverWebhooks, WebhookPolicy
 
 
 class Core(containers.DeclarativeContainer):
@@ -51,15 +59,45 @@ class Storage(containers.DeclarativeContainer):
     blobs = providers.Selector(
         config.kind,
         local=providers.Singleton(LocalBlobStore, config.local_dir),
+        s3=providers.Singleton(
+            open_bucket,
+            endpoint=config.s3.endpoint,
+            bucket=config.s3.bucket,
+            access_key=config.s3.access_key,
+            secret_key=config.s3.secret_key,
+            region=config.s3.region,
+        ),
     )
 
 
 class Messaging(containers.DeclarativeContainer):
     config = providers.Configuration()
     in_process_queue = providers.Singleton(InProcessQueue)
-    queue = providers.Selector(config.kind, in_process=in_process_queue)
+    kafka_config = providers.Singleton(
+        KafkaConfig,
+        brokers=config.kafka.brokers,
+        jobs_topic=config.kafka.jobs_topic,
+        events_topic=config.kafka.events_topic,
+        dlq_topic=config.kafka.dlq_topic,
+        jobs_partitions=config.kafka.jobs_partitions,
+        events_partitions=config.kafka.events_partitions,
+        dlq_partitions=config.kafka.dlq_partitions,
+        replication_factor=config.kafka.replication_factor,
+        group_id=config.kafka.group_id,
+        session_timeout_ms=config.kafka.session_timeout_ms,
+        heartbeat_interval_ms=config.kafka.heartbeat_interval_ms,
+        delivery_timeout_ms=config.kafka.delivery_timeout_ms,
+    )
+    kafka_producer = providers.Singleton(KafkaProducer, kafka_config)
+    queue = providers.Selector(
+        config.kind,
+        in_process=in_process_queue,
+        kafka=providers.Singleton(KafkaJobQueue, kafka_producer, kafka_config),
+    )
     publisher = providers.Selector(
-        config.kind, in_process=providers.Singleton(InProcessPublisher, in_process_queue)
+        config.kind,
+        in_process=providers.Singleton(InProcessPublisher, in_process_queue),
+        kafka=providers.Singleton(KafkaPublisher, kafka_producer, kafka_config),
     )
 
 
@@ -159,7 +197,11 @@ class Api(containers.DeclarativeContainer):
 
     gate = providers.Singleton(
         Gate,
-        authenticate=providers.Factory(Authenticator, persistence.unit_of_work_factory),
+        authenticate=providers.Factory(
+            CachedAuthenticator,
+            providers.Factory(Authenticator, persistence.unit_of_work_factory),
+            ttl_seconds=config.auth_cache_seconds,
+        ),
         limits=providers.Singleton(
             TokenBuckets, rate=config.rate_limit_per_second, burst=config.rate_limit_burst
         ),
@@ -199,6 +241,56 @@ class Api(containers.DeclarativeContainer):
     )
 
 
+class Workers(containers.DeclarativeContainer):
+    """The production processes beside the API: Kafka workers (`stories worker`) and the
+    dispatcher (`stories dispatcher`: outbox relay, webhook deliveries, sweeper)."""
+
+    config = providers.Configuration()
+    core = providers.DependenciesContainer()
+    persistence = providers.DependenciesContainer()
+    messaging = providers.DependenciesContainer()
+    use_cases = providers.DependenciesContainer()
+
+    job_consumer = providers.Factory(
+        JobConsumer,
+        config=messaging.kafka_config,
+        process_job=use_cases.process_job,
+        dead_letters=providers.Singleton(
+            DeadLetters, messaging.kafka_producer, messaging.kafka_config, config.worker_id
+        ),
+        client_id=config.worker_id,
+        concurrency=config.concurrency,
+        shutdown_grace_seconds=config.shutdown_grace_seconds,
+    )
+    deliver_webhooks = providers.Factory(
+        DeliverWebhooks,
+        uow_factory=persistence.unit_of_work_factory,
+        sender=providers.Singleton(
+            HttpWebhookSender,
+            timeout_seconds=config.webhook.timeout_seconds,
+            allow=config.webhook.allow_private,
+        ),
+        clock=core.clock,
+        policy=providers.Factory(
+            WebhookPolicy,
+            secret=config.webhook.secret,
+            max_attempts=config.webhook.max_attempts,
+            backoff_seconds=config.webhook.backoff_seconds,
+            max_backoff_seconds=config.webhook.max_backoff_seconds,
+            claim_seconds=config.webhook.claim_seconds,
+        ),
+    )
+    dispatcher = providers.Factory(
+        Dispatcher,
+        relay=use_cases.relay_outbox,
+        sweep=use_cases.sweep,
+        deliver_webhooks=deliver_webhooks,
+        poll_seconds=config.poll_seconds,
+        sweep_interval_seconds=config.sweep_interval_seconds,
+        webhook_threads=config.webhook.concurrency,
+    )
+
+
 class Application(containers.DeclarativeContainer):
     config = providers.Configuration()
 
@@ -216,6 +308,14 @@ class Application(containers.DeclarativeContainer):
         messaging=messaging,
         generation=generation,
     )
+    workers = providers.Container(
+        Workers,
+        config=config.workers,
+        core=core,
+        persistence=persistence,
+        messaging=messaging,
+        use_cases=use_cases,
+    )
     api = providers.Container(
         Api,
         config=config.api,
@@ -230,13 +330,41 @@ class Application(containers.DeclarativeContainer):
 
 def config_from(settings: Settings) -> dict[str, Any]:
     """Map flat STORIES_* settings onto the container's config sections."""
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    webhook_secret = settings.webhook_secret
     return {
         "persistence": {
             "url": settings.resolved_database_url,
             "auto_migrate": settings.database_url is None,
         },
-        "storage": {"kind": "local", "local_dir": settings.resolved_blob_dir},
-        "messaging": {"kind": "in_process"},
+        "storage": {
+            "kind": settings.storage_kind,
+            "local_dir": settings.resolved_blob_dir,
+            "s3": {
+                "endpoint": settings.s3_endpoint,
+                "bucket": settings.s3_bucket,
+                "access_key": settings.s3_access_key,
+                "secret_key": settings.s3_secret_key.get_secret_value(),
+                "region": settings.s3_region,
+            },
+        },
+        "messaging": {
+            "kind": settings.messaging_kind,
+            "kafka": {
+                "brokers": settings.kafka_brokers,
+                "jobs_topic": settings.kafka_jobs_topic,
+                "events_topic": settings.kafka_events_topic,
+                "dlq_topic": settings.kafka_dlq_topic,
+                "jobs_partitions": settings.kafka_jobs_partitions,
+                "events_partitions": settings.kafka_events_partitions,
+                "dlq_partitions": settings.kafka_dlq_partitions,
+                "replication_factor": settings.kafka_replication_factor,
+                "group_id": settings.kafka_group_id,
+                "session_timeout_ms": settings.kafka_session_timeout_ms,
+                "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+                "delivery_timeout_ms": settings.kafka_delivery_timeout_ms,
+            },
+        },
         "use_cases": {
             "max_input_chars": settings.max_input_chars,
             "max_pictures": settings.max_pictures,
@@ -246,7 +374,25 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "quota_chars_per_period": settings.quota_chars_per_period,
             "quota_period_seconds": settings.quota_period_seconds,
             "sweep_interval_seconds": settings.sweep_interval_seconds,
-            "worker_id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+            "worker_id": worker_id,
+        },
+        "workers": {
+            "worker_id": worker_id,
+            "concurrency": settings.worker_concurrency,
+            "shutdown_grace_seconds": settings.worker_shutdown_grace_seconds,
+            "poll_seconds": settings.dispatcher_poll_seconds,
+            "sweep_interval_seconds": settings.sweep_interval_seconds,
+            "webhook": {
+                "secret": webhook_secret.get_secret_value() if webhook_secret else None,
+                "max_attempts": settings.webhook_max_attempts,
+                "backoff_seconds": settings.webhook_backoff_seconds,
+                "max_backoff_seconds": settings.webhook_max_backoff_seconds,
+                "timeout_seconds": settings.webhook_timeout_seconds,
+                # A claimed delivery stays hidden from other dispatchers well past a timeout.
+                "claim_seconds": settings.webhook_timeout_seconds + 30,
+                "concurrency": settings.webhook_concurrency,
+                "allow_private": settings.webhook_allow_private,
+            },
         },
         "api": {
             "host": settings.grpc_host,
@@ -255,6 +401,7 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "max_message_bytes": settings.grpc_max_message_bytes,
             "rate_limit_per_second": settings.rate_limit_per_second,
             "rate_limit_burst": settings.rate_limit_burst,
+            "auth_cache_seconds": settings.auth_cache_seconds,
             "default_backend": settings.default_backend,
             "download_ttl_seconds": None,
             "embedded_workers": settings.embedded_workers,

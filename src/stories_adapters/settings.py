@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,19 +42,70 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(20.0, ge=0)
     """Calls per second per API key (0 turns the limit off)."""
     rate_limit_burst: int = Field(40, ge=1)
+    auth_cache_seconds: float = Field(2.0, ge=0)
+    """How long an authenticated key is remembered; a revocation takes effect within it."""
     quota_chars_per_period: int = Field(2_000_000, ge=0)
     """Characters of text each API key may submit per quota period (0: unlimited)."""
     quota_period_seconds: int = Field(86_400, ge=1)
     watch_poll_seconds: float = Field(1.0, gt=0)
     """How often a watch re-reads a job it got no in-process news of."""
-    embedded_workers: int = Field(2, ge=1)
-    """Worker threads inside `stories serve` when running embedded."""
+    embedded_workers: int = Field(2, ge=0)
+    """Worker threads inside `stories serve` when running embedded; 0 serves the API
+    alone (jobs wait, recorded, for a later run with workers)."""
     dispatcher_poll_seconds: float = Field(0.1, gt=0)
     sweep_interval_seconds: float = Field(30.0, gt=0)
 
     # The client side of the CLI.
     server: str = "127.0.0.1:50051"
     api_key: str | None = None
+
+    # Production adapters: Kafka is used when STORIES_KAFKA_BROKERS is set, S3 when
+    # STORIES_S3_ENDPOINT is set (PostgreSQL when STORIES_DATABASE_URL names it).
+    kafka_brokers: str | None = None
+    """Comma-separated host:port bootstrap list."""
+    kafka_jobs_topic: str = "stories.jobs.v1"
+    kafka_events_topic: str = "stories.events.v1"
+    kafka_dlq_topic: str = "stories.jobs.dlq.v1"
+    kafka_jobs_partitions: int = Field(12, ge=1)
+    """The most worker processes that can share the work (a partition has one reader)."""
+    kafka_events_partitions: int = Field(12, ge=1)
+    kafka_dlq_partitions: int = Field(1, ge=1)
+    kafka_replication_factor: int = Field(-1, ge=-1)
+    """-1: the brokers' default."""
+    kafka_group_id: str = "stories-workers"
+    kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
+    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    kafka_delivery_timeout_ms: int = Field(30_000, ge=1_000)
+    """How long a produced message may go unacknowledged before it counts as failed."""
+    worker_concurrency: int = Field(2, ge=1, le=32)
+    """Jobs one `stories worker` runs at once (each runs its segments concurrently too)."""
+    worker_shutdown_grace_seconds: float = Field(20.0, ge=0)
+    """On SIGTERM, how long in-flight jobs may take to finish before they are released."""
+    s3_endpoint: str | None = None
+    """http(s)://host:port of MinIO or S3."""
+    s3_bucket: str = "stories"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    webhook_secret: SecretStr | None = None
+    """Signs webhook requests (HMAC-SHA256); `stories dispatcher` refuses to start without."""
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_backoff_seconds: float = Field(10.0, gt=0)
+    """Delay after the first failed attempt; it doubles after each further one."""
+    webhook_max_backoff_seconds: float = Field(3_600.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_concurrency: int = Field(4, ge=1)
+    webhook_allow_private: str = ""
+    """Internal addresses webhooks may call, comma-separated: loopback, link_local,
+    private. Empty (refuse them all) in production."""
+
+    @property
+    def messaging_kind(self) -> str:
+        return "kafka" if self.kafka_brokers else "in_process"
+
+    @property
+    def storage_kind(self) -> str:
+        return "s3" if self.s3_endpoint else "local"
 
     @property
     def resolved_database_url(self) -> str:

@@ -99,3 +99,9 @@ class QuotaExceeded(StoriesError):
         super().__init__(message)
         self.subject = subject
         self.retry_after_seconds = retry_after_seconds
+
+
+class WebhookRefused(StoriesError):
+    """A webhook URL that must never be called (it points inside our own network)."""
+
+    code = "WEBHOOK_REFUSED"

@@ -206,3 +206,38 @@ class OutboxMessage:
     payload: dict[str, Any]
     created_at: datetime
     id: int | None = None
+
+
+class WebhookState(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class WebhookDelivery:
+    """A job's terminal event, to be POSTed to the job's webhook URL until the receiver
+    accepts it or the attempts run out. Its id is derived from the event, so recording
+    the same event twice still makes one delivery."""
+
+    id: str
+    job_id: str
+    url: str
+    event: dict[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    state: WebhookState = WebhookState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of a delivery and what came of it (a status code, or why there was none)."""
+
+    delivery_id: str
+    number: int
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None

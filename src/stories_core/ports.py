@@ -20,6 +20,8 @@ from stories_core.model import (
     JobState,
     OutboxMessage,
     Segment,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 
 
@@ -139,6 +141,27 @@ class OutboxRepository(Protocol):
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
 
 
+class WebhookRepository(Protocol):
+    def add(self, delivery: WebhookDelivery) -> None:
+        """Record a delivery; one whose id is already recorded is left as it is."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[WebhookDelivery]:
+        """Pending deliveries whose next attempt is due, oldest first; rows another
+        dispatcher has locked are skipped (where the database can)."""
+        ...
+
+    def update(self, delivery: WebhookDelivery) -> None: ...
+
+    def add_attempt(self, attempt: WebhookAttempt) -> None: ...
+
+    def for_job(self, job_id: str) -> list[WebhookDelivery]: ...
+
+    def attempts(self, delivery_id: str) -> list[WebhookAttempt]:
+        """The delivery's attempts, first to last."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
@@ -146,6 +169,7 @@ class UnitOfWork(Protocol):
     keys: ApiKeyRepository
     usage: UsageRepository
     outbox: OutboxRepository
+    webhooks: WebhookRepository
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -193,6 +217,16 @@ class MessagePublisher(Protocol):
 
     def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Return once every message is acknowledged; raise if any was not."""
+        ...
+
+
+class WebhookSender(Protocol):
+    """Makes the HTTP call of a webhook delivery."""
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST `body` to `url` and return the response's status code. Raise WebhookRefused
+        for a destination that must never be called, and any other error when no response
+        came (timeouts, refused connections, DNS failures)."""
         ...
 
 

@@ -104,6 +104,7 @@ def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterat
         "home": tmp_path,
         "grpc_port": 0,
         "rate_limit_per_second": 0,
+        "auth_cache_seconds": 0,
         "watch_poll_seconds": 0.2,
         "dispatcher_poll_seconds": 0.02,
         **settings,

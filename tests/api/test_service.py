@@ -1,6 +1,7 @@
 """Every StoryService method and every error, against the service in process."""
 
 import hashlib
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -309,3 +310,15 @@ def test_health_reflection_and_graceful_shutdown(tmp_path) -> None:
         server = api.application.api.server()
         server.health.enter_graceful_shutdown()
         assert health.Check(request).status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:
+    for api in start_api(tmp_path, with_worker=False, auth_cache_seconds=0.3):
+        request = stories_pb2.ListCapabilitiesRequest()
+        api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
+        uow_factory = api.application.persistence.unit_of_work_factory()
+        revoke_key(uow_factory, api.application.core.clock(), api.acme_record.id)
+        time.sleep(0.4)
+        with pytest.raises(grpc.RpcError) as raised:
+            api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -132,3 +132,19 @@ def test_relay_publishes_pending_messages_once(world: World) -> None:
     assert relay_outbox(world.database, publisher, world.clock) == 0
     assert [m.topic for m in publisher.messages] == [Topic.JOBS, Topic.EVENTS]
     assert publisher.messages[0].key == job.id
+
+
+def test_a_released_job_is_queued_again_with_a_new_doorbell(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=3))
+    worker = world.processor("worker-1")
+    with world.database() as uow:
+        claimed = uow.jobs.claim(job.id, "worker-1", world.clock.now(), world.clock.now())
+        assert claimed is not None
+        uow.commit()
+    assert world.processor("worker-2").release(job.id) is False, "fenced: not its lease"
+    assert worker.release(job.id) is True
+    released = JobQueries(world.database).get(job.id)
+    assert released.state is JobState.QUEUED and released.lease_owner is None
+    assert [m.payload["job_id"] for m in world.outbox(Topic.JOBS)] == [job.id, job.id]
+    assert worker.release(job.id) is False, "no longer held"
+    assert world.processor("worker-2")(job.id).state is JobState.SUCCEEDED

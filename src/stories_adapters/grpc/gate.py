@@ -11,7 +11,7 @@ import grpc
 from stories_adapters.grpc.errors import RateLimited
 from stories_core.errors import Unauthenticated
 from stories_core.model import ApiKey
-from stories_core.services.access import UNAUTHENTICATED_MESSAGE
+from stories_core.services.access import UNAUTHENTICATED_MESSAGE, hash_key
 
 
 class TokenBuckets:
@@ -38,6 +38,39 @@ class TokenBuckets:
                     retry_after_seconds=(1.0 - tokens) / self._rate,
                 )
             self._buckets[key] = (tokens - 1.0, now)
+
+
+class CachedAuthenticator:
+    """Remembers keys that authenticated for `ttl_seconds`, so a busy client costs no
+    database read per call; a revoked key is refused at most `ttl_seconds` later."""
+
+    def __init__(
+        self,
+        authenticate: Callable[[str | None], ApiKey],
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._authenticate = authenticate
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._known: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, presented: str | None) -> ApiKey:
+        if self._ttl <= 0 or not presented:
+            return self._authenticate(presented)
+        fingerprint = hash_key(presented)
+        now = self._clock()
+        with self._lock:
+            known = self._known.get(fingerprint)
+        if known is not None and known[1] > now:
+            return known[0]
+        key = self._authenticate(presented)
+        with self._lock:
+            if len(self._known) > 10_000:
+                self._known = {f: k for f, k in self._known.items() if k[1] > now}
+            self._known[fingerprint] = (key, now + self._ttl)
+        return key
 
 
 class Gate:

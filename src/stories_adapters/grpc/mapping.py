@@ -68,7 +68,7 @@ def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 def _struct(values: dict[str, object]) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
-    json_format.ParseDict(values, result)
+    result.update(values)
     return result
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
 import grpc
+from cachetools import LRUCache
 
 from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc
 from stories_adapters.grpc.errors import OutOfRange, to_status
@@ -21,7 +23,7 @@ from stories_adapters.grpc.mapping import (
     timestamp,
 )
 from stories_core.errors import InvalidInput
-from stories_core.model import ApiKey, AudioType
+from stories_core.model import ApiKey, AudioType, JobState
 from stories_core.plugins import Registry
 from stories_core.ports import BlobStore, Clock
 from stories_core.services.control import CancelJob, RetryJob
@@ -30,6 +32,7 @@ from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from stories_core.services.watch import WatchJob
 
 T = TypeVar("T")
+IMMUTABLE_STATES = frozenset({JobState.SUCCEEDED, JobState.CANCELLED})
 CHUNK_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 500
 
@@ -49,6 +52,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         clock: Clock,
         default_backend: str,
         download_ttl_seconds: float | None,
+        finished_cache_size: int = 2048,
     ) -> None:
         self._gate = gate
         self._submit = submit
@@ -62,6 +66,11 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         self._clock = clock
         self._default_backend = default_backend
         self._download_ttl = download_ttl_seconds
+        # Succeeded and cancelled jobs never change again: clients polling for results
+        # are answered from memory. (Failed jobs can be retried, so they are not kept.)
+        self._finished: LRUCache[tuple[str, bool], tuple[str, stories_pb2.GetJobResponse]]
+        self._finished = LRUCache(maxsize=finished_cache_size)
+        self._finished_lock = threading.Lock()
 
     def _unary(self, context: grpc.ServicerContext, body: Callable[[ApiKey], T]) -> T:
         try:
@@ -93,9 +102,18 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def GetJob(self, request, context):
         def get(key: ApiKey) -> stories_pb2.GetJobResponse:
-            job = self._queries.get(_required("job_id", request.job_id), key.tenant)
+            job_id = _required("job_id", request.job_id)
             full = request.view != stories_pb2.JOB_VIEW_BASIC
-            return stories_pb2.GetJobResponse(job=job_to_proto(job, full=full))
+            with self._finished_lock:
+                cached = self._finished.get((job_id, full))
+            if cached is not None and cached[0] == key.tenant:
+                return cached[1]
+            job = self._queries.get(job_id, key.tenant)
+            response = stories_pb2.GetJobResponse(job=job_to_proto(job, full=full))
+            if job.state in IMMUTABLE_STATES:
+                with self._finished_lock:
+                    self._finished[(job_id, full)] = (job.tenant, response)
+            return response
 
         return self._unary(context, get)
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, outbox, segments
+from stories_adapters.sql.webhooks import SqlWebhookRepository
 from stories_core.errors import InvalidInput, LeaseLost, NotFound
 from stories_core.model import (
     ApiKey,
@@ -46,16 +48,28 @@ _JOB_FIELDS = (
 )  # fmt: skip
 
 
+# The hot read paths, built once: only the bound values change from call to call.
+_JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_ASSETS_OF_JOB = select(assets).where(assets.c.job_id == bindparam("job_id"))
+_SEGMENTS_OF_JOB = (
+    select(segments).where(segments.c.job_id == bindparam("job_id")).order_by(segments.c.idx)
+)
+_KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
+# Writes pass their values as parameters, so each statement compiles once and is cached.
+_UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("b_id"))
+_UPDATE_SEGMENT = update(segments).where(segments.c.id == bindparam("b_id"))
+
+
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
     def add(self, job: Job) -> None:
-        self._db.execute(insert(jobs).values(id=job.id, **_job_row(job)))
+        self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
-        query = select(jobs).where(jobs.c.id == job_id)
-        row = self._db.execute(query.with_for_update() if for_update else query).first()
+        query = _JOB_BY_ID.with_for_update() if for_update else _JOB_BY_ID
+        row = self._db.execute(query, {"job_id": job_id}).first()
         if row is None or (tenant is not None and row.tenant != tenant):
             raise NotFound(f"job {job_id} not found")
         return self._load(row)
@@ -88,28 +102,29 @@ class SqlJobRepository:
         return JobPage(page, token)
 
     def update(self, job: Job) -> None:
-        self._db.execute(update(jobs).where(jobs.c.id == job.id).values(**_job_row(job)))
+        self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_job_row(job)})
 
     def add_segments(self, job: Job, new_segments: Sequence[Segment]) -> None:
         self._db.execute(insert(segments), [_segment_row(s) for s in new_segments])
 
     def update_segment(self, segment: Segment) -> None:
         self._db.execute(
-            update(segments)
-            .where(segments.c.id == segment.id)
-            .values(state=segment.state.value, error=segment.error)
+            _UPDATE_SEGMENT,
+            {"b_id": segment.id, "state": segment.state.value, "error": segment.error},
         )
 
     def put_asset(self, asset: Asset) -> None:
         """One upsert on (segment, kind): a retry or a race replaces, never duplicates."""
-        row = _asset_row(asset)
-        replaceable = {k: v for k, v in row.items() if k not in ("segment_id", "kind")}
-        statement = (
-            _upsert(self._db, assets)
-            .values(**row)
-            .on_conflict_do_update(index_elements=["segment_id", "kind"], set_=replaceable)
+        upsert = _upsert(self._db, assets)
+        replaceable = {
+            name: upsert.excluded[name]
+            for name in _asset_row(asset)
+            if name not in ("segment_id", "kind")
+        }
+        statement = upsert.on_conflict_do_update(
+            index_elements=["segment_id", "kind"], set_=replaceable
         )
-        self._db.execute(statement)
+        self._db.execute(statement, _asset_row(asset))
 
     def get_asset(self, asset_id: str, tenant: str | None = None) -> Asset:
         query = select(assets, jobs.c.tenant).join(jobs).where(assets.c.id == asset_id)
@@ -187,7 +202,7 @@ class SqlJobRepository:
             lease_expires_at=row.lease_expires_at,
         )
         by_segment: dict[str, list[Asset]] = {}
-        for a in self._db.execute(select(assets).where(assets.c.job_id == job.id)):
+        for a in self._db.execute(_ASSETS_OF_JOB, {"job_id": job.id}):
             by_segment.setdefault(a.segment_id, []).append(_asset_from(a))
         job.segments = [
             Segment(
@@ -202,9 +217,7 @@ class SqlJobRepository:
                 error=s.error,
                 assets=sorted(by_segment.get(s.id, []), key=lambda a: a.kind.value),
             )
-            for s in self._db.execute(
-                select(segments).where(segments.c.job_id == job.id).order_by(segments.c.idx)
-            )
+            for s in self._db.execute(_SEGMENTS_OF_JOB, {"job_id": job.id})
         ]
         return job
 
@@ -217,7 +230,7 @@ class SqlApiKeyRepository:
         self._db.execute(insert(api_keys).values(**_key_row(key)))
 
     def get(self, key_id: str) -> ApiKey | None:
-        row = self._db.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        row = self._db.execute(_KEY_BY_ID, {"key_id": key_id}).first()
         if row is None:
             return None
         return ApiKey(row.id, row.tenant, row.key_hash, row.created_at, row.revoked_at)
@@ -302,6 +315,7 @@ class SqlUnitOfWork:
         self.keys = SqlApiKeyRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)
+        self.webhooks = SqlWebhookRepository(self._connection)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from stories_core.model import Topic
 from stories_core.ports import Clock, MessagePublisher, UnitOfWorkFactory
+from stories_core.services.webhooks import delivery_for
 
 
 def relay_outbox(
@@ -11,12 +13,19 @@ def relay_outbox(
     """Publish a batch of pending messages, then mark them sent; returns how many.
 
     A crash between the two publishes them again: consumers are idempotent by design.
+    Webhook messages are not published: they become webhook deliveries, recorded in the
+    transaction that marks them sent.
     """
     with uow_factory() as uow:
         messages = uow.outbox.pending(limit)
         if not messages:
             return 0
-        publisher.publish(messages)
+        to_publish = [m for m in messages if m.topic is not Topic.WEBHOOKS]
+        if to_publish:
+            publisher.publish(to_publish)
+        for message in messages:
+            if message.topic is Topic.WEBHOOKS:
+                uow.webhooks.add(delivery_for(message))
         uow.outbox.mark_sent([m.id for m in messages if m.id is not None], clock.now())
         uow.commit()
     return len(messages)

@@ -41,6 +41,7 @@ from stories_core.ports import (
     UnitOfWorkFactory,
 )
 from stories_core.segmentation import enforce
+from stories_core.services.submit import job_message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,6 +97,31 @@ class ProcessJob:
                 log.exception("job %s failed unexpectedly", job.id)
                 self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
         return job
+
+    def release(self, job_id: str) -> bool:
+        """Give back a job we hold (a worker shutting down mid-job): queued again, its
+        doorbell re-published through the outbox, finished segments kept. Fenced like every
+        write: False, changing nothing, when the lease is no longer ours. Our own run of the
+        job stops at its next fenced write."""
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            try:
+                uow.jobs.hold_lease(job_id, self._owner, now, now)
+            except LeaseLost:
+                return False
+            job = uow.jobs.get(job_id)
+            for segment in job.segments:
+                if segment.state is SegmentState.RUNNING:
+                    segment.transition(SegmentState.QUEUED)
+                    uow.jobs.update_segment(segment)
+            job.transition(JobState.QUEUED, now)
+            job.lease_owner = job.lease_expires_at = None
+            uow.jobs.update(job)
+            queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
+            uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
+            uow.commit()
+        self._events.emit(queued)
+        return True
 
     def _claim(self, job_id: str) -> Job | None:
         now = self._clock.now()

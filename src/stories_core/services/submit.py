@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -34,9 +34,18 @@ class JobRequest:
 
     def fingerprint(self) -> str:
         """Identifies the request's content, so a reused request_id can be checked."""
-        fields = asdict(self)
-        fields.pop("request_id")
-        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(
+            [
+                self.text,
+                self.content_type,
+                self.pictures,
+                self.audio_type,
+                self.backend,
+                self.tenant,
+                self.webhook_url,
+            ],
+            ensure_ascii=False,
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
