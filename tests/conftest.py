@@ -1,5 +1,5 @@
 """Fixtures for every test folder: the real services, from tests/services.py."""
 
-from tests.services import postgres_server, postgres_url, s3_server, s3_store
+from tests.services import kafka_broker, postgres_server, postgres_url, s3_server, s3_store
 
-__all__ = ["postgres_server", "postgres_url", "s3_server", "s3_store"]
+__all__ = ["kafka_broker", "postgres_server", "postgres_url", "s3_server", "s3_store"]

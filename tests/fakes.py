@@ -27,6 +27,9 @@ from stories_core.model import (
     JobState,
     OutboxMessage,
     Segment,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookState,
 )
 from stories_core.ports import JobPage
 
@@ -190,6 +193,40 @@ class InMemoryOutboxRepository:
         self._sent.update(ids)
 
 
+class InMemoryWebhookRepository:
+    def __init__(
+        self, deliveries: dict[str, WebhookDelivery], attempts: list[WebhookAttempt]
+    ) -> None:
+        self._deliveries = deliveries
+        self._attempts = attempts
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        self._deliveries.setdefault(delivery.id, copy.deepcopy(delivery))
+
+    def due(self, now: datetime, limit: int) -> list[WebhookDelivery]:
+        due = [
+            d
+            for d in self._deliveries.values()
+            if d.state is WebhookState.PENDING and d.next_attempt_at <= now
+        ]
+        due.sort(key=lambda d: d.next_attempt_at)
+        return copy.deepcopy(due[:limit])
+
+    def update(self, delivery: WebhookDelivery) -> None:
+        self._deliveries[delivery.id] = copy.deepcopy(delivery)
+
+    def add_attempt(self, attempt: WebhookAttempt) -> None:
+        self._attempts.append(attempt)
+
+    def for_job(self, job_id: str) -> list[WebhookDelivery]:
+        return [copy.deepcopy(d) for d in self._deliveries.values() if d.job_id == job_id]
+
+    def attempts(self, delivery_id: str) -> list[WebhookAttempt]:
+        return sorted(
+            (a for a in self._attempts if a.delivery_id == delivery_id), key=lambda a: a.number
+        )
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the database's tables and swaps it in on commit."""
 
@@ -207,6 +244,9 @@ class InMemoryUnitOfWork:
         self.keys = InMemoryApiKeyRepository(self._working.keys)
         self.usage = InMemoryUsageRepository(self._working.usage)
         self.outbox = InMemoryOutboxRepository(self._working.outbox, self._working.outbox_sent)
+        self.webhooks = InMemoryWebhookRepository(
+            self._working.webhooks, self._working.webhook_attempts
+        )
 
     def __exit__(self, *exc_info: object) -> None:
         self._database.lock.release()
@@ -227,6 +267,8 @@ class Tables:
     usage: dict[tuple[str, datetime], int] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     outbox_sent: set[int] = field(default_factory=set)
+    webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
+    webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
 
 
 class InMemoryDatabase:

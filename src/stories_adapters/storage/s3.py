@@ -119,3 +119,12 @@ class S3BlobStore:
             if error.code in _MISSING:
                 raise NotFound(f"blob {key} not found") from error
             raise
+
+
+def open_bucket(
+    endpoint: str, bucket: str, access_key: str, secret_key: str, region: str
+) -> S3BlobStore:
+    """The store of a running service: its bucket is made at start-up if it is missing."""
+    store = S3BlobStore(endpoint, bucket, access_key, secret_key, region=region)
+    store.ensure_bucket()
+    return store

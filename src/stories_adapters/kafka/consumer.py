@@ -1,0 +1,209 @@
+"""The worker's consumer loop: job doorbells from the jobs topic, run through ProcessJob.
+
+The database is the source of truth and Kafka only rings: a message's offset is stored once
+the job's outcome is recorded (or the job turned out to be someone else's), so a crash
+re-reads at most the messages in flight, and a repeated message is harmless because a job
+runs only under its lease.
+
+Up to `concurrency` jobs run at once, on a thread pool, so one slow job does not hold back
+every message behind it. While the pool is full the assigned partitions are paused and
+polling goes on: heartbeats and rebalances are served and a job may take longer than
+max.poll.interval.ms.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from stories_adapters.kafka.codec import UndecodableMessage, decode_job_message
+from stories_adapters.kafka.config import KafkaConfig
+from stories_adapters.kafka.dlq import DeadLetters
+from stories_core.services.process import ProcessJob
+
+log = logging.getLogger(__name__)
+
+
+class OffsetTracker:
+    """Offsets safe to commit while jobs finish out of order: per partition, the lowest
+    offset still in flight, or one past the highest finished."""
+
+    def __init__(self) -> None:
+        self._in_flight: dict[tuple[str, int], set[int]] = {}
+        self._next: dict[tuple[str, int], int] = {}
+
+    def started(self, message: Message) -> None:
+        key = (message.topic(), message.partition())
+        self._in_flight.setdefault(key, set()).add(message.offset())
+
+    def finished(self, message: Message) -> TopicPartition | None:
+        """The position to store now; None if the partition was revoked meanwhile."""
+        key = (message.topic(), message.partition())
+        if key not in self._in_flight:
+            return None
+        pending = self._in_flight[key]
+        pending.discard(message.offset())
+        self._next[key] = max(self._next.get(key, 0), message.offset() + 1)
+        return TopicPartition(*key, min(pending) if pending else self._next[key])
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        for partition in partitions:
+            self._in_flight.pop((partition.topic, partition.partition), None)
+            self._next.pop((partition.topic, partition.partition), None)
+
+
+class JobConsumer:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        process_job: ProcessJob,
+        dead_letters: DeadLetters,
+        *,
+        client_id: str,
+        concurrency: int,
+        shutdown_grace_seconds: float,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self._config = config
+        self._process_job = process_job
+        self._dead_letters = dead_letters
+        self._client_id = client_id
+        self._concurrency = concurrency
+        self._grace = shutdown_grace_seconds
+        self._poll_seconds = poll_seconds
+        self._tracker = OffsetTracker()
+        self._running: dict[Future[None], tuple[Message, str]] = {}
+        self._finished: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
+        self._paused = False
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set, then shut down gracefully (see `_shut_down`)."""
+        consumer = Consumer(self._config.consumer(self._client_id))
+        consumer.subscribe(
+            [self._config.jobs_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="job")
+        try:
+            while not stop.is_set():
+                self._collect_finished(consumer)
+                self._pause_while_full(consumer)
+                message = consumer.poll(self._poll_seconds)
+                if message is None:
+                    continue
+                if message.error():
+                    self._on_error(message.error())
+                    continue
+                self._start(consumer, pool, message)
+            self._shut_down(consumer)
+        finally:
+            consumer.close()
+            pool.shutdown(wait=False)
+        log.info("worker %s stopped", self._client_id)
+
+    def _start(self, consumer: Consumer, pool: ThreadPoolExecutor, message: Message) -> None:
+        self._tracker.started(message)
+        try:
+            doorbell = decode_job_message(message.value())
+        except UndecodableMessage as error:
+            log.error("poison message at %s: %s", _where(message), error)
+            self._dead_letters.send(message, error, "decode")
+            self._store(consumer, message)
+            return
+        future = pool.submit(self._process, doorbell.job_id, doorbell.trace_id)
+        self._running[future] = (message, doorbell.job_id)
+        future.add_done_callback(self._finished.put)
+
+    def _process(self, job_id: str, trace_id: str) -> None:
+        log.info("job %s: doorbell received", job_id, extra={"trace_id": trace_id})
+        job = self._process_job(job_id)
+        if job is None:
+            log.info("job %s: held by another worker or ended", job_id)
+        else:
+            log.info("job %s: %s", job_id, job.state.value, extra={"trace_id": trace_id})
+
+    def _collect_finished(self, consumer: Consumer) -> None:
+        """Store the offsets of jobs that finished; a job whose run raised (the database
+        was unreachable, say) has its message sent to the DLQ first: the job itself stays
+        claimable in the database, and the sweeper rings for it again."""
+        while not self._finished.empty():
+            future = self._finished.get()
+            message, job_id = self._running.pop(future)
+            error = future.exception()
+            if error is not None:
+                log.error("job %s: worker failed: %r", job_id, error)
+                self._dead_letters.send(message, error, "process")
+            self._store(consumer, message)
+
+    def _store(self, consumer: Consumer, message: Message) -> None:
+        position = self._tracker.finished(message)
+        if position is None:
+            return
+        try:
+            consumer.store_offsets(offsets=[position])
+        except KafkaException as error:  # revoked between the job's end and now
+            log.info("offset for %s not stored: %s", _where(message), error)
+
+    def _pause_while_full(self, consumer: Consumer) -> None:
+        full = len(self._running) >= self._concurrency
+        if full:
+            consumer.pause(consumer.assignment())  # again each time: new partitions too
+        elif self._paused:
+            consumer.resume(consumer.assignment())
+        self._paused = full
+
+    def _shut_down(self, consumer: Consumer) -> None:
+        """Let in-flight jobs finish within the grace period and give the others back, so
+        another worker resumes them now rather than when their leases expire; then store
+        what is done and commit."""
+        _, unfinished = wait(list(self._running), timeout=self._grace)
+        self._collect_finished(consumer)
+        for future in unfinished:
+            message, job_id = self._running.pop(future)
+            try:
+                released = self._process_job.release(job_id)
+            except Exception:
+                log.exception("job %s: could not be released; its lease will expire", job_id)
+                continue
+            log.warning("job %s: %s at shutdown", job_id, "released" if released else "not ours")
+            self._store(consumer, message)  # its doorbell rings again through the outbox
+        _commit(consumer)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned partitions %s", [p.partition for p in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit what is done before another member takes the partitions; jobs still
+        running from them go on under their leases, and the new owner's claim of a repeated
+        doorbell is refused until they end."""
+        log.info("revoked partitions %s", [p.partition for p in partitions])
+        self._collect_finished(consumer)
+        _commit(consumer)
+        self._tracker.forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("lost partitions %s", [p.partition for p in partitions])
+        self._tracker.forget(partitions)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("consumer error: %s", error)
+
+
+def _commit(consumer: Consumer) -> None:
+    try:
+        consumer.commit(asynchronous=False)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError._NO_OFFSET:
+            log.warning("commit failed: %s", error)
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic()}[{message.partition()}]@{message.offset()}"

@@ -1,0 +1,86 @@
+"""Producing: the outbox relay's MessagePublisher and the sweeper's JobQueue.
+
+Both send through one idempotent producer and wait for every acknowledgement: the outbox
+marks rows sent only after `publish` returns, so a failed delivery must raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from stories_adapters.kafka.codec import Record, event_record, job_record
+from stories_adapters.kafka.config import KafkaConfig
+from stories_core.model import OutboxMessage, Topic
+
+
+class DeliveryFailed(RuntimeError):
+    """Kafka did not acknowledge every message of a batch."""
+
+
+class KafkaProducer:
+    """One producer per process (librdkafka batches and retries for every caller)."""
+
+    def __init__(self, config: KafkaConfig) -> None:
+        self._config = config
+        self._producer = Producer(config.producer())
+
+    def send_all(self, records: Iterable[tuple[str, Record]]) -> None:
+        """Send (topic, record) pairs and wait for all of them; DeliveryFailed if any failed
+        or was still unacknowledged when the delivery timeout ran out."""
+        failures: list[str] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failures.append(f"{message.topic()}: {error.str()}")
+
+        sent = 0
+        for topic, record in records:
+            self._producer.produce(
+                topic,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+                on_delivery=on_delivery,
+            )
+            sent += 1
+        # The delivery timeout bounds every message's fate, so this wait is bounded too.
+        unacknowledged = self._producer.flush(self._config.delivery_timeout_ms / 1000 + 5)
+        if failures or unacknowledged:
+            raise DeliveryFailed(
+                f"{len(failures) + unacknowledged} of {sent} messages not delivered: "
+                + "; ".join(failures[:3])
+            )
+
+
+class KafkaPublisher:
+    """The outbox relay's MessagePublisher: job doorbells to the jobs topic, events to the
+    events topic, each keyed by job id so a job's messages stay in order."""
+
+    def __init__(self, producer: KafkaProducer, config: KafkaConfig) -> None:
+        self._producer = producer
+        self._topics = {Topic.JOBS: config.jobs_topic, Topic.EVENTS: config.events_topic}
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        self._producer.send_all((self._topics[m.topic], _record(m)) for m in messages)
+
+
+class KafkaJobQueue:
+    """The sweeper's JobQueue: rings a job's doorbell again on the jobs topic."""
+
+    def __init__(self, producer: KafkaProducer, config: KafkaConfig) -> None:
+        self._producer = producer
+        self._topic = config.jobs_topic
+
+    def publish(self, job_id: str, trace_id: str) -> None:
+        record = job_record(job_id, trace_id, datetime.now(UTC))
+        self._producer.send_all([(self._topic, record)])
+
+
+def _record(message: OutboxMessage) -> Record:
+    if message.topic is Topic.JOBS:
+        payload = message.payload
+        return job_record(payload["job_id"], payload["trace_id"], message.created_at)
+    return event_record(message.payload)
