@@ -62,4 +62,5 @@ def test_plugins_lists_first_party_plugins_with_versions(run_stories) -> None:
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
     assert plugins["educational"]["content_styles"] == ["educational"]
     assert plugins["local"]["backends"] == ["local"]
+    assert plugins["gemini"]["backends"] == ["gemini"]
     assert all(plugins[name]["version"] for name in ("educational", "financial", "local"))
