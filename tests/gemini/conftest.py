@@ -9,6 +9,7 @@ from fake_gemini_api import FakeGemini
 from stories_gemini import GeminiBackend, GeminiBackendFactory
 
 from stories_core.generation import ContentStyle, SegmentBrief, Voices
+from tests.e2e.conftest import run_stories  # noqa: F401  (shared fixture: the CLI in a process)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image
 
 from stories.v1 import common_pb2, events_pb2, stories_pb2
 from tests.api.conftest import start_api
-from tests.e2e.conftest import EXAMPLES, run_stories  # noqa: F401  (a fixture)
+from tests.e2e.conftest import EXAMPLES
 
 
 def test_make_a_story_with_gemini(run_stories, fake_gemini: FakeGemini, tmp_path) -> None:
