@@ -193,12 +193,10 @@ class ProcessJob:
         style: ContentStyle,
         run: _Runner,
     ) -> None:
-        with self._uow_factory() as uow:
-            self._hold_lease(uow, job)
-            if segment.state is not SegmentState.RUNNING:
-                segment.transition(SegmentState.RUNNING)
-                uow.jobs.update_segment(segment)
-                uow.commit()
+        # RUNNING is kept in memory only: a transaction per segment to record it would tell
+        # readers nothing the job's own state does not, and the fence is checked on write.
+        if segment.state is not SegmentState.RUNNING:
+            segment.transition(SegmentState.RUNNING)
         brief = SegmentBrief(
             index=segment.index,
             count=len(job.segments),
