@@ -16,10 +16,9 @@ from stories_core.errors import ModelOutputInvalid
 from stories_core.generation import SegmentSpan
 
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) then space,
-# or at a blank line / end of a heading line.
-_SENTENCE_END = re.compile(
-    r"""[.!?\u2026]+["'\u201d\u2019)\]]*(?=\s)|\n\s*\n|(?<=\n)(?=#)|^#[^\n]*(?=\n)""", re.M
-)
+# at a blank line, or before a heading. A heading is not a sentence of its own: it stays
+# with the text it opens.
+_SENTENCE_END = re.compile(r"""[.!?\u2026]+["'\u201d\u2019)\]]*(?=\s)|\n\s*\n|(?<=\n)(?=#)""")
 _TITLE_MAX = 80
 
 
@@ -40,9 +39,14 @@ def sentence_boundaries(text: str) -> list[int]:
         cut = match.end()
         while cut < len(text) and text[cut].isspace():
             cut += 1
-        if first_content < cut < len(text):
+        if first_content < cut < len(text) and not _ends_with_heading(text, cut):
             cuts.add(cut)
     return sorted(cuts)
+
+
+def _ends_with_heading(text: str, cut: int) -> bool:
+    last_line = text[:cut].rstrip().rsplit("\n", 1)[-1]
+    return last_line.lstrip().startswith("#")
 
 
 def count_sentences(text: str) -> int:

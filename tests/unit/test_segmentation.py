@@ -86,3 +86,15 @@ def test_any_repairable_answer_meets_the_contract(text, raw, pictures) -> None:
     assert_contract(text, result, pictures)
     for span in result:  # never cut inside a word
         assert span.start == 0 or not text[span.start - 1].isalnum()
+
+
+def test_a_heading_stays_with_the_text_it_opens() -> None:
+    text = "# Tides\n\nThe moon pulls the sea.\n\n# Waves\n\nWind makes waves. They break."
+    assert count_sentences(text) == 3
+    result = enforce(text, [SegmentSpan(0, len(text))], 5)
+    pieces = [text[s.start : s.end] for s in result]
+    assert pieces == [
+        "# Tides\n\nThe moon pulls the sea.",
+        "# Waves\n\nWind makes waves.",
+        "They break.",
+    ]
