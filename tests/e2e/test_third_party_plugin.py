@@ -1,6 +1,7 @@
 """The example third-party plugin, installed as a user would, adds a working style."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +15,13 @@ from tests.e2e.conftest import EXAMPLES
 def bedtime_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pip-install the example package (offline) into a folder of its own."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / "stories-bedtime"
+    shutil.copytree(EXAMPLES / "stories-bedtime", source)  # builds leave files behind
     subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
             "--no-build-isolation", "--no-index", "--target", str(target),
-            str(EXAMPLES / "stories-bedtime"),
+            str(source),
         ],
         check=True,
         capture_output=True,
