@@ -9,7 +9,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from stories_core.errors import GenerationError, InvalidInput, LeaseLost, NotFound
+from stories_core.errors import (
+    AlreadyExists,
+    ConcurrentChange,
+    GenerationError,
+    InvalidInput,
+    LeaseLost,
+    NotFound,
+)
 from stories_core.events import JobEvent
 from stories_core.generation import (
     ContentStyle,
@@ -56,6 +63,8 @@ class InMemoryJobRepository:
         self._store = store
 
     def add(self, job: Job) -> None:
+        if job.request_id and self.find_by_request_id(job.tenant, job.request_id):
+            raise AlreadyExists(f"request_id {job.request_id!r} is already taken")
         self._store[job.id] = copy.deepcopy(job)
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
@@ -89,8 +98,10 @@ class InMemoryJobRepository:
         token = page[-1].id if len(jobs) > page_size else ""
         return JobPage([copy.deepcopy(j) for j in page], token)
 
-    def update(self, job: Job) -> None:
+    def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         stored = self._store[job.id]
+        if expected_state is not None and stored.state is not expected_state:
+            raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
         segments = stored.segments
         self._store[job.id] = replace(copy.deepcopy(job), segments=segments)
 

@@ -41,7 +41,8 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Callable[[JobEvent], None]] = []
         self._changed = threading.Condition()
-        self._versions: dict[str, int] = {}
+        self._versions: dict[str, int] = {}  # only for jobs someone is waiting on
+        self._waiters: dict[str, int] = {}
 
     def subscribe(self, subscriber: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Add a subscriber; returns the function that removes it."""
@@ -60,13 +61,17 @@ class EventBus:
         for subscriber in list(self._subscribers):
             subscriber(event)
         with self._changed:
-            if event.state.is_terminal:
-                self._versions.pop(event.job_id, None)  # wakes waiters; keeps the map small
-            else:
-                self._versions[event.job_id] = self._versions.get(event.job_id, 0) + 1
-            self._changed.notify_all()
+            if event.job_id in self._waiters:
+                self._versions[event.job_id] += 1
+                self._changed.notify_all()
 
     def wait(self, job_id: str, timeout: float) -> None:
         with self._changed:
-            seen = self._versions.get(job_id, 0)
-            self._changed.wait_for(lambda: self._versions.get(job_id, 0) != seen, timeout)
+            self._waiters[job_id] = self._waiters.get(job_id, 0) + 1
+            seen = self._versions.setdefault(job_id, 0)
+            try:
+                self._changed.wait_for(lambda: self._versions[job_id] != seen, timeout)
+            finally:
+                self._waiters[job_id] -= 1
+                if not self._waiters[job_id]:
+                    del self._waiters[job_id], self._versions[job_id]

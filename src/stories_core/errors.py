@@ -46,6 +46,18 @@ class ConflictingRequest(StoriesError):
         self.field = field
 
 
+class ConcurrentChange(StoriesError):
+    """The thing changed between our read and our write; reading again and retrying is safe."""
+
+    code = "ABORTED"
+
+
+class AlreadyExists(StoriesError):
+    """A unique key (such as a tenant's request_id) was taken by a concurrent writer."""
+
+    code = "ALREADY_EXISTS"
+
+
 class LeaseLost(StoriesError):
     """Another worker holds this job now; every write of ours must stop."""
 

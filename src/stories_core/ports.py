@@ -70,7 +70,9 @@ class JobPage:
 
 
 class JobRepository(Protocol):
-    def add(self, job: Job) -> None: ...
+    def add(self, job: Job) -> None:
+        """AlreadyExists when the tenant's request_id is already taken."""
+        ...
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
         """The job with its segments and assets; NotFound if absent or another tenant's.
@@ -83,8 +85,10 @@ class JobRepository(Protocol):
         self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
     ) -> JobPage: ...
 
-    def update(self, job: Job) -> None:
-        """Write the job's own fields (state, markup, error, lease), not its segments."""
+    def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
+        """Write the job's own fields (state, markup, error, lease), not its segments.
+        With `expected_state`, only if the stored state is still that one; otherwise
+        ConcurrentChange (compare-and-set, so a racing writer is never overwritten)."""
         ...
 
     def add_segments(self, job: Job, segments: Sequence[Segment]) -> None: ...

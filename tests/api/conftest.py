@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -99,7 +100,9 @@ class Api:
         return self.stub.GetJob(request, metadata=self.auth(key or self.acme)).job
 
 
+@contextmanager
 def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterator[Api]:
+    """The service on a free port, stopped on leaving the block."""
     values = {
         "home": tmp_path,
         "grpc_port": 0,
@@ -131,10 +134,12 @@ def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterat
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    yield from start_api(tmp_path)
+    with start_api(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture
 def idle_api(tmp_path: Path) -> Iterator[Api]:
     """No worker: jobs stay queued."""
-    yield from start_api(tmp_path, with_worker=False)
+    with start_api(tmp_path, with_worker=False) as running:
+        yield running

@@ -1,6 +1,7 @@
 """Every StoryService method and every error, against the service in process."""
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -264,7 +265,7 @@ def test_capabilities_come_from_the_plugins(idle_api: Api) -> None:
 
 
 def test_quota_exhaustion_is_resource_exhausted_with_a_quota_failure(tmp_path) -> None:
-    for api in start_api(tmp_path, with_worker=False, quota_chars_per_period=30):
+    with start_api(tmp_path, with_worker=False, quota_chars_per_period=30) as api:
         api.create(text="x" * 20)
         with pytest.raises(grpc.RpcError) as raised:
             api.create(text="y" * 20)
@@ -276,9 +277,9 @@ def test_quota_exhaustion_is_resource_exhausted_with_a_quota_failure(tmp_path) -
 
 
 def test_the_rate_limit_is_per_key(tmp_path) -> None:
-    for api in start_api(
+    with start_api(
         tmp_path, with_worker=False, rate_limit_per_second=0.5, rate_limit_burst=2
-    ):
+    ) as api:
         request = stories_pb2.ListCapabilitiesRequest()
         api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
         api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
@@ -290,14 +291,14 @@ def test_the_rate_limit_is_per_key(tmp_path) -> None:
 
 
 def test_messages_over_the_maximum_size_are_refused(tmp_path) -> None:
-    for api in start_api(tmp_path, with_worker=False, grpc_max_message_bytes=64 * 1024):
+    with start_api(tmp_path, with_worker=False, grpc_max_message_bytes=64 * 1024) as api:
         with pytest.raises(grpc.RpcError) as raised:
             api.create(text="x" * 70_000)
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_health_reflection_and_graceful_shutdown(tmp_path) -> None:
-    for api in start_api(tmp_path, with_worker=False):
+    with start_api(tmp_path, with_worker=False) as api:
         health = health_pb2_grpc.HealthStub(api.channel)
         request = health_pb2.HealthCheckRequest(service="stories.v1.StoryService")
         assert health.Check(request).status == health_pb2.HealthCheckResponse.SERVING
@@ -313,7 +314,7 @@ def test_health_reflection_and_graceful_shutdown(tmp_path) -> None:
 
 
 def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:
-    for api in start_api(tmp_path, with_worker=False, auth_cache_seconds=0.3):
+    with start_api(tmp_path, with_worker=False, auth_cache_seconds=0.3) as api:
         request = stories_pb2.ListCapabilitiesRequest()
         api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
         uow_factory = api.application.persistence.unit_of_work_factory()
@@ -322,3 +323,37 @@ def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:
         with pytest.raises(grpc.RpcError) as raised:
             api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
         assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_shutdown_ends_open_watches_within_the_grace_period(tmp_path) -> None:
+    with start_api(tmp_path, with_worker=False, grpc_max_workers=2) as api:
+        job = api.create()
+        outcome: list[object] = []
+
+        def watch() -> None:
+            try:
+                outcome.extend(api.wait(job.id))
+            except grpc.RpcError as error:
+                outcome.append(error.code())
+
+        watchers = [threading.Thread(target=watch) for _ in range(2)]
+        for watcher in watchers:
+            watcher.start()
+        time.sleep(0.5)  # both streams open, holding both server threads
+        server = api.application.api.server()
+        started = time.monotonic()
+        server.stop(1.0)
+        assert time.monotonic() - started < 3.0, "stop() returns once the grace is over"
+        for watcher in watchers:
+            watcher.join(5)
+            assert not watcher.is_alive()
+        assert grpc.StatusCode.UNAVAILABLE in outcome or grpc.StatusCode.CANCELLED in outcome
+
+
+def test_a_known_key_id_with_a_wrong_secret_is_unauthenticated(idle_api: Api) -> None:
+    forged = idle_api.acme[:-4] + ("AAAA" if not idle_api.acme.endswith("AAAA") else "BBBB")
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.stub.ListCapabilities(
+            stories_pb2.ListCapabilitiesRequest(), metadata=idle_api.auth(forged)
+        )
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED

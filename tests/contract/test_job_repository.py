@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stories_core.errors import InvalidInput, LeaseLost, NotFound
+from stories_core.errors import AlreadyExists, ConcurrentChange, InvalidInput, LeaseLost, NotFound
 from stories_core.model import (
     Asset,
     AssetKind,
@@ -246,3 +246,36 @@ def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert [m.topic for m in uow.outbox.pending(10)] == [Topic.WEBHOOKS]
+
+
+def test_a_conditional_update_never_overwrites_a_racing_writer(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(state=JobState.RUNNING))
+        uow.commit()
+    with uow_factory() as uow:
+        stale = uow.jobs.get(job().id)
+    with uow_factory() as uow:
+        finished = uow.jobs.get(job().id)
+        finished.state = JobState.SUCCEEDED
+        uow.jobs.update(finished, expected_state=JobState.RUNNING)
+        uow.commit()
+    stale.state = JobState.CANCELLED
+    with uow_factory() as uow, pytest.raises(ConcurrentChange):
+        uow.jobs.update(stale, expected_state=JobState.RUNNING)
+    with uow_factory() as uow:
+        assert uow.jobs.get(job().id).state is JobState.SUCCEEDED
+
+
+def test_a_taken_request_id_is_already_exists_and_the_transaction_survives(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(1, request_id="r"))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.jobs.add(job(2))
+        with pytest.raises(AlreadyExists):
+            uow.jobs.add(job(3, request_id="r"))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.jobs.get(job(2).id).id == job(2).id
+        with pytest.raises(NotFound):
+            uow.jobs.get(job(3).id)

@@ -60,7 +60,7 @@ def test_the_api_creates_a_gemini_job(
 ) -> None:
     for name, value in fake_gemini.environ().items():
         monkeypatch.setenv(name, value)
-    for api in start_api(tmp_path):
+    with start_api(tmp_path) as api:
         job = api.create(
             text=(EXAMPLES / "quarterly-report.txt").read_text(),
             content_type="financial",

@@ -15,7 +15,7 @@ def test_a_node_client_makes_a_story(tmp_path: Path) -> None:
     node = shutil.which("node")
     assert node, "Node.js is required for this test"
     assert (ROOT / "node_modules" / "@grpc" / "grpc-js").exists(), "run `npm ci` first"
-    for api in start_api(tmp_path):
+    with start_api(tmp_path) as api:
         result = subprocess.run(
             [node, str(ROOT / "tests" / "node" / "client.mjs"), api.target, api.acme,
              str(ROOT / "examples" / "solar-system.txt")],

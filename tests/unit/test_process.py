@@ -1,3 +1,5 @@
+import threading
+
 from stories_core import markup
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
@@ -134,17 +136,26 @@ def test_relay_publishes_pending_messages_once(world: World) -> None:
     assert publisher.messages[0].key == job.id
 
 
-def test_a_released_job_is_queued_again_with_a_new_doorbell(world: World) -> None:
+def test_a_released_job_is_queued_again_with_a_new_doorbell() -> None:
+    world = World(ScriptedBackend(delay=0.05), concurrency=1)
     job = world.submit(world.request(TEXT, pictures=3))
     worker = world.processor("worker-1")
-    with world.database() as uow:
-        claimed = uow.jobs.claim(job.id, "worker-1", world.clock.now(), world.clock.now())
-        assert claimed is not None
-        uow.commit()
-    assert world.processor("worker-2").release(job.id) is False, "fenced: not its lease"
+    assert worker.release(job.id) is False, "not running here: nothing to release"
+    first_segment_done = threading.Event()
+    world.events.emit = lambda event: (  # type: ignore[method-assign]
+        world.events.events.append(event),
+        event.kind is EventKind.SEGMENT_DONE and first_segment_done.set(),
+    )
+    run = threading.Thread(target=worker, args=(job.id,))
+    run.start()
+    assert first_segment_done.wait(10)
+    assert world.processor("worker-2").release(job.id) is False, "fenced: not its run"
     assert worker.release(job.id) is True
+    run.join(10)
     released = JobQueries(world.database).get(job.id)
     assert released.state is JobState.QUEUED and released.lease_owner is None
+    assert [s.state for s in released.segments].count(SegmentState.SUCCEEDED) == 1
     assert [m.payload["job_id"] for m in world.outbox(Topic.JOBS)] == [job.id, job.id]
     assert worker.release(job.id) is False, "no longer held"
     assert world.processor("worker-2")(job.id).state is JobState.SUCCEEDED
+    assert world.backend.calls["draw"] <= 4, "the finished segment was not redone"

@@ -10,6 +10,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from stories_core.errors import (
+    ConcurrentChange,
     ConflictingRequest,
     IllegalTransition,
     InvalidInput,
@@ -99,8 +100,8 @@ def to_status(error: Exception) -> grpc.Status:
     elif isinstance(error, RateLimited):
         code, message = code_pb2.RESOURCE_EXHAUSTED, error.message
         details = [_info("RATE_LIMITED"), _retry(error.retry_after_seconds)]
-    elif isinstance(error, LeaseLost):
-        code, message, details = code_pb2.ABORTED, error.message, [_info("ABORTED")]
+    elif isinstance(error, LeaseLost | ConcurrentChange):
+        code, message, details = code_pb2.ABORTED, error.message, [_info("CONCURRENT_CHANGE")]
     else:
         log.exception("unexpected error in a gRPC call", exc_info=error)
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))

@@ -157,11 +157,9 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
     def WatchJob(self, request, context):
         try:
             key = self._gate.admit(context)
-            events = self._watch(_required("job_id", request.job_id), key.tenant)
-            for event in events:
+            job_id = _required("job_id", request.job_id)
+            for event in self._watch(job_id, key.tenant, still_wanted=context.is_active):
                 yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
-                if not context.is_active():
-                    return
         except Exception as error:
             context.abort_with_status(to_status(error))
 

@@ -17,6 +17,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
 
@@ -31,11 +32,18 @@ def open_database(url: str, *, auto_migrate: bool) -> Engine:
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:
+    # SQLAlchemy's recipe: take transaction control from pysqlite, which would otherwise
+    # start transactions late (not before a SELECT) and break SAVEPOINTs.
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def alembic_config(engine: Engine) -> Config:

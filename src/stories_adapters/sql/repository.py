@@ -23,10 +23,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, outbox, segments
 from stories_adapters.sql.webhooks import SqlWebhookRepository
-from stories_core.errors import InvalidInput, LeaseLost, NotFound
+from stories_core.errors import (
+    AlreadyExists,
+    ConcurrentChange,
+    InvalidInput,
+    LeaseLost,
+    NotFound,
+)
 from stories_core.model import (
     ApiKey,
     Asset,
@@ -57,6 +64,7 @@ _SEGMENTS_OF_JOB = (
 _KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
 # Writes pass their values as parameters, so each statement compiles once and is cached.
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("b_id"))
+_UPDATE_JOB_IN_STATE = _UPDATE_JOB.where(jobs.c.state == bindparam("b_state"))
 _UPDATE_SEGMENT = update(segments).where(segments.c.id == bindparam("b_id"))
 
 
@@ -65,7 +73,11 @@ class SqlJobRepository:
         self._db = connection
 
     def add(self, job: Job) -> None:
-        self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
+        try:
+            with self._db.begin_nested():
+                self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
+        except IntegrityError as error:
+            raise AlreadyExists(f"request_id {job.request_id!r} is already taken") from error
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
         query = _JOB_BY_ID.with_for_update() if for_update else _JOB_BY_ID
@@ -101,8 +113,13 @@ class SqlJobRepository:
         token = _encode_token(page[-1]) if len(rows) > page_size else ""
         return JobPage(page, token)
 
-    def update(self, job: Job) -> None:
-        self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_job_row(job)})
+    def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
+        if expected_state is None:
+            self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_job_row(job)})
+            return
+        values = {"b_id": job.id, "b_state": expected_state.value, **_job_row(job)}
+        if self._db.execute(_UPDATE_JOB_IN_STATE, values).rowcount != 1:
+            raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
 
     def add_segments(self, job: Job, new_segments: Sequence[Segment]) -> None:
         self._db.execute(insert(segments), [_segment_row(s) for s in new_segments])

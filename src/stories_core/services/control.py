@@ -25,13 +25,14 @@ class CancelJob:
                 return job
             if job.state.is_terminal:
                 raise IllegalTransition(f"job {job.id} has already {job.state.value}")
+            read_state = job.state
             job.transition(JobState.CANCELLED, now)
             job.lease_owner = job.lease_expires_at = None
             for segment in job.segments:
                 if segment.state in (SegmentState.QUEUED, SegmentState.RUNNING):
                     segment.transition(SegmentState.CANCELLED)
                     uow.jobs.update_segment(segment)
-            uow.jobs.update(job)
+            uow.jobs.update(job, expected_state=read_state)
             cancelled = JobEvent.of(EventKind.JOB_CANCELLED, job, now)
             uow.outbox.add(cancelled.outbox_messages(job.webhook_url))
             uow.commit()
@@ -61,7 +62,7 @@ class RetryJob:
                 if segment.state in (SegmentState.FAILED, SegmentState.CANCELLED):
                     segment.transition(SegmentState.QUEUED)
                     uow.jobs.update_segment(segment)
-            uow.jobs.update(job)
+            uow.jobs.update(job, expected_state=JobState.FAILED)
             queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
             uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
             uow.commit()

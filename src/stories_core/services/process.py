@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,20 +73,32 @@ class ProcessJob:
         self._clock = clock
         self._events = events
         self._settings = settings
-        self._owner = owner
+        self._worker_id = owner
+        self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
 
     def __call__(self, job_id: str) -> Job | None:
         """Process the job; None when another worker holds it or it has already ended."""
         return asyncio.run(self._run(job_id))
 
     async def _run(self, job_id: str) -> Job | None:
-        job = self._claim(job_id)
+        # Each run claims under its own owner id, so two runs in one process (threads, or
+        # a repeated message) are fenced from each other like runs in two processes.
+        owner = f"{self._worker_id}/{uuid.uuid4().hex[:12]}"
+        job = self._claim(job_id, owner)
         if job is None:
             return None
+        self._running[job_id] = owner
+        try:
+            return await self._run_claimed(job)
+        finally:
+            self._running.pop(job_id, None)
+
+    async def _run_claimed(self, job: Job) -> Job | None:
         # Each segment runs its audio and image chains side by side, so twice the threads.
         workers = 2 * self._settings.max_concurrent_segments + 1
         with ThreadPoolExecutor(workers, thread_name_prefix=f"job-{job.id[:8]}") as pool:
             run = _Runner(pool)
+            heartbeat = asyncio.create_task(self._keep_lease(job))
             try:
                 await self._generate(job, run)
             except LeaseLost:
@@ -96,17 +109,36 @@ class ProcessJob:
             except Exception as error:  # a bug or an unexpected backend fault
                 log.exception("job %s failed unexpectedly", job.id)
                 self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
+            finally:
+                heartbeat.cancel()
         return job
+
+    async def _keep_lease(self, job: Job) -> None:
+        """Renew the lease while backend calls run long between writes."""
+        owner = job.lease_owner
+        while True:
+            await asyncio.sleep(self._settings.lease_seconds / 3)
+            try:
+                with self._uow_factory() as uow:
+                    now = self._clock.now()
+                    until = now + timedelta(seconds=self._settings.lease_seconds)
+                    uow.jobs.hold_lease(job.id, owner or "", now, until)
+                    uow.commit()
+            except LeaseLost:
+                return  # the next fenced write stops the run
 
     def release(self, job_id: str) -> bool:
         """Give back a job we hold (a worker shutting down mid-job): queued again, its
         doorbell re-published through the outbox, finished segments kept. Fenced like every
         write: False, changing nothing, when the lease is no longer ours. Our own run of the
         job stops at its next fenced write."""
+        owner = self._running.get(job_id)
+        if owner is None:
+            return False
         now = self._clock.now()
         with self._uow_factory() as uow:
             try:
-                uow.jobs.hold_lease(job_id, self._owner, now, now)
+                uow.jobs.hold_lease(job_id, owner, now, now)
             except LeaseLost:
                 return False
             job = uow.jobs.get(job_id)
@@ -123,11 +155,11 @@ class ProcessJob:
         self._events.emit(queued)
         return True
 
-    def _claim(self, job_id: str) -> Job | None:
+    def _claim(self, job_id: str, owner: str) -> Job | None:
         now = self._clock.now()
         until = now + timedelta(seconds=self._settings.lease_seconds)
         with self._uow_factory() as uow:
-            job = uow.jobs.claim(job_id, self._owner, now, until)
+            job = uow.jobs.claim(job_id, owner, now, until)
             if job is None:
                 return None
             started = self._record(uow, EventKind.JOB_STARTED, job)
@@ -262,7 +294,7 @@ class ProcessJob:
         """The write fence: stop unless we still own the job, and extend our lease."""
         now = self._clock.now()
         until = now + timedelta(seconds=self._settings.lease_seconds)
-        uow.jobs.hold_lease(job.id, self._owner, now, until)
+        uow.jobs.hold_lease(job.id, job.lease_owner or "", now, until)
 
     def _finish(self, job: Job) -> None:
         now = self._clock.now()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from stories_core.errors import ConflictingRequest, InvalidInput
+from stories_core.errors import AlreadyExists, ConflictingRequest, InvalidInput
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
 from stories_core.ports import Catalog, Clock, EventSink, UnitOfWorkFactory
@@ -114,6 +114,13 @@ class SubmitJob:
         self, request: JobRequest, *, trace_id: str | None = None, api_key_id: str | None = None
     ) -> Job:
         """Validate, charge the key's quota and record the job, all or nothing."""
+        try:
+            return self._submit(request, trace_id, api_key_id)
+        except AlreadyExists:
+            # A concurrent call with the same request_id won: answer as if we came second.
+            return self._submit(request, trace_id, api_key_id)
+
+    def _submit(self, request: JobRequest, trace_id: str | None, api_key_id: str | None) -> Job:
         audio_type = validate(request, self._catalog, self._limits)
         fingerprint = request.fingerprint()
         now = self._clock.now()

@@ -6,7 +6,7 @@ process, and always starts with a snapshot of where the job is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
 from stories_core.model import Job, JobState, SegmentState
@@ -32,18 +32,29 @@ class WatchJob:
         self._notifier = notifier
         self._poll_seconds = poll_seconds
 
-    def __call__(self, job_id: str, tenant: str | None = None) -> Iterator[JobEvent]:
-        """Raises NotFound before the first event; ends after the terminal event."""
+    def __call__(
+        self,
+        job_id: str,
+        tenant: str | None = None,
+        *,
+        still_wanted: Callable[[], bool] = lambda: True,
+    ) -> Iterator[JobEvent]:
+        """Raises NotFound before the first event; ends after the terminal event, or as
+        soon as `still_wanted()` turns false (the watcher went away)."""
         job = self._load(job_id, tenant)
-        return self._follow(job, tenant)
+        return self._follow(job, tenant, still_wanted)
 
-    def _follow(self, job: Job, tenant: str | None) -> Iterator[JobEvent]:
+    def _follow(
+        self, job: Job, tenant: str | None, still_wanted: Callable[[], bool]
+    ) -> Iterator[JobEvent]:
         yield JobEvent.of(_SNAPSHOT_KIND[job.state], job, self._clock.now())
         done = {s.index for s in job.segments if s.state is SegmentState.SUCCEEDED}
         planned = bool(job.segments)
         state, attempt = job.state, job.attempt
         while not state.is_terminal:
             self._notifier.wait(job.id, self._poll_seconds)
+            if not still_wanted():
+                return
             job = self._load(job.id, tenant)
             now = self._clock.now()
             if job.attempt > attempt:  # claimed by a worker since we last looked
