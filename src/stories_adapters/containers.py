@@ -172,7 +172,7 @@ class UseCases(containers.DeclarativeContainer):
         messaging.queue,
         queued_for_seconds=config.sweep_interval_seconds,
     )
-    process_job = providers.Factory(
+    process_job = providers.Singleton(
         ProcessJob,
         uow_factory=persistence.unit_of_work_factory,
         blobs=storage.blobs,

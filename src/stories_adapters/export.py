@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import mimetypes
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,9 @@ class StoryFiles:
 
 def asset_filename(job: Job, asset: Asset) -> str:
     index = next(s.index for s in job.segments if s.id == asset.segment_id)
-    extension = _EXTENSIONS.get(asset.content_type) or asset.key.rsplit(".", 1)[-1]
+    extension = _EXTENSIONS.get(asset.content_type) or (
+        mimetypes.guess_extension(asset.content_type) or ".bin"
+    ).lstrip(".")
     return f"{index:02d}-{asset.kind.value}.{extension}"
 
 

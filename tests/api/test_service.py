@@ -103,6 +103,7 @@ def test_the_same_request_id_gives_the_same_job_and_a_different_request_is_refus
     ("fields", "field"),
     [
         ({"text": "  "}, "text"),
+        ({"text": "nul \x00 inside"}, "text"),
         ({"text": "x" * 50_001}, "text"),
         ({"pictures": 0}, "pictures"),
         ({"pictures": 21}, "pictures"),

@@ -77,3 +77,14 @@ def test_the_api_creates_a_gemini_job(
         assert "gemini" in {b.name for b in capabilities.backends}
         with pytest.raises(grpc.RpcError):
             api.get(job.id, key=api.globex)
+
+
+def test_gemini_without_a_key_is_bad_input_naming_the_setting(run_stories) -> None:
+    result = run_stories(
+        "make", str(EXAMPLES / "solar-system.txt"), "--type", "educational",
+        "--pictures", "2", "--backend", "gemini", "--out", "out",
+        env={"STORIES_GEMINI_API_KEY": ""},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "backend: 'gemini' is not available" in result.stderr
+    assert "STORIES_GEMINI_API_KEY" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
@@ -181,7 +182,7 @@ def job_from_proto(message: stories_pb2.Job) -> Job:
                     content_type=a.content_type,
                     size=a.size_bytes,
                     checksum=a.checksum,
-                    metadata=json_format.MessageToDict(a.metadata),
+                    metadata=_plain(json_format.MessageToDict(a.metadata)),
                 )
                 for a in s.assets
             ],
@@ -189,3 +190,14 @@ def job_from_proto(message: stories_pb2.Job) -> Job:
         for s in message.segments
     ]
     return job
+
+
+def _plain(value: Any) -> Any:
+    """Struct numbers are doubles: give whole numbers back their int type (1024, not 1024.0)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

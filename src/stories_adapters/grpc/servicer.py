@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,6 +33,7 @@ from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from stories_core.services.watch import WatchJob
 
 T = TypeVar("T")
+TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IMMUTABLE_STATES = frozenset({JobState.SUCCEEDED, JobState.CANCELLED})
 CHUNK_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 500
@@ -82,6 +84,8 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
     def CreateJob(self, request, context):
         def create(key: ApiKey) -> stories_pb2.CreateJobResponse:
             trace_id = dict(context.invocation_metadata()).get("x-trace-id")
+            if trace_id is not None and not TRACE_ID.fullmatch(trace_id):
+                raise InvalidInput("x-trace-id", "must be 1-64 letters, digits, '-' or '_'")
             job = self._submit(
                 JobRequest(
                     text=request.text,

@@ -81,7 +81,10 @@ class JobConsumer:
         self._paused = False
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until `stop` is set, then shut down gracefully (see `_shut_down`)."""
+        """Consume until `stop` is set, then shut down gracefully (see `_shut_down`).
+
+        The consumer is closed (its partitions handed over) before the pool is waited for:
+        a released job still running stops at its next fenced write, within one step."""
         consumer = Consumer(self._config.consumer(self._client_id))
         consumer.subscribe(
             [self._config.jobs_topic],
@@ -89,7 +92,7 @@ class JobConsumer:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="job")
+        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix=self._client_id)
         try:
             while not stop.is_set():
                 self._collect_finished(consumer)
@@ -104,7 +107,7 @@ class JobConsumer:
             self._shut_down(consumer)
         finally:
             consumer.close()
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=True)
         log.info("worker %s stopped", self._client_id)
 
     def _start(self, consumer: Consumer, pool: ThreadPoolExecutor, message: Message) -> None:
@@ -176,19 +179,19 @@ class JobConsumer:
         _commit(consumer)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("assigned partitions %s", [p.partition for p in partitions])
+        log.info("%s: assigned partitions %s", self._client_id, [p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what is done before another member takes the partitions; jobs still
         running from them go on under their leases, and the new owner's claim of a repeated
         doorbell is refused until they end."""
-        log.info("revoked partitions %s", [p.partition for p in partitions])
+        log.info("%s: revoked partitions %s", self._client_id, [p.partition for p in partitions])
         self._collect_finished(consumer)
         _commit(consumer)
         self._tracker.forget(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.warning("lost partitions %s", [p.partition for p in partitions])
+        log.warning("%s: lost partitions %s", self._client_id, [p.partition for p in partitions])
         self._tracker.forget(partitions)
 
     def _on_error(self, error: KafkaError) -> None:

@@ -436,6 +436,9 @@ def _encode_token(last: Job) -> str:
 def _decode_token(token: str) -> tuple[datetime, str]:
     try:
         created_at, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(created_at), str(job_id)
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment, str(job_id)
     except (ValueError, TypeError) as error:
         raise InvalidInput("page_token", "is not a token this service issued") from error

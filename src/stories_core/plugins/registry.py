@@ -44,9 +44,6 @@ class Registry:
     backends: dict[str, BackendFactory]
     plugins: list[PluginInfo]
 
-    def style(self, name: str) -> ContentStyle | None:
-        return self.styles.get(name)
-
 
 def build_registry(manager: pluggy.PluginManager) -> Registry:
     """Call the registration hooks plugin by plugin, refusing a name registered twice."""

@@ -24,7 +24,7 @@ UNAUTHENTICATED_MESSAGE = "a valid API key is required (authorization: Bearer <k
 class QuotaPolicy:
     """Characters a key may submit per period; 0 means unlimited."""
 
-    chars_per_period: int = 1_000_000
+    chars_per_period: int = 2_000_000
     period_seconds: int = 86_400
 
 

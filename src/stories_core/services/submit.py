@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from stories_core.errors import AlreadyExists, ConflictingRequest, InvalidInput
+from stories_core.errors import AlreadyExists, ConflictingRequest, InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
 from stories_core.ports import Catalog, Clock, EventSink, UnitOfWorkFactory
@@ -53,6 +53,8 @@ def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType
     """Raise InvalidInput naming the first wrong field; return the parsed audio type."""
     if not request.text.strip():
         raise InvalidInput("text", "is empty")
+    if "\x00" in request.text:
+        raise InvalidInput("text", "contains NUL characters; send plain text")
     if len(request.text) > limits.max_input_chars:
         raise InvalidInput(
             "text",
@@ -82,6 +84,12 @@ def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType
             f"unknown value {request.backend!r}; expected one of: "
             + ", ".join(catalog.backend_names()),
         )
+    try:
+        catalog.backend(request.backend)  # built once; a misconfigured one fails here
+    except StoriesError as error:
+        raise InvalidInput(
+            "backend", f"{request.backend!r} is not available: {error.message}"
+        ) from None
     if request.webhook_url is not None:
         parts = urlsplit(request.webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
