@@ -2,7 +2,8 @@
 
 Prints requests per second and p50/p99 latency for:
   - a bare grpcio server answering an empty unary call (the ceiling on this machine),
-  - GetJob (a finished 3-segment job, FULL view) and CreateJob on the embedded service.
+  - GetJob of a finished 3-segment job (FULL view), GetJob of a queued job, and
+    CreateJob, on the embedded service.
 Targets: GetJob >= 1/2 of the bare rate; CreateJob >= 1/4.
 """
 
@@ -139,6 +140,10 @@ def main() -> None:
             get_request = stories_pb2.GetJobRequest(job_id=job.id)
             assert len(stub.GetJob(get_request, metadata=metadata).job.segments) == 3
             get = measure(lambda: stub.GetJob(get_request, metadata=metadata), args.seconds)
+            queued = stories_pb2.GetJobRequest(
+                job_id=stub.CreateJob(create, metadata=metadata).job.id
+            )
+            get_queued = measure(lambda: stub.GetJob(queued, metadata=metadata), args.seconds)
             created = measure(lambda: stub.CreateJob(create, metadata=metadata), args.seconds)
             channel.close()
         finally:
@@ -149,6 +154,7 @@ def main() -> None:
     for name, (rate, p50, p99, count) in [
         ("bare grpcio empty unary", bare),
         ("GetJob (FULL, 3 segments)", get),
+        ("GetJob (queued, database)", get_queued),
         ("CreateJob", created),
     ]:
         print(
@@ -156,6 +162,8 @@ def main() -> None:
             f"{rate / bare[0]:>9.2f}"
         )
     print("targets: GetJob >= 0.50 of bare, CreateJob >= 0.25 of bare")
+    print("(a finished job never changes and is answered from memory; a queued or running")
+    print(" one is read from the database on every call)")
     print("(each server in its own process; stories serve with STORIES_EMBEDDED_WORKERS=0,")
     print(" i.e. the API alone, as API pods run: generation happens in worker processes)")
 
