@@ -3,6 +3,7 @@
 import hashlib
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -358,3 +359,13 @@ def test_a_known_key_id_with_a_wrong_secret_is_unauthenticated(idle_api: Api) ->
             stories_pb2.ListCapabilitiesRequest(), metadata=idle_api.auth(forged)
         )
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_racing_creates_with_one_request_id_make_one_job(idle_api: Api) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda _: idle_api.create(request_id="race").id, range(16)))
+    assert len(set(ids)) == 1
+    listed = idle_api.stub.ListJobs(
+        stories_pb2.ListJobsRequest(), metadata=idle_api.auth(idle_api.acme)
+    )
+    assert [j.id for j in listed.jobs] == ids[:1]

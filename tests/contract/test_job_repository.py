@@ -266,16 +266,13 @@ def test_a_conditional_update_never_overwrites_a_racing_writer(uow_factory) -> N
         assert uow.jobs.get(job().id).state is JobState.SUCCEEDED
 
 
-def test_a_taken_request_id_is_already_exists_and_the_transaction_survives(uow_factory) -> None:
+def test_a_taken_request_id_is_already_exists(uow_factory) -> None:
     with uow_factory() as uow:
         uow.jobs.add(job(1, request_id="r"))
         uow.commit()
+    with uow_factory() as uow, pytest.raises(AlreadyExists):
+        uow.jobs.add(job(3, request_id="r"))
     with uow_factory() as uow:
-        uow.jobs.add(job(2))
-        with pytest.raises(AlreadyExists):
-            uow.jobs.add(job(3, request_id="r"))
-        uow.commit()
-    with uow_factory() as uow:
-        assert uow.jobs.get(job(2).id).id == job(2).id
         with pytest.raises(NotFound):
             uow.jobs.get(job(3).id)
+        assert uow.jobs.find_by_request_id("acme", "r").id == job(1).id

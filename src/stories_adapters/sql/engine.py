@@ -43,7 +43,10 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock up front (waiting for it under the busy timeout).
+    # A deferred transaction that reads, then writes, fails at once with "database is
+    # locked" when another writer committed in between; embedded, serial writes are fine.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

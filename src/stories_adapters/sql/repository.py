@@ -74,9 +74,8 @@ class SqlJobRepository:
 
     def add(self, job: Job) -> None:
         try:
-            with self._db.begin_nested():
-                self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
-        except IntegrityError as error:
+            self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
+        except IntegrityError as error:  # the transaction is spoilt: the caller starts anew
             raise AlreadyExists(f"request_id {job.request_id!r} is already taken") from error
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
