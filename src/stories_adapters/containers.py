@@ -86,6 +86,7 @@ class Messaging(containers.DeclarativeContainer):
         group_id=config.kafka.group_id,
         session_timeout_ms=config.kafka.session_timeout_ms,
         heartbeat_interval_ms=config.kafka.heartbeat_interval_ms,
+        fetch_wait_max_ms=config.kafka.fetch_wait_max_ms,
         delivery_timeout_ms=config.kafka.delivery_timeout_ms,
     )
     kafka_producer = providers.Singleton(KafkaProducer, kafka_config)
@@ -362,6 +363,7 @@ def config_from(settings: Settings) -> dict[str, Any]:
                 "group_id": settings.kafka_group_id,
                 "session_timeout_ms": settings.kafka_session_timeout_ms,
                 "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+                "fetch_wait_max_ms": settings.kafka_fetch_wait_max_ms,
                 "delivery_timeout_ms": settings.kafka_delivery_timeout_ms,
             },
         },

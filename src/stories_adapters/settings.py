@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     kafka_group_id: str = "stories-workers"
     kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    kafka_fetch_wait_max_ms: int = Field(500, ge=1)
+    """How long the broker may hold an empty fetch (lower it for brokers that always
+    wait this long before answering, such as Tansu)."""
     kafka_delivery_timeout_ms: int = Field(30_000, ge=1_000)
     """How long a produced message may go unacknowledged before it counts as failed."""
     worker_concurrency: int = Field(2, ge=1, le=32)

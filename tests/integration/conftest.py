@@ -93,8 +93,13 @@ class KafkaWorld:
         submit = SubmitJob(
             self.uow_factory, FakeCatalog(backend), self.clock, RecordingEvents(), Limits()
         )
-        values: dict[str, object] = {"content_type": "plain", "backend": "scripted", **fields}
-        return submit(JobRequest(text=text, pictures=3, **values))  # type: ignore[arg-type]
+        values: dict[str, object] = {
+            "content_type": "plain",
+            "backend": "scripted",
+            "pictures": 3,
+            **fields,
+        }
+        return submit(JobRequest(text=text, **values))  # type: ignore[arg-type]
 
     def relay(self) -> int:
         return relay_outbox(self.uow_factory, self.publisher, self.clock)
@@ -123,13 +128,14 @@ class KafkaWorld:
         concurrency: int = 1,
         grace: float = 10.0,
         group_id: str | None = None,
+        processor: ProcessJob | None = None,
         **settings: float,
     ) -> Iterator[threading.Event]:
         """A JobConsumer in a thread; leaving the block stops it as SIGTERM would."""
         config = dataclasses.replace(self.kafka, group_id=group_id or self.kafka.group_id)
         consumer = JobConsumer(
             config,
-            self.processor(owner, backend, **settings),
+            processor or self.processor(owner, backend, **settings),
             DeadLetters(self.producer, config, owner),
             client_id=owner,
             concurrency=concurrency,

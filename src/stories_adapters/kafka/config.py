@@ -21,6 +21,10 @@ class KafkaConfig:
     group_id: str = "stories-workers"
     session_timeout_ms: int = 45_000
     heartbeat_interval_ms: int = 3_000
+    fetch_wait_max_ms: int = 500
+    """How long the broker may hold a fetch that has nothing to return. Kafka answers as
+    soon as a message arrives; a broker that always waits this long (Tansu) adds it to
+    every doorbell's latency, so tests and benchmarks set it low."""
     delivery_timeout_ms: int = 30_000
     """How long the producer keeps retrying a message before its delivery counts as failed."""
 
@@ -58,4 +62,5 @@ class KafkaConfig:
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": self.heartbeat_interval_ms,
+            "fetch.wait.max.ms": self.fetch_wait_max_ms,
         }

@@ -6,9 +6,11 @@ re-reads at most the messages in flight, and a repeated message is harmless beca
 runs only under its lease.
 
 Up to `concurrency` jobs run at once, on a thread pool, so one slow job does not hold back
-every message behind it. While the pool is full the assigned partitions are paused and
-polling goes on: heartbeats and rebalances are served and a job may take longer than
-max.poll.interval.ms.
+every message behind it. Doorbells polled beyond that wait in a small buffer; when it is
+full the assigned partitions are paused and polling goes on, so heartbeats and rebalances
+are served and a job may take longer than max.poll.interval.ms. The buffer hides the
+fetch that follows a resume (librdkafka fetches again only at its next wake-up, up to a
+second later), and while doorbells wait for a slot the loop wakes as soon as a job ends.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -26,11 +29,14 @@ from stories_adapters.kafka.dlq import DeadLetters
 from stories_core.services.process import ProcessJob
 
 log = logging.getLogger(__name__)
+BUFFERED_DOORBELLS = 16
+"""Doorbells held beyond the running jobs before partitions are paused (they are tiny);
+polling resumes when half of them have started."""
 
 
 class OffsetTracker:
     """Offsets safe to commit while jobs finish out of order: per partition, the lowest
-    offset still in flight, or one past the highest finished."""
+    offset still in flight (running or waiting), or one past the highest finished."""
 
     def __init__(self) -> None:
         self._in_flight: dict[tuple[str, int], set[int]] = {}
@@ -76,6 +82,7 @@ class JobConsumer:
         self._grace = shutdown_grace_seconds
         self._poll_seconds = poll_seconds
         self._tracker = OffsetTracker()
+        self._waiting: deque[tuple[Message, str, str]] = deque()
         self._running: dict[Future[None], tuple[Message, str]] = {}
         self._finished: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
         self._paused = False
@@ -95,22 +102,26 @@ class JobConsumer:
         pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix=self._client_id)
         try:
             while not stop.is_set():
-                self._collect_finished(consumer)
-                self._pause_while_full(consumer)
-                message = consumer.poll(self._poll_seconds)
-                if message is None:
-                    continue
-                if message.error():
-                    self._on_error(message.error())
-                    continue
-                self._start(consumer, pool, message)
+                # Doorbells wait only while every slot is busy: then a job's end is the news
+                # to wake for, and the consumer is polled without blocking.
+                self._collect_finished(consumer, self._poll_seconds if self._waiting else 0)
+                self._start_waiting(pool)
+                self._pause_while_buffer_full(consumer)
+                message = consumer.poll(0 if self._waiting else self._poll_seconds)
+                if message is not None:
+                    self._take(consumer, message)
+                    self._start_waiting(pool)
             self._shut_down(consumer)
         finally:
             consumer.close()
             pool.shutdown(wait=True)
         log.info("worker %s stopped", self._client_id)
 
-    def _start(self, consumer: Consumer, pool: ThreadPoolExecutor, message: Message) -> None:
+    def _take(self, consumer: Consumer, message: Message) -> None:
+        """A polled message waits for a slot; a poison one goes to the DLQ at once."""
+        if message.error():
+            self._on_error(message.error())
+            return
         self._tracker.started(message)
         try:
             doorbell = decode_job_message(message.value())
@@ -119,9 +130,14 @@ class JobConsumer:
             self._dead_letters.send(message, error, "decode")
             self._store(consumer, message)
             return
-        future = pool.submit(self._process, doorbell.job_id, doorbell.trace_id)
-        self._running[future] = (message, doorbell.job_id)
-        future.add_done_callback(self._finished.put)
+        self._waiting.append((message, doorbell.job_id, doorbell.trace_id))
+
+    def _start_waiting(self, pool: ThreadPoolExecutor) -> None:
+        while self._waiting and len(self._running) < self._concurrency:
+            message, job_id, trace_id = self._waiting.popleft()
+            future = pool.submit(self._process, job_id, trace_id)
+            self._running[future] = (message, job_id)
+            future.add_done_callback(self._finished.put)
 
     def _process(self, job_id: str, trace_id: str) -> None:
         log.info("job %s: doorbell received", job_id, extra={"trace_id": trace_id})
@@ -131,18 +147,27 @@ class JobConsumer:
         else:
             log.info("job %s: %s", job_id, job.state.value, extra={"trace_id": trace_id})
 
-    def _collect_finished(self, consumer: Consumer) -> None:
-        """Store the offsets of jobs that finished; a job whose run raised (the database
-        was unreachable, say) has its message sent to the DLQ first: the job itself stays
-        claimable in the database, and the sweeper rings for it again."""
-        while not self._finished.empty():
-            future = self._finished.get()
-            message, job_id = self._running.pop(future)
-            error = future.exception()
-            if error is not None:
-                log.error("job %s: worker failed: %r", job_id, error)
-                self._dead_letters.send(message, error, "process")
-            self._store(consumer, message)
+    def _collect_finished(self, consumer: Consumer, wait_seconds: float = 0) -> None:
+        """Store the offsets of jobs that finished (waiting up to `wait_seconds` for one);
+        a job whose run raised (the database was unreachable, say) has its message sent to
+        the DLQ first: the job stays claimable in the database, and the sweeper rings again."""
+        try:
+            future = self._finished.get(timeout=wait_seconds or None, block=wait_seconds > 0)
+        except queue.Empty:
+            return
+        while True:
+            running = self._running.pop(future, None)  # None: released at shutdown
+            if running is not None:
+                message, job_id = running
+                error = future.exception()
+                if error is not None:
+                    log.error("job %s: worker failed: %r", job_id, error)
+                    self._dead_letters.send(message, error, "process")
+                self._store(consumer, message)
+            try:
+                future = self._finished.get_nowait()
+            except queue.Empty:
+                return
 
     def _store(self, consumer: Consumer, message: Message) -> None:
         position = self._tracker.finished(message)
@@ -153,18 +178,18 @@ class JobConsumer:
         except KafkaException as error:  # revoked between the job's end and now
             log.info("offset for %s not stored: %s", _where(message), error)
 
-    def _pause_while_full(self, consumer: Consumer) -> None:
-        full = len(self._running) >= self._concurrency
-        if full:
+    def _pause_while_buffer_full(self, consumer: Consumer) -> None:
+        if len(self._waiting) >= BUFFERED_DOORBELLS:
             consumer.pause(consumer.assignment())  # again each time: new partitions too
-        elif self._paused:
+            self._paused = True
+        elif self._paused and len(self._waiting) <= BUFFERED_DOORBELLS // 2:
             consumer.resume(consumer.assignment())
-        self._paused = full
+            self._paused = False
 
     def _shut_down(self, consumer: Consumer) -> None:
         """Let in-flight jobs finish within the grace period and give the others back, so
         another worker resumes them now rather than when their leases expire; then store
-        what is done and commit."""
+        what is done and commit. Waiting doorbells are left to the partitions' next owner."""
         _, unfinished = wait(list(self._running), timeout=self._grace)
         self._collect_finished(consumer)
         for future in unfinished:
@@ -182,16 +207,23 @@ class JobConsumer:
         log.info("%s: assigned partitions %s", self._client_id, [p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Commit what is done before another member takes the partitions; jobs still
-        running from them go on under their leases, and the new owner's claim of a repeated
-        doorbell is refused until they end."""
+        """Commit what is done before another member takes the partitions, and drop their
+        waiting doorbells (the new owner reads them again). Jobs still running from them go
+        on under their leases; the new owner's claim of a repeated doorbell is refused."""
         log.info("%s: revoked partitions %s", self._client_id, [p.partition for p in partitions])
         self._collect_finished(consumer)
         _commit(consumer)
-        self._tracker.forget(partitions)
+        self._forget(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.warning("%s: lost partitions %s", self._client_id, [p.partition for p in partitions])
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self._waiting = deque(
+            item for item in self._waiting if (item[0].topic(), item[0].partition()) not in gone
+        )
         self._tracker.forget(partitions)
 
     def _on_error(self, error: KafkaError) -> None:

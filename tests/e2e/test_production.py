@@ -1,0 +1,172 @@
+"""Whole processes at scale: `stories worker` and `stories dispatcher` on PostgreSQL, Kafka
+(Tansu) and S3 (moto); a job submitted through the core comes out finished, stored and
+announced, and survives a worker stopped or killed in the middle of it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from stories.v1 import events_pb2
+from stories_core.model import AssetKind, Job, JobState, SegmentState
+from stories_core.services.submit import JobRequest
+from stories_core.services.webhooks import SIGNATURE_HEADER, verify
+from tests.e2e.conftest import EXAMPLES
+from tests.e2e.stack import (
+    WEBHOOK_SECRET,
+    ProductionStack,
+    WebhookReceiver,
+    sleepy_site,
+    stack,
+    webhook_receiver,
+)
+
+__all__ = ["sleepy_site", "stack", "webhook_receiver"]  # fixtures
+pytestmark = pytest.mark.slow
+SLOW_TEXT = " ".join(f"Sentence number {n} of a slow story." for n in range(4))
+
+
+def succeeded(job: Job) -> bool:
+    return job.state is JobState.SUCCEEDED
+
+
+def finished_segments(job: Job) -> set[int]:
+    return {s.index for s in job.segments if s.state is SegmentState.SUCCEEDED}
+
+
+def calls_by_process(log: Path) -> dict[int, Counter[tuple[str, str]]]:
+    """pid -> (method, segment index) -> calls, from the sleepy backend's log."""
+    calls: dict[int, Counter[tuple[str, str]]] = {}
+    for line in log.read_text().splitlines():
+        pid, method, index = line.split()
+        calls.setdefault(int(pid), Counter())[(method, index)] += 1
+    return calls
+
+
+def event_kinds(stack: ProductionStack, job_id: str, timeout: float = 30) -> list[int]:
+    """The kinds of the job's events on the events topic, up to its terminal one."""
+    config = stack.application.messaging.kafka_config()
+    reader = Consumer({**config.consumer("e2e-reader"), "group.id": f"{config.group_id}-r"})
+    reader.subscribe([config.events_topic])
+    kinds: list[int] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while events_pb2.JOB_EVENT_KIND_SUCCEEDED not in kinds and time.monotonic() < deadline:
+            message = reader.poll(0.2)
+            if message is not None and not message.error() and message.key() == job_id.encode():
+                kinds.append(events_pb2.JobEvent.FromString(message.value()).kind)
+    finally:
+        reader.close()
+    return kinds
+
+
+def test_a_job_runs_through_the_worker_and_dispatcher_processes(
+    stack: ProductionStack, webhook_receiver: WebhookReceiver
+) -> None:
+    stack.start("worker", "worker")
+    stack.start("dispatcher", "dispatcher")
+    text = (EXAMPLES / "solar-system.txt").read_text()[:1200]
+    job = stack.application.use_cases.submit_job()(
+        JobRequest(text, "educational", 2, backend="local", webhook_url=webhook_receiver.url)
+    )
+    done = stack.wait_for_job(job.id, succeeded)
+
+    blobs = stack.application.storage.blobs()
+    assets = [a for s in done.segments for a in s.assets]
+    assert sorted(a.kind for a in assets) == [AssetKind.AUDIO] * 2 + [AssetKind.IMAGE] * 2
+    for asset in assets:
+        assert blobs.size(asset.key) == asset.size
+        assert "sha256:" + blobs.checksum(asset.key) == asset.checksum
+
+    deadline = time.monotonic() + 30
+    while not webhook_receiver.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [webhook] = webhook_receiver.received
+    assert verify(WEBHOOK_SECRET, webhook.headers[SIGNATURE_HEADER], webhook.body, time.time())
+    payload = json.loads(webhook.body)
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"]["job_id"] == job.id and payload["data"]["trace_id"] == job.trace_id
+
+    kinds = event_kinds(stack, job.id)
+    assert kinds[0] == events_pb2.JOB_EVENT_KIND_QUEUED
+    assert kinds[-1] == events_pb2.JOB_EVENT_KIND_SUCCEEDED
+    assert kinds.count(events_pb2.JOB_EVENT_KIND_SEGMENT_DONE) == 2
+
+    assert stack.stop("worker") == 0
+    assert stack.stop("dispatcher") == 0
+    assert "stopped" in stack.log("worker")
+
+
+def test_sigterm_releases_an_unfinished_job_to_the_next_worker(
+    stack: ProductionStack, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls.log"
+    slow = {
+        "STORIES_SLEEPY_SECONDS": "0.5",
+        "STORIES_SLEEPY_LOG": str(calls),
+        "STORIES_MAX_CONCURRENT_SEGMENTS": "1",
+        "STORIES_WORKER_SHUTDOWN_GRACE_SECONDS": "0.5",
+    }
+    first = stack.start("worker-1", "worker", **slow)
+    stack.start("dispatcher", "dispatcher")
+    job = stack.application.use_cases.submit_job()(
+        JobRequest(SLOW_TEXT, "educational", 4, backend="sleepy")
+    )
+    stack.wait_for_job(job.id, lambda j: bool(finished_segments(j)))
+
+    started = time.monotonic()
+    assert stack.stop("worker-1") == 0
+    assert time.monotonic() - started < 15, "a released job does not hold the exit"
+    assert "released at shutdown" in stack.log("worker-1")
+    released = stack.job(job.id)
+    kept = finished_segments(released)
+    assert released.state is JobState.QUEUED and released.lease_owner is None
+    assert 1 <= len(kept) < 4
+
+    second = stack.start("worker-2", "worker", **slow)
+    stack.wait_for_job(job.id, succeeded)
+    by_process = calls_by_process(calls)
+    redone = {index for method, index in by_process[second.pid] if method == "draw"}
+    assert redone == {str(i) for i in range(4)} - {str(i) for i in kept}
+    assert ("segment", "None") not in by_process[second.pid], "the plan is kept"
+    assert first.pid in by_process
+
+
+def test_a_killed_workers_job_is_resumed_without_redoing_or_duplicating_anything(
+    stack: ProductionStack, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls.log"
+    slow = {
+        "STORIES_SLEEPY_SECONDS": "0.5",
+        "STORIES_SLEEPY_LOG": str(calls),
+        "STORIES_MAX_CONCURRENT_SEGMENTS": "1",
+        "STORIES_LEASE_SECONDS": "3",
+    }
+    first = stack.start("worker-1", "worker", **slow)
+    stack.start("dispatcher", "dispatcher")
+    job = stack.application.use_cases.submit_job()(
+        JobRequest(SLOW_TEXT, "educational", 4, backend="sleepy")
+    )
+    stack.wait_for_job(job.id, lambda j: bool(finished_segments(j)))
+
+    assert stack.stop("worker-1", signal.SIGKILL) == -signal.SIGKILL
+    kept = finished_segments(stack.job(job.id))
+    assert stack.job(job.id).state is JobState.RUNNING, "held by a dead worker's lease"
+
+    second = stack.start("worker-2", "worker", **slow)
+    done = stack.wait_for_job(job.id, succeeded)
+    assert done.attempt == 2
+    by_process = calls_by_process(calls)
+    redone = {index for method, index in by_process[second.pid] if method == "draw"}
+    assert not redone & {str(i) for i in kept}, "finished segments are not redone"
+    assets = [a for s in done.segments for a in s.assets]
+    assert len(assets) == len({a.id for a in assets}) == 8
+    blobs = stack.application.storage.blobs()
+    assert all(blobs.size(a.key) == a.size for a in assets)
+    assert first.pid in by_process
