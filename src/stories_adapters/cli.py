@@ -250,7 +250,10 @@ def serve(
     application.generation.registry()  # load plugins now: a broken one fails at start-up
     embedded = application.config.messaging.kind() == "in_process"
     with_worker = embedded and settings.embedded_workers > 0
-    runtime = application.api.embedded_runtime() if with_worker else None
+    runtime = None
+    if with_worker:
+        webhooks = application.workers.deliver_webhooks() if settings.webhook_secret else None
+        runtime = application.api.embedded_runtime(deliver_webhooks=webhooks)
     if runtime is not None:
         runtime.start()
     try:

@@ -66,6 +66,7 @@ class Storage(containers.DeclarativeContainer):
             access_key=config.s3.access_key,
             secret_key=config.s3.secret_key,
             region=config.s3.region,
+            url_expiry_seconds=config.s3.url_expiry_seconds,
         ),
     )
 
@@ -347,6 +348,7 @@ def config_from(settings: Settings) -> dict[str, Any]:
                 "access_key": settings.s3_access_key,
                 "secret_key": settings.s3_secret_key.get_secret_value(),
                 "region": settings.s3_region,
+                "url_expiry_seconds": settings.s3_url_expiry_seconds,
             },
         },
         "messaging": {
@@ -405,7 +407,9 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "rate_limit_burst": settings.rate_limit_burst,
             "auth_cache_seconds": settings.auth_cache_seconds,
             "default_backend": settings.default_backend,
-            "download_ttl_seconds": None,
+            "download_ttl_seconds": (
+                settings.s3_url_expiry_seconds if settings.storage_kind == "s3" else None
+            ),
             "embedded_workers": settings.embedded_workers,
             "dispatcher_poll_seconds": settings.dispatcher_poll_seconds,
             "sweep_interval_seconds": settings.sweep_interval_seconds,

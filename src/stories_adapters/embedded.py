@@ -1,5 +1,6 @@
 """The embedded service's background work, as threads beside the API: the dispatcher
-(outbox relay and sweeper) and workers fed by the in-process queue."""
+(outbox relay and sweeper), webhook delivery (when a signing secret is set) and workers
+fed by the in-process queue."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class EmbeddedRuntime:
         workers: int,
         poll_seconds: float,
         sweep_interval_seconds: float,
+        deliver_webhooks: Callable[[], int] | None = None,
     ) -> None:
         self._queue = queue
         self._process_job = process_job
@@ -45,12 +47,15 @@ class EmbeddedRuntime:
         self._workers = workers
         self._poll = poll_seconds
         self._sweep_interval = sweep_interval_seconds
+        self._deliver_webhooks = deliver_webhooks
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         self._sweep()  # jobs left queued or running by a previous run of the service
         self._spawn("stories-dispatcher", self._dispatch_loop)
+        if self._deliver_webhooks is not None:
+            self._spawn("stories-webhooks", self._webhook_loop)
         for n in range(self._workers):
             self._spawn(f"stories-worker-{n}", self._work_loop)
 
@@ -78,6 +83,15 @@ class EmbeddedRuntime:
                     self._sweep()
             except Exception:
                 log.exception("dispatcher pass failed; retrying")
+
+    def _webhook_loop(self) -> None:
+        assert self._deliver_webhooks is not None
+        while not self._stopping.wait(self._poll):
+            try:
+                while self._deliver_webhooks() and not self._stopping.is_set():
+                    pass
+            except Exception:
+                log.exception("webhook delivery pass failed; retrying")
 
     def _work_loop(self) -> None:
         while not self._stopping.is_set():

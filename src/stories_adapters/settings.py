@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     s3_access_key: str = ""
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
+    s3_url_expiry_seconds: int = Field(900, ge=1, le=604_800)
+    """How long the download URLs of GetAsset work (presigned; S3 allows up to 7 days)."""
     webhook_secret: SecretStr | None = None
     """Signs webhook requests (HMAC-SHA256); `stories dispatcher` refuses to start without."""
     webhook_max_attempts: int = Field(8, ge=1)

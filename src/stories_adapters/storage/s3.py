@@ -122,9 +122,21 @@ class S3BlobStore:
 
 
 def open_bucket(
-    endpoint: str, bucket: str, access_key: str, secret_key: str, region: str
+    endpoint: str,
+    bucket: str,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    url_expiry_seconds: int,
 ) -> S3BlobStore:
     """The store of a running service: its bucket is made at start-up if it is missing."""
-    store = S3BlobStore(endpoint, bucket, access_key, secret_key, region=region)
+    store = S3BlobStore(
+        endpoint,
+        bucket,
+        access_key,
+        secret_key,
+        region=region,
+        url_expiry=timedelta(seconds=url_expiry_seconds),
+    )
     store.ensure_bucket()
     return store

@@ -105,10 +105,10 @@ class ProcessJob:
                 log.warning("lease on job %s lost; leaving it to its new owner", job.id)
                 return None
             except StoriesError as error:
-                self._fail(job, error.code, error.message)
+                return self._fail(job, error.code, error.message)
             except Exception as error:  # a bug or an unexpected backend fault
                 log.exception("job %s failed unexpectedly", job.id)
-                self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
+                return self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
             finally:
                 heartbeat.cancel()
         return job
@@ -308,13 +308,14 @@ class ProcessJob:
             uow.commit()
         self._events.emit(succeeded)
 
-    def _fail(self, job: Job, code: str, message: str) -> None:
+    def _fail(self, job: Job, code: str, message: str) -> Job | None:
+        """Record the failure; None when the job is no longer ours to fail."""
         now = self._clock.now()
         with self._uow_factory() as uow:
             try:
                 self._hold_lease(uow, job)
             except LeaseLost:
-                return
+                return None
             for segment in job.segments:
                 if segment.state is SegmentState.RUNNING:
                     segment.transition(SegmentState.FAILED)
@@ -326,6 +327,7 @@ class ProcessJob:
             failed = self._record(uow, TERMINAL_EVENT[JobState.FAILED], job)
             uow.commit()
         self._events.emit(failed)
+        return job
 
     def _record(
         self, uow: UnitOfWork, kind: EventKind, job: Job, *, segment_index: int | None = None
