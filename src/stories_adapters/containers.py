@@ -52,6 +52,8 @@ class Persistence(containers.DeclarativeContainer):
     engine = providers.Singleton(open_database, config.url, auto_migrate=config.auto_migrate)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine)
     unit_of_work_factory = unit_of_work.provider
+    reading_unit_of_work = providers.Factory(SqlUnitOfWork, engine, read_only=True)
+    reading_unit_of_work_factory = reading_unit_of_work.provider
 
 
 class Storage(containers.DeclarativeContainer):
@@ -142,7 +144,7 @@ class UseCases(containers.DeclarativeContainer):
         limits=limits,
         quota=quota,
     )
-    queries = providers.Factory(JobQueries, uow_factory=persistence.unit_of_work_factory)
+    queries = providers.Factory(JobQueries, uow_factory=persistence.reading_unit_of_work_factory)
     cancel_job = providers.Factory(
         CancelJob,
         uow_factory=persistence.unit_of_work_factory,
@@ -154,7 +156,7 @@ class UseCases(containers.DeclarativeContainer):
     )
     watch_job = providers.Factory(
         WatchJob,
-        uow_factory=persistence.unit_of_work_factory,
+        uow_factory=persistence.reading_unit_of_work_factory,
         clock=core.clock,
         notifier=core.events,
         poll_seconds=config.watch_poll_seconds,
@@ -201,7 +203,7 @@ class Api(containers.DeclarativeContainer):
         Gate,
         authenticate=providers.Factory(
             CachedAuthenticator,
-            providers.Factory(Authenticator, persistence.unit_of_work_factory),
+            providers.Factory(Authenticator, persistence.reading_unit_of_work_factory),
             ttl_seconds=config.auth_cache_seconds,
         ),
         limits=providers.Singleton(

@@ -15,7 +15,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine tuned per database: SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_reset_on_return=None,  # every unit of work ends its transaction itself
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -43,10 +47,12 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE: take the write lock up front (waiting for it under the busy timeout).
-    # A deferred transaction that reads, then writes, fails at once with "database is
-    # locked" when another writer committed in between; embedded, serial writes are fine.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers BEGIN IMMEDIATE: take the write lock up front (waiting for it under the busy
+    # timeout). A deferred transaction that reads, then writes, fails at once with
+    # "database is locked" when another writer committed in between. Readers take a
+    # snapshot and no lock.
+    read_only = connection.get_execution_options().get("stories_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -55,6 +55,8 @@ _JOB_FIELDS = (
 )  # fmt: skip
 
 
+READ_ONLY = "stories_read_only"
+
 # The hot read paths, built once: only the bound values change from call to call.
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _ASSETS_OF_JOB = select(assets).where(assets.c.job_id == bindparam("job_id"))
@@ -318,14 +320,20 @@ class SqlOutboxRepository:
 
 
 class SqlUnitOfWork:
-    """One connection and one transaction; leaving without commit() rolls back."""
+    """One connection and one transaction; leaving without commit() rolls back.
 
-    def __init__(self, engine: Engine) -> None:
+    A `read_only` unit of work reads a consistent snapshot without taking SQLite's write
+    lock, so queries never queue behind writers."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         self._connection = self._engine.connect()
+        if self._read_only:
+            self._connection = self._connection.execution_options(**{READ_ONLY: True})
         self._connection.begin()
         self.jobs = SqlJobRepository(self._connection)
         self.keys = SqlApiKeyRepository(self._connection)
