@@ -36,6 +36,7 @@ from stories_core.services.control import CancelJob, RetryJob
 from stories_core.services.dispatch import relay_outbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.query import JobQueries
+from stories_core.services.steal import stealable
 from stories_core.services.submit import Limits, SubmitJob
 from stories_core.services.sweep import sweep
 from stories_core.services.watch import WatchJob
@@ -265,6 +266,14 @@ class Workers(containers.DeclarativeContainer):
         client_id=config.worker_id,
         concurrency=config.concurrency,
         shutdown_grace_seconds=config.shutdown_grace_seconds,
+        steal=providers.Factory(
+            functools.partial,
+            stealable,
+            persistence.unit_of_work_factory,
+            core.clock,
+            queued_for_seconds=config.steal_after_seconds,
+        ),
+        steal_interval_seconds=config.steal_interval_seconds,
     )
     deliver_webhooks = providers.Factory(
         DeliverWebhooks,
@@ -386,6 +395,8 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "worker_id": worker_id,
             "concurrency": settings.worker_concurrency,
             "shutdown_grace_seconds": settings.worker_shutdown_grace_seconds,
+            "steal_after_seconds": settings.worker_steal_after_seconds,
+            "steal_interval_seconds": settings.worker_steal_interval_seconds,
             "poll_seconds": settings.dispatcher_poll_seconds,
             "sweep_interval_seconds": settings.sweep_interval_seconds,
             "webhook": {

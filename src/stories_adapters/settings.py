@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     """Jobs one `stories worker` runs at once (each runs its segments concurrently too)."""
     worker_shutdown_grace_seconds: float = Field(20.0, ge=0)
     """On SIGTERM, how long in-flight jobs may take to finish before they are released."""
+    worker_steal_after_seconds: float = Field(1.0, ge=0)
+    """A worker with a free slot and no doorbell waiting runs a job queued this long
+    whose doorbell sits on another worker's partitions (0: never steals)."""
+    worker_steal_interval_seconds: float = Field(0.5, gt=0)
+    """How often an idle worker asks the database for jobs to steal."""
     s3_endpoint: str | None = None
     """http(s)://host:port of MinIO or S3."""
     s3_bucket: str = "stories"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_core.model import Job
 from stories_core.services.dispatch import relay_outbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
+from stories_core.services.steal import stealable
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from tests.fakes import FakeCatalog, InMemoryBlobStore, RecordingEvents, ScriptedBackend
 from tests.services import KafkaBroker, PostgresServer
@@ -129,9 +131,11 @@ class KafkaWorld:
         grace: float = 10.0,
         group_id: str | None = None,
         processor: ProcessJob | None = None,
+        steal_after: float = 0,
         **settings: float,
     ) -> Iterator[threading.Event]:
-        """A JobConsumer in a thread; leaving the block stops it as SIGTERM would."""
+        """A JobConsumer in a thread; leaving the block stops it as SIGTERM would. It steals
+        jobs queued for `steal_after` seconds (0: never, as in most tests)."""
         config = dataclasses.replace(self.kafka, group_id=group_id or self.kafka.group_id)
         consumer = JobConsumer(
             config,
@@ -140,6 +144,10 @@ class KafkaWorld:
             client_id=owner,
             concurrency=concurrency,
             shutdown_grace_seconds=grace,
+            steal=functools.partial(
+                stealable, self.uow_factory, self.clock, queued_for_seconds=steal_after
+            ),
+            steal_interval_seconds=0.1,
         )
         stop = threading.Event()
         failures: list[BaseException] = []

@@ -221,3 +221,28 @@ def test_a_job_the_worker_cannot_run_goes_to_the_dlq_and_stays_claimable(
     assert headers[dlq.ERROR_MESSAGE_HEADER] == "database unreachable"
     assert queue_pb2.JobMessage.FromString(dead.value()).job_id == job.id
     assert world.job(job.id).state is JobState.QUEUED, "the sweeper will ring for it again"
+
+
+def test_an_idle_worker_steals_a_waiting_job_and_its_late_doorbell_does_not_rerun_it(
+    world: KafkaWorld, consumer_logs
+) -> None:
+    """The job's doorbell is not published yet (as if it sat in another member's backlog):
+    the idle worker finds the job in the database and runs it; when the doorbell arrives,
+    the lease turns it away and its offset is stored."""
+    job = world.submit()
+    backend = ScriptedBackend()
+    with world.worker("worker-1", backend, steal_after=0.3):
+        wait_until(lambda: world.job(job.id).state is JobState.SUCCEEDED, 60, "the stolen job")
+        assert world.relay() >= 1, "the doorbell (and the job's events) go out now"
+        wait_until(
+            lambda: sum(committed(world.kafka, 2).values()) == 1 or None,
+            60,
+            "the late doorbell to be committed",
+        )
+    messages = [r.getMessage() for r in consumer_logs.records]
+    assert f"job {job.id}: stolen (its doorbell is elsewhere)" in messages
+    assert f"job {job.id}: doorbell received" in messages
+    assert f"job {job.id}: held by another worker or ended" in messages
+    assert (backend.calls["segment"], backend.calls["draw"]) == (1, 3), "run once"
+    assert world.job(job.id).attempt == 1
+    assert world.blobs.puts == 6

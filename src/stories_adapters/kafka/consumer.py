@@ -11,6 +11,11 @@ full the assigned partitions are paused and polling goes on, so heartbeats and r
 are served and a job may take longer than max.poll.interval.ms. The buffer hides the
 fetch that follows a resume (librdkafka fetches again only at its next wake-up, up to a
 second later), and while doorbells wait for a slot the loop wakes as soon as a job ends.
+
+Doorbells are keyed by job id, so a batch spreads unevenly over the members' partitions.
+A worker with a free slot and no doorbell waiting asks the database (at most every
+`steal_interval_seconds`) for jobs queued for a while and runs them as if rung: the lease
+keeps each job single, and the doorbell reaching its owner later is turned away.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -73,7 +80,11 @@ class JobConsumer:
         concurrency: int,
         shutdown_grace_seconds: float,
         poll_seconds: float = 0.2,
+        steal: Callable[[int], list[tuple[str, str]]] | None = None,
+        steal_interval_seconds: float = 0.5,
     ) -> None:
+        """`steal(limit)`: up to `limit` (job id, trace id) of jobs waiting too long for
+        their doorbells (see `stories_core.services.steal`); None never steals."""
         self._config = config
         self._process_job = process_job
         self._dead_letters = dead_letters
@@ -83,9 +94,12 @@ class JobConsumer:
         self._poll_seconds = poll_seconds
         self._tracker = OffsetTracker()
         self._waiting: deque[tuple[Message, str, str]] = deque()
-        self._running: dict[Future[None], tuple[Message, str]] = {}
+        self._running: dict[Future[None], tuple[Message | None, str]] = {}  # None: stolen
         self._finished: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
         self._paused = False
+        self._steal = steal
+        self._steal_interval = steal_interval_seconds
+        self._next_steal = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then shut down gracefully (see `_shut_down`).
@@ -111,6 +125,8 @@ class JobConsumer:
                 if message is not None:
                     self._take(consumer, message)
                     self._start_waiting(pool)
+                elif not stop.is_set():
+                    self._steal_while_idle(pool)
             self._shut_down(consumer)
         finally:
             consumer.close()
@@ -139,8 +155,32 @@ class JobConsumer:
             self._running[future] = (message, job_id)
             future.add_done_callback(self._finished.put)
 
-    def _process(self, job_id: str, trace_id: str) -> None:
-        log.info("job %s: doorbell received", job_id, extra={"trace_id": trace_id})
+    def _steal_while_idle(self, pool: ThreadPoolExecutor) -> None:
+        """With a slot free and no doorbell waiting, run jobs that waited too long on
+        other members' partitions (or whose doorbells were lost)."""
+        free = self._concurrency - len(self._running)
+        if self._steal is None or self._waiting or free <= 0:
+            return
+        now = time.monotonic()
+        if now < self._next_steal:
+            return
+        self._next_steal = now + self._steal_interval
+        try:
+            found = self._steal(free)
+        except Exception as error:  # the database is unreachable: the doorbells still ring
+            log.warning("looking for jobs to steal failed: %r", error)
+            return
+        mine = {job_id for _, job_id in self._running.values()}
+        for job_id, trace_id in found:
+            if job_id in mine:
+                continue
+            future = pool.submit(self._process, job_id, trace_id, True)
+            self._running[future] = (None, job_id)
+            future.add_done_callback(self._finished.put)
+
+    def _process(self, job_id: str, trace_id: str, stolen: bool = False) -> None:
+        how = "stolen (its doorbell is elsewhere)" if stolen else "doorbell received"
+        log.info("job %s: %s", job_id, how, extra={"trace_id": trace_id})
         job = self._process_job(job_id)
         if job is None:
             log.info("job %s: held by another worker or ended", job_id)
@@ -162,8 +202,10 @@ class JobConsumer:
                 error = future.exception()
                 if error is not None:
                     log.error("job %s: worker failed: %r", job_id, error)
-                    self._dead_letters.send(message, error, "process")
-                self._store(consumer, message)
+                    if message is not None:
+                        self._dead_letters.send(message, error, "process")
+                if message is not None:
+                    self._store(consumer, message)
             try:
                 future = self._finished.get_nowait()
             except queue.Empty:
@@ -200,7 +242,8 @@ class JobConsumer:
                 log.exception("job %s: could not be released; its lease will expire", job_id)
                 continue
             log.warning("job %s: %s at shutdown", job_id, "released" if released else "not ours")
-            self._store(consumer, message)  # its doorbell rings again through the outbox
+            if message is not None:
+                self._store(consumer, message)  # its doorbell rings again through the outbox
         _commit(consumer)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
