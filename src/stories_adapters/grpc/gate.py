@@ -11,7 +11,7 @@ import grpc
 from stories_adapters.grpc.errors import RateLimited
 from stories_core.errors import Unauthenticated
 from stories_core.model import ApiKey
-from stories_core.services.access import UNAUTHENTICATED_MESSAGE, hash_key
+from stories_core.services.access import UNAUTHENTICATED_MESSAGE
 
 
 class TokenBuckets:
@@ -42,7 +42,8 @@ class TokenBuckets:
 
 class CachedAuthenticator:
     """Remembers keys that authenticated for `ttl_seconds`, so a busy client costs no
-    database read per call; a revoked key is refused at most `ttl_seconds` later."""
+    database read per call; a revoked key is refused at most `ttl_seconds` later. (The
+    map holds presented keys, as the request itself does: it lives in memory only.)"""
 
     def __init__(
         self,
@@ -59,17 +60,16 @@ class CachedAuthenticator:
     def __call__(self, presented: str | None) -> ApiKey:
         if self._ttl <= 0 or not presented:
             return self._authenticate(presented)
-        fingerprint = hash_key(presented)
         now = self._clock()
         with self._lock:
-            known = self._known.get(fingerprint)
+            known = self._known.get(presented)
         if known is not None and known[1] > now:
             return known[0]
         key = self._authenticate(presented)
         with self._lock:
             if len(self._known) > 10_000:
                 self._known = {f: k for f, k in self._known.items() if k[1] > now}
-            self._known[fingerprint] = (key, now + self._ttl)
+            self._known[presented] = (key, now + self._ttl)
         return key
 
 
