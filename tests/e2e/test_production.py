@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -103,22 +104,36 @@ def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     assert "stopped" in stack.log("worker")
 
 
-def test_sigterm_releases_an_unfinished_job_to_the_next_worker(
-    stack: ProductionStack, tmp_path: Path
-) -> None:
-    calls = tmp_path / "calls.log"
-    slow = {
+def slow_worker_settings(calls: Path, **extra: str) -> dict[str, str]:
+    """A worker on the sleepy backend, one segment at a time, logging its calls."""
+    return {
         "STORIES_SLEEPY_SECONDS": "0.5",
         "STORIES_SLEEPY_LOG": str(calls),
         "STORIES_MAX_CONCURRENT_SEGMENTS": "1",
-        "STORIES_WORKER_SHUTDOWN_GRACE_SECONDS": "0.5",
+        **extra,
     }
+
+
+def start_slow_job(
+    stack: ProductionStack, slow: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Job]:
+    """Start worker-1 and the dispatcher, submit a 4-segment job, and wait until the
+    first segment is done."""
     first = stack.start("worker-1", "worker", **slow)
     stack.start("dispatcher", "dispatcher")
     job = stack.application.use_cases.submit_job()(
         JobRequest(SLOW_TEXT, "educational", 4, backend="sleepy")
     )
     stack.wait_for_job(job.id, lambda j: bool(finished_segments(j)))
+    return first, job
+
+
+def test_sigterm_releases_an_unfinished_job_to_the_next_worker(
+    stack: ProductionStack, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls.log"
+    slow = slow_worker_settings(calls, STORIES_WORKER_SHUTDOWN_GRACE_SECONDS="0.5")
+    first, job = start_slow_job(stack, slow)
 
     started = time.monotonic()
     assert stack.stop("worker-1") == 0
@@ -142,18 +157,8 @@ def test_a_killed_workers_job_is_resumed_without_redoing_or_duplicating_anything
     stack: ProductionStack, tmp_path: Path
 ) -> None:
     calls = tmp_path / "calls.log"
-    slow = {
-        "STORIES_SLEEPY_SECONDS": "0.5",
-        "STORIES_SLEEPY_LOG": str(calls),
-        "STORIES_MAX_CONCURRENT_SEGMENTS": "1",
-        "STORIES_LEASE_SECONDS": "3",
-    }
-    first = stack.start("worker-1", "worker", **slow)
-    stack.start("dispatcher", "dispatcher")
-    job = stack.application.use_cases.submit_job()(
-        JobRequest(SLOW_TEXT, "educational", 4, backend="sleepy")
-    )
-    stack.wait_for_job(job.id, lambda j: bool(finished_segments(j)))
+    slow = slow_worker_settings(calls, STORIES_LEASE_SECONDS="3")
+    first, job = start_slow_job(stack, slow)
 
     assert stack.stop("worker-1", signal.SIGKILL) == -signal.SIGKILL
     kept = finished_segments(stack.job(job.id))
