@@ -1,11 +1,13 @@
 """The JobRepository and UnitOfWork contract, for every adapter."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from stories_core.errors import AlreadyExists, ConcurrentChange, InvalidInput, LeaseLost, NotFound
 from stories_core.model import (
+    ApiKey,
     Asset,
     AssetKind,
     AudioType,
@@ -276,3 +278,24 @@ def test_a_taken_request_id_is_already_exists(uow_factory) -> None:
         with pytest.raises(NotFound):
             uow.jobs.get(job(3).id)
         assert uow.jobs.find_by_request_id("acme", "r").id == job(1).id
+
+
+def test_units_of_work_that_read_then_write_succeed_under_contention(uow_factory) -> None:
+    """On SQLite a deferred transaction that read before another writer committed can no
+    longer write at all ("database is locked"): writers must take the lock up front."""
+    with uow_factory() as uow:
+        uow.jobs.add(job())
+        uow.keys.add(ApiKey("key", "acme", "hash", T0, None))
+        uow.commit()
+
+    def read_then_charge(_: int) -> None:
+        for _ in range(25):
+            with uow_factory() as uow:
+                uow.jobs.get(job().id)
+                uow.usage.add("key", T0, 1)
+                uow.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(read_then_charge, range(4)))
+    with uow_factory() as uow:
+        assert uow.usage.add("key", T0, 0) == 100

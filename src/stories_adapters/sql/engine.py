@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,8 +20,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_reset_on_return=None,  # every unit of work ends its transaction itself
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "connect", _sqlite_pragmas)  # a pool event: costs nothing per call
         return engine
     return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
 
@@ -46,13 +45,17 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    # Writers BEGIN IMMEDIATE: take the write lock up front (waiting for it under the busy
-    # timeout). A deferred transaction that reads, then writes, fails at once with
-    # "database is locked" when another writer committed in between. Readers take a
-    # snapshot and no lock.
-    read_only = connection.get_execution_options().get("stories_read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+def begin(connection: Connection, *, read_only: bool = False) -> None:
+    """Start the connection's transaction. On SQLite writers BEGIN IMMEDIATE: they take
+    the write lock up front (waiting for it under the busy timeout), because a deferred
+    transaction that reads, then writes, fails at once with "database is locked" when
+    another writer committed in between. Readers take a snapshot and no lock.
+
+    Done here rather than in a "begin" engine event: any engine event makes SQLAlchemy
+    dispatch events on every statement, which costs more than the statements."""
+    connection.begin()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

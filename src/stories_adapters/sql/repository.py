@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from stories_adapters.sql.engine import begin
 from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, outbox, segments
 from stories_adapters.sql.webhooks import SqlWebhookRepository
 from stories_core.errors import (
@@ -55,8 +56,6 @@ _JOB_FIELDS = (
 )  # fmt: skip
 
 
-READ_ONLY = "stories_read_only"
-
 # The hot read paths, built once: only the bound values change from call to call.
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _ASSETS_OF_JOB = select(assets).where(assets.c.job_id == bindparam("job_id"))
@@ -65,6 +64,8 @@ _SEGMENTS_OF_JOB = (
 )
 _KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
 # Writes pass their values as parameters, so each statement compiles once and is cached.
+_INSERT_JOB = insert(jobs)
+_INSERT_OUTBOX = insert(outbox)
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("b_id"))
 _UPDATE_JOB_IN_STATE = _UPDATE_JOB.where(jobs.c.state == bindparam("b_state"))
 _UPDATE_SEGMENT = update(segments).where(segments.c.id == bindparam("b_id"))
@@ -76,7 +77,7 @@ class SqlJobRepository:
 
     def add(self, job: Job) -> None:
         try:
-            self._db.execute(insert(jobs), {"id": job.id, **_job_row(job)})
+            self._db.execute(_INSERT_JOB, {"id": job.id, **_job_row(job)})
         except IntegrityError as error:  # the transaction is spoilt: the caller starts anew
             raise AlreadyExists(f"request_id {job.request_id!r} is already taken") from error
 
@@ -282,7 +283,7 @@ class SqlOutboxRepository:
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         if messages:
             self._db.execute(
-                insert(outbox),
+                _INSERT_OUTBOX,
                 [
                     {
                         "topic": m.topic.value,
@@ -332,9 +333,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         self._connection = self._engine.connect()
-        if self._read_only:
-            self._connection = self._connection.execution_options(**{READ_ONLY: True})
-        self._connection.begin()
+        begin(self._connection, read_only=self._read_only)
         self.jobs = SqlJobRepository(self._connection)
         self.keys = SqlApiKeyRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)

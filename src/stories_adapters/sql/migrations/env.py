@@ -2,10 +2,12 @@
 
 from alembic import context
 
+from stories_adapters.sql.engine import begin
 from stories_adapters.sql.tables import metadata
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
+    begin(connection)  # one transaction: concurrent first starts migrate one at a time
     context.configure(
         connection=connection,
         target_metadata=metadata,
