@@ -58,9 +58,13 @@ _JOB_FIELDS = (
 
 # The hot read paths, built once: only the bound values change from call to call.
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
-_ASSETS_OF_JOB = select(assets).where(assets.c.job_id == bindparam("job_id"))
-_SEGMENTS_OF_JOB = (
-    select(segments).where(segments.c.job_id == bindparam("job_id")).order_by(segments.c.idx)
+# A job's segments with their assets in one round trip: a row per asset, or one row with
+# NULL asset columns for a segment that has none yet.
+_SEGMENTS_WITH_ASSETS = (
+    select(segments, *[column.label(f"asset_{column.name}") for column in assets.c])
+    .outerjoin(assets, assets.c.segment_id == segments.c.id)
+    .where(segments.c.job_id == bindparam("job_id"))
+    .order_by(segments.c.idx, assets.c.kind)
 )
 _KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
 # Writes pass their values as parameters, so each statement compiles once and is cached.
@@ -220,24 +224,24 @@ class SqlJobRepository:
             lease_owner=row.lease_owner,
             lease_expires_at=row.lease_expires_at,
         )
-        by_segment: dict[str, list[Asset]] = {}
-        for a in self._db.execute(_ASSETS_OF_JOB, {"job_id": job.id}):
-            by_segment.setdefault(a.segment_id, []).append(_asset_from(a))
-        job.segments = [
-            Segment(
-                id=s.id,
-                job_id=s.job_id,
-                index=s.idx,
-                start=s.start_offset,
-                end=s.end_offset,
-                title=s.title,
-                text=s.text,
-                state=SegmentState(s.state),
-                error=s.error,
-                assets=sorted(by_segment.get(s.id, []), key=lambda a: a.kind.value),
-            )
-            for s in self._db.execute(_SEGMENTS_OF_JOB, {"job_id": job.id})
-        ]
+        by_id: dict[str, Segment] = {}
+        for row in self._db.execute(_SEGMENTS_WITH_ASSETS, {"job_id": job.id}):
+            segment = by_id.get(row.id)
+            if segment is None:
+                segment = by_id[row.id] = Segment(
+                    id=row.id,
+                    job_id=row.job_id,
+                    index=row.idx,
+                    start=row.start_offset,
+                    end=row.end_offset,
+                    title=row.title,
+                    text=row.text,
+                    state=SegmentState(row.state),
+                    error=row.error,
+                )
+            if row.asset_id is not None:
+                segment.assets.append(_asset_from(row, prefix="asset_"))
+        job.segments = list(by_id.values())
         return job
 
 
@@ -410,17 +414,18 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _asset_from(row: Row[Any]) -> Asset:
+def _asset_from(row: Row[Any], prefix: str = "") -> Asset:
+    values = row._mapping
     return Asset(
-        id=row.id,
-        job_id=row.job_id,
-        segment_id=row.segment_id,
-        kind=AssetKind(row.kind),
-        key=row.blob_key,
-        content_type=row.content_type,
-        size=row.size,
-        checksum=row.checksum,
-        metadata=row.metadata,
+        id=values[f"{prefix}id"],
+        job_id=values[f"{prefix}job_id"],
+        segment_id=values[f"{prefix}segment_id"],
+        kind=AssetKind(values[f"{prefix}kind"]),
+        key=values[f"{prefix}blob_key"],
+        content_type=values[f"{prefix}content_type"],
+        size=values[f"{prefix}size"],
+        checksum=values[f"{prefix}checksum"],
+        metadata=values[f"{prefix}metadata"],
     )
 
 
