@@ -51,11 +51,14 @@ def begin(connection: Connection, *, read_only: bool = False) -> None:
     transaction that reads, then writes, fails at once with "database is locked" when
     another writer committed in between. Readers take a snapshot and no lock.
 
-    Done here rather than in a "begin" engine event: any engine event makes SQLAlchemy
-    dispatch events on every statement, which costs more than the statements."""
+    Done here, straight on the driver's connection, rather than in a "begin" engine
+    event: any engine event makes SQLAlchemy dispatch events on every statement, which
+    costs more than the statements. (pysqlite runs in autocommit mode, see
+    _sqlite_pragmas, so this BEGIN is the transaction that commit() and rollback() end.)"""
     connection.begin()
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Row,
     Table,
     and_,
     bindparam,
@@ -23,9 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
+from stories_adapters.sql import prepared
 from stories_adapters.sql.engine import begin
+from stories_adapters.sql.prepared import prepare
 from stories_adapters.sql.tables import api_keys, assets, jobs, key_usage, outbox, segments
 from stories_adapters.sql.webhooks import SqlWebhookRepository
 from stories_core.errors import (
@@ -56,8 +56,10 @@ _JOB_FIELDS = (
 )  # fmt: skip
 
 
-# The hot read paths, built once: only the bound values change from call to call.
+# Built once: only the bound values change from call to call. The hottest ones (every
+# CreateJob and GetJob) run as PreparedStatements, the rest through Core.
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_JOB_BY_ID_FOR_UPDATE = _JOB_BY_ID.with_for_update()
 # A job's segments with their assets in one round trip: a row per asset, or one row with
 # NULL asset columns for a segment that has none yet.
 _SEGMENTS_WITH_ASSETS = (
@@ -67,9 +69,9 @@ _SEGMENTS_WITH_ASSETS = (
     .order_by(segments.c.idx, assets.c.kind)
 )
 _KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
-# Writes pass their values as parameters, so each statement compiles once and is cached.
 _INSERT_JOB = insert(jobs)
 _INSERT_OUTBOX = insert(outbox)
+_OUTBOX_COLUMNS = ("topic", "message_key", "payload", "created_at")
 _UPDATE_JOB = update(jobs).where(jobs.c.id == bindparam("b_id"))
 _UPDATE_JOB_IN_STATE = _UPDATE_JOB.where(jobs.c.state == bindparam("b_state"))
 _UPDATE_SEGMENT = update(segments).where(segments.c.id == bindparam("b_id"))
@@ -80,23 +82,25 @@ class SqlJobRepository:
         self._db = connection
 
     def add(self, job: Job) -> None:
+        statement = prepare(_INSERT_JOB, self._db.dialect, ("id", *_JOB_FIELDS))
         try:
-            self._db.execute(_INSERT_JOB, {"id": job.id, **_job_row(job)})
-        except IntegrityError as error:  # the transaction is spoilt: the caller starts anew
+            prepared.execute(self._db, statement, {"id": job.id, **_job_row(job)})
+        except self._db.dialect.loaded_dbapi.IntegrityError as error:
+            # The transaction is spoilt: the caller starts anew.
             raise AlreadyExists(f"request_id {job.request_id!r} is already taken") from error
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
-        query = _JOB_BY_ID.with_for_update() if for_update else _JOB_BY_ID
-        row = self._db.execute(query, {"job_id": job_id}).first()
-        if row is None or (tenant is not None and row.tenant != tenant):
+        query = _JOB_BY_ID_FOR_UPDATE if for_update else _JOB_BY_ID
+        rows = prepared.execute(self._db, prepare(query, self._db.dialect), {"job_id": job_id})
+        if not rows or (tenant is not None and rows[0]["tenant"] != tenant):
             raise NotFound(f"job {job_id} not found")
-        return self._load(row)
+        return self._load(rows[0])
 
     def find_by_request_id(self, tenant: str, request_id: str) -> Job | None:
         row = self._db.execute(
             select(jobs).where(jobs.c.tenant == tenant, jobs.c.request_id == request_id)
         ).first()
-        return self._load(row) if row else None
+        return self._load(row._mapping) if row else None
 
     def list(
         self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
@@ -115,7 +119,7 @@ class SqlJobRepository:
             )
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(page_size + 1)
         rows = self._db.execute(query).all()
-        page = [self._load(row) for row in rows[:page_size]]
+        page = [self._load(row._mapping) for row in rows[:page_size]]
         token = _encode_token(page[-1]) if len(rows) > page_size else ""
         return JobPage(page, token)
 
@@ -154,7 +158,7 @@ class SqlJobRepository:
         row = self._db.execute(query).first()
         if row is None or (tenant is not None and row.tenant != tenant):
             raise NotFound(f"asset {asset_id} not found")
-        return _asset_from(row)
+        return _asset_from(row._mapping)
 
     def claimable(
         self, now: datetime, limit: int, queued_before: datetime | None = None
@@ -201,46 +205,47 @@ class SqlJobRepository:
         if held.rowcount != 1:
             raise LeaseLost(f"job {job_id} is no longer held by {owner}")
 
-    def _load(self, row: Row[Any]) -> Job:
+    def _load(self, row: Mapping[str, Any]) -> Job:
         job = Job(
-            id=row.id,
-            tenant=row.tenant,
-            text=row.text,
-            content_type=row.content_type,
-            pictures=row.pictures,
-            audio_type=AudioType(row.audio_type),
-            backend=row.backend,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            state=JobState(row.state),
-            trace_id=row.trace_id,
-            request_id=row.request_id,
-            request_fingerprint=row.request_fingerprint,
-            webhook_url=row.webhook_url,
-            markup=row.markup,
-            error_code=row.error_code,
-            error_message=row.error_message,
-            attempt=row.attempt,
-            lease_owner=row.lease_owner,
-            lease_expires_at=row.lease_expires_at,
+            id=row["id"],
+            tenant=row["tenant"],
+            text=row["text"],
+            content_type=row["content_type"],
+            pictures=row["pictures"],
+            audio_type=AudioType(row["audio_type"]),
+            backend=row["backend"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            state=JobState(row["state"]),
+            trace_id=row["trace_id"],
+            request_id=row["request_id"],
+            request_fingerprint=row["request_fingerprint"],
+            webhook_url=row["webhook_url"],
+            markup=row["markup"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            attempt=row["attempt"],
+            lease_owner=row["lease_owner"],
+            lease_expires_at=row["lease_expires_at"],
         )
+        statement = prepare(_SEGMENTS_WITH_ASSETS, self._db.dialect)
         by_id: dict[str, Segment] = {}
-        for row in self._db.execute(_SEGMENTS_WITH_ASSETS, {"job_id": job.id}):
-            segment = by_id.get(row.id)
+        for values in prepared.execute(self._db, statement, {"job_id": job.id}):
+            segment = by_id.get(values["id"])
             if segment is None:
-                segment = by_id[row.id] = Segment(
-                    id=row.id,
-                    job_id=row.job_id,
-                    index=row.idx,
-                    start=row.start_offset,
-                    end=row.end_offset,
-                    title=row.title,
-                    text=row.text,
-                    state=SegmentState(row.state),
-                    error=row.error,
+                segment = by_id[values["id"]] = Segment(
+                    id=values["id"],
+                    job_id=values["job_id"],
+                    index=values["idx"],
+                    start=values["start_offset"],
+                    end=values["end_offset"],
+                    title=values["title"],
+                    text=values["text"],
+                    state=SegmentState(values["state"]),
+                    error=values["error"],
                 )
-            if row.asset_id is not None:
-                segment.assets.append(_asset_from(row, prefix="asset_"))
+            if values["asset_id"] is not None:
+                segment.assets.append(_asset_from(values, prefix="asset_"))
         job.segments = list(by_id.values())
         return job
 
@@ -286,8 +291,9 @@ class SqlOutboxRepository:
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         if messages:
-            self._db.execute(
-                _INSERT_OUTBOX,
+            prepared.execute_many(
+                self._db,
+                prepare(_INSERT_OUTBOX, self._db.dialect, _OUTBOX_COLUMNS),
                 [
                     {
                         "topic": m.topic.value,
@@ -414,8 +420,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _asset_from(row: Row[Any], prefix: str = "") -> Asset:
-    values = row._mapping
+def _asset_from(values: Mapping[str, Any], prefix: str = "") -> Asset:
     return Asset(
         id=values[f"{prefix}id"],
         job_id=values[f"{prefix}job_id"],
