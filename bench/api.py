@@ -3,8 +3,9 @@
 Prints requests per second and p50/p99 latency for:
   - a bare grpcio server answering an empty unary call (the ceiling on this machine),
   - GetJob of a finished 3-segment job (FULL view), GetJob of a queued job, and
-    CreateJob, on the embedded service.
-Targets: GetJob >= 1/2 of the bare rate; CreateJob >= 1/4.
+    CreateJob, on `stories serve` (SQLite, the API alone).
+The calls alternate over several rounds; each ratio is to the bare server's rate in the
+same round. Targets: GetJob >= 1/2 of the bare rate; CreateJob >= 1/4.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def measure(call: Callable[[], object], seconds: float) -> tuple[float, float, float, int]:
+def measure(call: Callable[[], object], seconds: float) -> list[float]:
+    """Latencies of back-to-back calls for `seconds`, after a warm-up."""
     for _ in range(50):
         call()  # warm up connections, caches and code paths
     latencies = []
@@ -69,15 +71,13 @@ def measure(call: Callable[[], object], seconds: float) -> tuple[float, float, f
         begin = time.perf_counter()
         call()
         latencies.append(time.perf_counter() - begin)
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    return len(latencies) / elapsed, statistics.median(latencies), p99, len(latencies)
+    return latencies
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -86,21 +86,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        # Each server runs in its own process, as in production; the client is this one.
-        bare_process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-bare", str(home / "bare.port")]
-        )
-        try:
-            channel = grpc.insecure_channel(
-                f"127.0.0.1:{wait_for_port(home / 'bare.port', bare_process)}"
-            )
-            empty = channel.unary_unary(EMPTY_METHOD)
-            bare = measure(lambda: empty(b""), args.seconds)
-            channel.close()
-        finally:
-            bare_process.terminate()
-            bare_process.wait()
-
         env = {
             **os.environ,
             "STORIES_HOME": str(home / "stories"),
@@ -112,60 +97,84 @@ def main() -> None:
             [*stories, "keys", "create", "--tenant", "bench"],
             env=env, check=True, capture_output=True, text=True,
         ).stdout.strip()  # fmt: skip
+        metadata = (("authorization", f"Bearer {key}"),)
+        create = stories_pb2.CreateJobRequest(
+            text="The Sun is a star. The Moon orbits the Earth. Tides follow the Moon.",
+            content_type="educational",
+            pictures=3,
+            audio_type=common_pb2.AUDIO_TYPE_NONE,
+        )
         port = free_port()
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = stories_pb2_grpc.StoryServiceStub(channel)
+        # First the embedded service, worker inside, makes the finished job to read.
         server = subprocess.Popen([*stories, "serve", "--port", str(port)], env=env)
         try:
-            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
             grpc.channel_ready_future(channel).result(timeout=30)
-            stub = stories_pb2_grpc.StoryServiceStub(channel)
-            metadata = (("authorization", f"Bearer {key}"),)
-            create = stories_pb2.CreateJobRequest(
-                text="The Sun is a star. The Moon orbits the Earth. Tides follow the Moon.",
-                content_type="educational",
-                pictures=3,
-                audio_type=common_pb2.AUDIO_TYPE_NONE,
-            )
             job = stub.CreateJob(create, metadata=metadata).job
-            watch = stories_pb2.WatchJobRequest(job_id=job.id)
-            for _ in stub.WatchJob(watch, metadata=metadata):
+            for _ in stub.WatchJob(stories_pb2.WatchJobRequest(job_id=job.id), metadata=metadata):
                 pass
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-            # Measure the API alone, as API pods run in production (workers elsewhere).
-            server = subprocess.Popen(
-                [*stories, "serve", "--port", str(port)],
-                env={**env, "STORIES_EMBEDDED_WORKERS": "0"},
-            )
-            grpc.channel_ready_future(channel).result(timeout=30)
-            get_request = stories_pb2.GetJobRequest(job_id=job.id)
-            assert len(stub.GetJob(get_request, metadata=metadata).job.segments) == 3
-            get = measure(lambda: stub.GetJob(get_request, metadata=metadata), args.seconds)
-            queued = stories_pb2.GetJobRequest(
-                job_id=stub.CreateJob(create, metadata=metadata).job.id
-            )
-            get_queued = measure(lambda: stub.GetJob(queued, metadata=metadata), args.seconds)
-            created = measure(lambda: stub.CreateJob(create, metadata=metadata), args.seconds)
-            channel.close()
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+        # Then the API alone, as API pods run in production (workers elsewhere), beside the
+        # bare server; each in its own process, the client in this one.
+        server = subprocess.Popen(
+            [*stories, "serve", "--port", str(port)],
+            env={**env, "STORIES_EMBEDDED_WORKERS": "0"},
+        )
+        bare_process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-bare", str(home / "bare.port")]
+        )
+        try:
+            bare_port = wait_for_port(home / "bare.port", bare_process)
+            bare_channel = grpc.insecure_channel(f"127.0.0.1:{bare_port}")
+            empty = bare_channel.unary_unary(EMPTY_METHOD)
+            grpc.channel_ready_future(channel).result(timeout=30)
+            finished = stories_pb2.GetJobRequest(job_id=job.id)
+            assert len(stub.GetJob(finished, metadata=metadata).job.segments) == 3
+            queued = stories_pb2.GetJobRequest(
+                job_id=stub.CreateJob(create, metadata=metadata).job.id
+            )
+            calls: dict[str, Callable[[], object]] = {
+                "bare grpcio empty unary": lambda: empty(b""),
+                "GetJob (finished, FULL)": lambda: stub.GetJob(finished, metadata=metadata),
+                "GetJob (queued, database)": lambda: stub.GetJob(queued, metadata=metadata),
+                "CreateJob": lambda: stub.CreateJob(create, metadata=metadata),
+            }
+            # Rounds alternate the calls, so a drift in the machine's speed (other load,
+            # CPU frequency) shows in every call alike rather than in one.
+            rounds = [
+                {name: measure(call, args.seconds) for name, call in calls.items()}
+                for _ in range(args.rounds)
+            ]
+            bare_channel.close()
+            channel.close()
+        finally:
+            for process in (server, bare_process):
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
 
-    print(f"{'call':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}{'vs bare':>9}")
-    for name, (rate, p50, p99, count) in [
-        ("bare grpcio empty unary", bare),
-        ("GetJob (FULL, 3 segments)", get),
-        ("GetJob (queued, database)", get_queued),
-        ("CreateJob", created),
-    ]:
+    print(
+        f"{'call':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}{'vs bare':>9}"
+        f"{'(min-max)':>13}"
+    )
+    for name in calls:
+        latencies = sorted(x for one in rounds for x in one[name])
+        rates = [len(one[name]) / args.seconds for one in rounds]
+        ratios = sorted(len(one[name]) / len(one["bare grpcio empty unary"]) for one in rounds)
         print(
-            f"{name:<28}{rate:>9.0f}{p50 * 1e3:>9.2f}{p99 * 1e3:>9.2f}{count:>8}"
-            f"{rate / bare[0]:>9.2f}"
+            f"{name:<28}{statistics.median(rates):>9.0f}"
+            f"{statistics.median(latencies) * 1e3:>9.2f}"
+            f"{latencies[int(len(latencies) * 0.99) - 1] * 1e3:>9.2f}{len(latencies):>8}"
+            f"{statistics.median(ratios):>9.2f}   {ratios[0]:.2f}-{ratios[-1]:.2f}"
         )
     print("targets: GetJob >= 0.50 of bare, CreateJob >= 0.25 of bare")
+    print("(median of the rounds; a round's ratio compares calls measured side by side)")
     print("(a finished job never changes and is answered from memory; a queued or running")
     print(" one is read from the database on every call)")
-    print("(each server in its own process; stories serve with STORIES_EMBEDDED_WORKERS=0,")
-    print(" i.e. the API alone, as API pods run: generation happens in worker processes)")
+    print("(stories serve with STORIES_EMBEDDED_WORKERS=0: the API alone, as API pods run;")
+    print(" generation happens in worker processes)")
 
 
 if __name__ == "__main__":

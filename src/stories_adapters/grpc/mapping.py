@@ -59,12 +59,19 @@ _ASSET_KIND_FROM_PROTO = {v: k for k, v in ASSET_KINDS.items()}
 EVENT_KIND_FROM_PROTO = {v: k for k, v in EVENT_KINDS.items()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """Exact to the microsecond; a subtraction, where Timestamp.FromDatetime goes through
+    time tuples (it shows on every GetJob)."""
     if moment is None:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
+    since_epoch = moment - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since_epoch.days * 86_400 + since_epoch.seconds,
+        nanos=since_epoch.microseconds * 1_000,
+    )
 
 
 def _struct(values: dict[str, object]) -> struct_pb2.Struct:
