@@ -130,6 +130,9 @@ def make(
     job = application.use_cases.submit_job()(request)
     with _progress_bar(application, job.id):
         application.use_cases.process_job()(job.id)
+    relay = application.use_cases.relay_outbox()
+    while relay():  # the job's messages, so none is left pending for a later server
+        pass
     job = application.use_cases.queries().get(job.id)
     if job.state is not JobState.SUCCEEDED:
         _fail(f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}", EXIT_FAILED)
