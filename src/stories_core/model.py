@@ -84,7 +84,8 @@ def derived_id(*parts: object) -> str:
 
 
 def blob_key(tenant: str, job_id: str, index: int, filename: str) -> str:
-    """Deterministic object key, so a retry overwrites instead of duplicating."""
+    """The object key of a segment's file: a retry that makes the same bytes (the filename
+    names them) writes the same object again instead of a second one."""
     return f"tenants/{tenant}/jobs/{job_id}/segments/{index}/{filename}"
 
 

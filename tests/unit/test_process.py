@@ -1,7 +1,9 @@
+import hashlib
 import threading
 
 from stories_core import markup
 from stories_core.events import EventKind, JobEvent
+from stories_core.generation import Media
 from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
 from stories_core.services.dispatch import relay_outbox
 from stories_core.services.query import JobQueries
@@ -159,3 +161,37 @@ def test_a_released_job_is_queued_again_with_a_new_doorbell() -> None:
     assert worker.release(job.id) is False, "no longer held"
     assert world.processor("worker-2")(job.id).state is JobState.SUCCEEDED
     assert world.backend.calls["draw"] <= 4, "the finished segment was not redone"
+
+
+class StallingBackend(ScriptedBackend):
+    """Its first picture takes until the test says so, and differs from later ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled = threading.Event()
+        self.resume = threading.Event()
+
+    def draw(self, prompt, brief, style):
+        if not self.stalled.is_set():
+            self.stalled.set()
+            assert self.resume.wait(10)
+            return Media(b"the stale worker's picture", "image/png", "png", {})
+        return super().draw(prompt, brief, style)
+
+
+def test_a_worker_that_lost_its_lease_cannot_change_the_bytes_of_an_asset() -> None:
+    backend = StallingBackend()
+    world = World(backend)
+    job = world.submit(world.request(TEXT, pictures=1, audio_type=AudioType.NONE.value))
+    stale = threading.Thread(target=world.processor("stalled"), args=(job.id,))
+    stale.start()
+    assert backend.stalled.wait(10)
+    world.clock.advance(world.settings.lease_seconds + 1)  # presumed dead: taken over
+    assert world.processor("successor")(job.id).state is JobState.SUCCEEDED
+    backend.resume.set()  # the stalled worker wakes and writes its picture
+    stale.join(10)
+    [segment] = JobQueries(world.database).get(job.id).segments
+    [image] = segment.assets
+    stored = world.blobs.objects[image.key]
+    assert image.checksum == "sha256:" + hashlib.sha256(stored).hexdigest()
+    assert stored == b"picture of Part 1", "the successor's picture, as its row says"

@@ -275,8 +275,12 @@ class ProcessJob:
         run: _Runner,
         **extra: str,
     ) -> Asset:
-        """Write the bytes first, under a deterministic key; the asset row comes after."""
-        key = blob_key(job.tenant, job.id, segment.index, f"{kind.value}.{media.extension}")
+        """Write the bytes first; the asset row comes after, fenced by the lease. The key
+        names the content, so a worker that lost its lease (and whose row write will be
+        refused) can never change the bytes behind the row its successor wrote."""
+        digest = hashlib.sha256(media.data).hexdigest()
+        filename = f"{kind.value}-{digest[:16]}.{media.extension}"
+        key = blob_key(job.tenant, job.id, segment.index, filename)
         await run(self._blobs.put, key, media.data, media.content_type)
         return Asset(
             id=Asset.id_for(segment.id, kind),
@@ -286,7 +290,7 @@ class ProcessJob:
             key=key,
             content_type=media.content_type,
             size=len(media.data),
-            checksum="sha256:" + hashlib.sha256(media.data).hexdigest(),
+            checksum=f"sha256:{digest}",
             metadata={**media.metadata, **extra},
         )
 
