@@ -100,35 +100,38 @@ class StoryServiceServicer:
     """
 
     def CreateJob(self, request, context):
-        """Record a job and queue it. Idempotent on `request_id`.
+        """Record a job and queue it; returns it in the FULL view. Idempotent on `request_id`.
+        Optional `x-trace-id` metadata (1-64 letters, digits, '-' or '_') sets its trace id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """A job, with its segments and assets.
+        """A job, with its segments and assets (FULL view unless BASIC is asked for).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
-        """The tenant's jobs, newest first (AIP-158 pagination).
+        """The tenant's jobs, newest first (AIP-158 pagination), in the BASIC view by default.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Cancel a queued or running job. Cancelling a cancelled job is a no-op.
+        """Cancel a queued or running job. Cancelling a cancelled job is a no-op; a succeeded
+        or failed one is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RetryJob(self, request, context):
-        """Queue a failed job again; finished segments are kept.
+        """Queue a failed job again; finished segments are kept. A job in any other state is
+        FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -150,7 +153,8 @@ class StoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReadAsset(self, request, context):
-        """An asset's bytes, in chunks, from `offset` on (to resume an interrupted read).
+        """An asset's bytes, in chunks of up to 64 KiB, from `offset` on (to resume an
+        interrupted read).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
