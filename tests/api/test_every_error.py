@@ -1,0 +1,275 @@
+"""Every error the API returns that test_service.py leaves out: the exact status code, a
+message naming the field, and google.rpc details with an ErrorInfo on every one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from google.protobuf import message as protobuf_message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from stories.v1 import common_pb2, stories_pb2
+from tests.api.conftest import Api, start_api
+
+STREAMING = frozenset({"WatchJob", "ReadAsset"})
+DOMAIN = "stories.v1"
+DETAIL_KINDS = (
+    error_details_pb2.ErrorInfo,
+    error_details_pb2.BadRequest,
+    error_details_pb2.QuotaFailure,
+    error_details_pb2.RetryInfo,
+)
+
+
+def call(api: Api, method: str, request: protobuf_message.Message, metadata=None):
+    """One call; a streaming call is read to its end, which is where its error surfaces."""
+    rpc = getattr(api.stub, method)
+    metadata = api.auth(api.acme) if metadata is None else metadata
+    if method in STREAMING:
+        return list(rpc(request, metadata=metadata, timeout=30))
+    return rpc(request, metadata=metadata, timeout=30)
+
+
+def refused(api: Api, method: str, request: protobuf_message.Message, metadata=None):
+    with pytest.raises(grpc.RpcError) as raised:
+        call(api, method, request, metadata)
+    return raised.value
+
+
+def details(error: grpc.RpcError) -> dict[str, protobuf_message.Message]:
+    """The error's google.rpc details by type name; an ErrorInfo is required on every one."""
+    status = rpc_status.from_call(error)
+    assert status is not None, f"{error.code()} carries no google.rpc.Status details"
+    assert status.code == error.code().value[0] and status.message == error.details()
+    found: dict[str, protobuf_message.Message] = {}
+    for detail in status.details:
+        for kind in DETAIL_KINDS:
+            if detail.Is(kind.DESCRIPTOR):
+                unpacked = kind()
+                detail.Unpack(unpacked)
+                found[kind.DESCRIPTOR.name] = unpacked
+    info = found.get("ErrorInfo")
+    assert info is not None, f"{error.code()} {error.details()!r} has no ErrorInfo"
+    assert info.domain == DOMAIN and info.reason
+    return found
+
+
+def assert_invalid_field(
+    error: grpc.RpcError, field: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
+) -> None:
+    assert error.code() == code
+    assert error.details().startswith(f"{field}: ")
+    found = details(error)
+    assert found["ErrorInfo"].metadata["field"] == field
+    [violation] = found["BadRequest"].field_violations
+    assert violation.field == field and violation.description
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, stories_pb2.Job]]:
+    """One server for the module, with one of acme's jobs finished (so it has assets)."""
+    with start_api(tmp_path_factory.mktemp("finished")) as api:
+        job = api.create()
+        api.wait(job.id)
+        yield api, api.get(job.id)
+
+
+def first_asset(job: stories_pb2.Job) -> common_pb2.Asset:
+    return next(a for s in job.segments for a in s.assets)
+
+
+@pytest.mark.parametrize(
+    ("method", "request_type", "field"),
+    [
+        ("GetJob", stories_pb2.GetJobRequest, "job_id"),
+        ("CancelJob", stories_pb2.CancelJobRequest, "job_id"),
+        ("RetryJob", stories_pb2.RetryJobRequest, "job_id"),
+        ("WatchJob", stories_pb2.WatchJobRequest, "job_id"),
+        ("GetAsset", stories_pb2.GetAssetRequest, "asset_id"),
+        ("ReadAsset", stories_pb2.ReadAssetRequest, "asset_id"),
+    ],
+)
+def test_a_missing_id_is_invalid_argument_naming_the_field(
+    idle_api: Api, method: str, request_type: type, field: str
+) -> None:
+    error = refused(idle_api, method, request_type())
+    assert_invalid_field(error, field)
+    assert error.details() == f"{field}: is required"
+    assert details(error)["ErrorInfo"].reason == "INVALID_FIELD"
+
+
+def test_a_negative_read_offset_is_invalid_argument(finished) -> None:
+    api, job = finished
+    request = stories_pb2.ReadAssetRequest(asset_id=first_asset(job).id, offset=-1)
+    error = refused(api, "ReadAsset", request)
+    assert_invalid_field(error, "offset")
+    assert details(error)["ErrorInfo"].reason == "INVALID_FIELD"
+
+
+def test_a_read_offset_past_the_end_is_out_of_range_naming_the_field(finished) -> None:
+    api, job = finished
+    asset = first_asset(job)
+    request = stories_pb2.ReadAssetRequest(asset_id=asset.id, offset=asset.size_bytes + 1)
+    error = refused(api, "ReadAsset", request)
+    assert_invalid_field(error, "offset", grpc.StatusCode.OUT_OF_RANGE)
+    assert str(asset.size_bytes) in error.details()
+    assert details(error)["ErrorInfo"].reason == "OUT_OF_RANGE"
+    at_the_end = stories_pb2.ReadAssetRequest(asset_id=asset.id, offset=asset.size_bytes)
+    assert b"".join(c.data for c in call(api, "ReadAsset", at_the_end)) == b""
+
+
+@pytest.mark.parametrize(
+    "states",
+    [
+        [common_pb2.JOB_STATE_UNSPECIFIED],
+        [common_pb2.JOB_STATE_QUEUED, common_pb2.JOB_STATE_UNSPECIFIED],
+        [common_pb2.JOB_STATE_QUEUED, 99],
+    ],
+    ids=["unspecified", "unspecified-among-known", "unknown-number"],
+)
+def test_list_jobs_refuses_a_state_it_does_not_know(idle_api: Api, states: list[int]) -> None:
+    error = refused(idle_api, "ListJobs", stories_pb2.ListJobsRequest(states=states))
+    assert_invalid_field(error, "states")
+    assert details(error)["ErrorInfo"].reason == "INVALID_FIELD"
+
+
+def test_list_jobs_refuses_a_negative_page_size(idle_api: Api) -> None:
+    error = refused(idle_api, "ListJobs", stories_pb2.ListJobsRequest(page_size=-1))
+    assert_invalid_field(error, "page_size")
+    assert details(error)["ErrorInfo"].reason == "INVALID_FIELD"
+
+
+def test_a_page_size_over_the_maximum_is_capped_not_refused(idle_api: Api) -> None:
+    created = idle_api.create()
+    listed = call(idle_api, "ListJobs", stories_pb2.ListJobsRequest(page_size=2**31 - 1))
+    assert [j.id for j in listed.jobs] == [created.id] and not listed.next_page_token
+
+
+def _wrong_keys(api: Api) -> dict[str, tuple[tuple[str, str], ...]]:
+    forged = api.acme[:-4] + ("AAAA" if not api.acme.endswith("AAAA") else "BBBB")
+    return {
+        "no key": (),
+        "unknown key": api.auth("sk_bogus_key"),
+        "known id, wrong secret": api.auth(forged),
+        "not a bearer token": (("authorization", f"Basic {api.acme}"),),
+    }
+
+
+@pytest.mark.parametrize("method", sorted(STREAMING))
+def test_streams_refuse_a_missing_or_wrong_key_as_unary_calls_do(finished, method: str) -> None:
+    api, job = finished
+    requests = {
+        "WatchJob": stories_pb2.WatchJobRequest(job_id=job.id),
+        "ReadAsset": stories_pb2.ReadAssetRequest(asset_id=first_asset(job).id),
+    }
+    unary = stories_pb2.GetJobRequest(job_id=job.id)
+    for label, metadata in _wrong_keys(api).items():
+        expected = refused(api, "GetJob", unary, metadata)
+        error = refused(api, method, requests[method], metadata)
+        assert error.code() == expected.code() == grpc.StatusCode.UNAUTHENTICATED, label
+        assert error.details() == expected.details(), label
+        assert details(error)["ErrorInfo"].reason == "UNAUTHENTICATED", label
+        assert details(expected)["ErrorInfo"].reason == "UNAUTHENTICATED", label
+    # Authentication comes before the lookup: a missing id still reads as unauthenticated.
+    missing = {
+        "WatchJob": stories_pb2.WatchJobRequest(job_id="no-such-job"),
+        "ReadAsset": stories_pb2.ReadAssetRequest(asset_id="no-such-asset"),
+    }
+    error = refused(api, method, missing[method], ())
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    ("method", "request_type", "field"),
+    [
+        ("WatchJob", stories_pb2.WatchJobRequest, "job_id"),
+        ("CancelJob", stories_pb2.CancelJobRequest, "job_id"),
+        ("RetryJob", stories_pb2.RetryJobRequest, "job_id"),
+        ("GetJob", stories_pb2.GetJobRequest, "job_id"),
+        ("ReadAsset", stories_pb2.ReadAssetRequest, "asset_id"),
+        ("GetAsset", stories_pb2.GetAssetRequest, "asset_id"),
+    ],
+)
+def test_another_tenants_job_or_asset_is_not_found_exactly_like_a_missing_one(
+    finished, method: str, request_type: type, field: str
+) -> None:
+    api, job = finished
+    theirs = job.id if field == "job_id" else first_asset(job).id
+    seen = []
+    for target in (theirs, f"no-such-{field}"):
+        error = refused(api, method, request_type(**{field: target}), api.auth(api.globex))
+        found = details(error)
+        assert set(found) == {"ErrorInfo"}
+        seen.append(
+            (
+                error.code(),
+                error.details().replace(target, "ID"),
+                found["ErrorInfo"].reason,
+                dict(found["ErrorInfo"].metadata),
+            )
+        )
+    assert seen[0] == seen[1]
+    assert seen[0][:3] == (
+        grpc.StatusCode.NOT_FOUND,
+        f"{field.removesuffix('_id')} ID not found",
+        "NOT_FOUND",
+    )
+    assert api.get(job.id).state == common_pb2.JOB_STATE_SUCCEEDED, "the owner's job is untouched"
+
+
+def _list_everything(api: Api, key: str) -> stories_pb2.ListJobsResponse:
+    request = stories_pb2.ListJobsRequest(view=stories_pb2.JOB_VIEW_FULL)
+    return api.stub.ListJobs(request, metadata=api.auth(key))
+
+
+@pytest.mark.parametrize(
+    ("fields", "metadata", "field"),
+    [
+        ({"pictures": 0, "request_id": "fresh"}, (), "pictures"),
+        ({"text": "x" * 50_001, "request_id": "fresh"}, (), "text"),
+        ({"request_id": "fresh"}, (("x-trace-id", "not a trace id!"),), "x-trace-id"),
+        ({"request_id": "kept", "text": "Another story."}, (), "request_id"),
+    ],
+    ids=["bad-pictures", "too-long", "bad-trace-id", "request-id-reused"],
+)
+def test_a_rejected_create_changes_nothing(
+    idle_api: Api, fields: dict[str, object], metadata: tuple, field: str
+) -> None:
+    kept = idle_api.create(request_id="kept")
+    idle_api.create(key=idle_api.globex, request_id="kept")
+    before = {key: _list_everything(idle_api, key) for key in (idle_api.acme, idle_api.globex)}
+    values = {"text": "One. Two. Three.", "content_type": "educational", "pictures": 2} | fields
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.stub.CreateJob(
+            stories_pb2.CreateJobRequest(**values),
+            metadata=idle_api.auth(idle_api.acme) + metadata,
+        )
+    error = raised.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith(f"{field}: ")
+    found = details(error)
+    assert found["BadRequest"].field_violations[0].field == field
+    after = {key: _list_everything(idle_api, key) for key in (idle_api.acme, idle_api.globex)}
+    assert after == before
+    assert [j.id for j in after[idle_api.acme].jobs] == [kept.id]
+    # The refused request reserved nothing: its request_id is still free.
+    if fields["request_id"] == "fresh":
+        made = idle_api.create(request_id="fresh")
+        assert made.id != kept.id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="grpc core refuses a request over grpc_max_message_bytes before the servicer "
+    "runs: RESOURCE_EXHAUSTED with no google.rpc.Status details, so no ErrorInfo",
+)
+def test_an_oversized_request_carries_an_error_info(tmp_path) -> None:
+    with start_api(tmp_path, with_worker=False, grpc_max_message_bytes=64 * 1024) as api:
+        with pytest.raises(grpc.RpcError) as raised:
+            api.create(text="x" * 70_000)
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        details(raised.value)
