@@ -16,7 +16,7 @@ from dependency_injector import containers, providers
 
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
-from stories_adapters.grpc.gate import CachedAuthenticator, Gate, TokenBuckets
+from stories_adapters.grpc.gate import CachedAuthenticator, Gate, StreamSlots, TokenBuckets
 from stories_adapters.grpc.server import ApiServer
 from stories_adapters.grpc.servicer import StoryServicer
 from stories_adapters.kafka.config import KafkaConfig
@@ -210,6 +210,9 @@ class Api(containers.DeclarativeContainer):
         limits=providers.Singleton(
             TokenBuckets, rate=config.rate_limit_per_second, burst=config.rate_limit_burst
         ),
+        streams=providers.Singleton(
+            StreamSlots, total=config.max_streams, per_key=config.max_streams_per_key
+        ),
     )
     servicer = providers.Singleton(
         StoryServicer,
@@ -233,6 +236,7 @@ class Api(containers.DeclarativeContainer):
         port=config.port,
         max_workers=config.max_workers,
         max_message_bytes=config.max_message_bytes,
+        drain_seconds=config.drain_seconds,
     )
     embedded_runtime = providers.Singleton(
         EmbeddedRuntime,
@@ -415,7 +419,10 @@ def config_from(settings: Settings) -> dict[str, Any]:
             "host": settings.grpc_host,
             "port": settings.grpc_port,
             "max_workers": settings.grpc_max_workers,
+            "max_streams": settings.resolved_grpc_max_streams,
+            "max_streams_per_key": settings.grpc_max_streams_per_key,
             "max_message_bytes": settings.grpc_max_message_bytes,
+            "drain_seconds": settings.shutdown_drain_seconds,
             "rate_limit_per_second": settings.rate_limit_per_second,
             "rate_limit_burst": settings.rate_limit_burst,
             "auth_cache_seconds": settings.auth_cache_seconds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,10 +35,19 @@ class Settings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     """Interface to listen on; use 0.0.0.0 or [::] in a container."""
     grpc_port: int = Field(50051, ge=0, le=65535)
-    grpc_max_workers: int = Field(64, ge=2)
+    grpc_max_workers: int = Field(128, ge=2)
     """Threads serving calls; each open WatchJob or ReadAsset stream holds one."""
+    grpc_max_streams: int | None = Field(None, ge=1)
+    """Streams open at once (default: three quarters of grpc_max_workers); the other
+    threads stay free for unary calls and health checks. A stream over the cap is
+    RESOURCE_EXHAUSTED."""
+    grpc_max_streams_per_key: int = Field(32, ge=1)
     grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    shutdown_drain_seconds: float = Field(2.0, ge=0)
+    """On SIGTERM, how long health reports NOT_SERVING while calls are still served, so
+    load balancers stop routing here before the server stops accepting calls."""
     shutdown_grace_seconds: float = Field(10.0, ge=0)
+    """Then, how long calls in flight get to finish."""
     rate_limit_per_second: float = Field(20.0, ge=0)
     """Calls per second per API key (0 turns the limit off)."""
     rate_limit_burst: int = Field(40, ge=1)
@@ -108,6 +117,21 @@ class Settings(BaseSettings):
     webhook_allow_private: str = ""
     """Internal addresses webhooks may call, comma-separated: loopback, link_local,
     private. Empty (refuse them all) in production."""
+
+    @field_validator("grpc_max_streams")
+    @classmethod
+    def _threads_left_for_unary_calls(cls, value: int | None, info: ValidationInfo) -> int | None:
+        workers = info.data.get("grpc_max_workers")
+        if value is not None and workers is not None and value >= workers:
+            raise ValueError(
+                f"must be below STORIES_GRPC_MAX_WORKERS ({workers}): the threads beyond "
+                "the streams serve unary calls and health checks"
+            )
+        return value
+
+    @property
+    def resolved_grpc_max_streams(self) -> int:
+        return self.grpc_max_streams or max(1, self.grpc_max_workers * 3 // 4)
 
     @property
     def messaging_kind(self) -> str:

@@ -110,6 +110,7 @@ def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterat
         "auth_cache_seconds": 0,
         "watch_poll_seconds": 0.2,
         "dispatcher_poll_seconds": 0.02,
+        "shutdown_drain_seconds": 0,
         **settings,
     }
     application = build_application(Settings(**values))

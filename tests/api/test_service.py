@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 
 from stories.v1 import common_pb2, events_pb2, stories_pb2
 from stories_core import markup
-from stories_core.services.access import revoke_key
+from stories_core.services.access import issue_key, revoke_key
 from tests.api.conftest import Api, start_api
 
 TEXT = (Path(__file__).parents[2] / "examples" / "solar-system.txt").read_text()
@@ -310,9 +310,62 @@ def test_health_reflection_and_graceful_shutdown(tmp_path) -> None:
         )
         names = {s.name for s in answer.list_services_response.service}
         assert {"stories.v1.StoryService", "grpc.health.v1.Health"} <= names
-        server = api.application.api.server()
-        server.health.enter_graceful_shutdown()
+
+
+def test_shutdown_reports_not_serving_while_it_still_serves_then_stops(tmp_path) -> None:
+    with start_api(tmp_path, with_worker=False, shutdown_drain_seconds=1.0) as api:
+        health = health_pb2_grpc.HealthStub(api.channel)
+        request = health_pb2.HealthCheckRequest(service="stories.v1.StoryService")
+        stopping = threading.Thread(target=api.application.api.server().stop, args=(1.0,))
+        stopping.start()
+        time.sleep(0.2)
         assert health.Check(request).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        api.stub.ListCapabilities(  # draining: calls that still arrive are served
+            stories_pb2.ListCapabilitiesRequest(), metadata=api.auth(api.acme)
+        )
+        stopping.join(10)
+        with pytest.raises(grpc.RpcError) as raised:
+            health.Check(request, timeout=2)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_open_streams_are_capped_so_unary_calls_always_get_a_thread(tmp_path) -> None:
+    capped = {"grpc_max_workers": 8, "grpc_max_streams": 2, "grpc_max_streams_per_key": 1}
+    with start_api(tmp_path, with_worker=False, **capped) as api:
+        uow_factory = api.application.persistence.unit_of_work_factory()
+        _, initech = issue_key(uow_factory, api.application.core.clock(), "initech")
+        # No worker: the jobs stay queued and their watches stay open.
+        jobs = {key: api.create(key=key) for key in (api.acme, api.globex, initech)}
+
+        def watch(key: str):
+            stream = api.stub.WatchJob(
+                stories_pb2.WatchJobRequest(job_id=jobs[key].id), metadata=api.auth(key)
+            )
+            next(stream)  # the snapshot: the stream is open
+            return stream
+
+        first = watch(api.acme)
+        with pytest.raises(grpc.RpcError) as raised:
+            watch(api.acme)
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert details(raised.value)["ErrorInfo"].reason == "TOO_MANY_STREAMS"
+        assert "with this key" in raised.value.details()
+        second = watch(api.globex)
+        with pytest.raises(grpc.RpcError) as raised:
+            watch(initech)
+        assert "streams open" in raised.value.details()
+        job = jobs[api.acme]
+        assert api.get(job.id).id == job.id, "unary calls are still served"
+        first.cancel()
+        deadline = time.monotonic() + 5
+        while True:  # the slot comes back when the cancelled call has ended
+            try:
+                watch(api.acme).cancel()
+                break
+            except grpc.RpcError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        second.cancel()
 
 
 def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:

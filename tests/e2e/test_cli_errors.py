@@ -56,6 +56,14 @@ def test_limits_come_from_settings(run_stories, tmp_path: Path) -> None:
     assert "pictures: must be between 1 and 3, got 4" in result.stderr
 
 
+def test_a_bad_setting_is_named_and_nothing_starts(run_stories) -> None:
+    result = run_stories(
+        "serve", env={"STORIES_GRPC_MAX_WORKERS": "8", "STORIES_GRPC_MAX_STREAMS": "8"}
+    )
+    assert result.returncode == 2
+    assert "STORIES_GRPC_MAX_STREAMS: Value error, must be below" in result.stderr
+
+
 def test_plugins_lists_first_party_plugins_with_versions(run_stories) -> None:
     result = run_stories("plugins", "--json")
     assert result.returncode == 0, result.stderr

@@ -35,6 +35,13 @@ class RateLimited(StoriesError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooManyStreams(RateLimited):
+    """Too many WatchJob/ReadAsset streams open, on the server or with one key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_seconds=1.0)
+
+
 class OutOfRange(StoriesError):
     code = "OUT_OF_RANGE"
 
@@ -99,7 +106,8 @@ def to_status(error: Exception) -> grpc.Status:
         ]
     elif isinstance(error, RateLimited):
         code, message = code_pb2.RESOURCE_EXHAUSTED, error.message
-        details = [_info("RATE_LIMITED"), _retry(error.retry_after_seconds)]
+        reason = "TOO_MANY_STREAMS" if isinstance(error, TooManyStreams) else "RATE_LIMITED"
+        details = [_info(reason), _retry(error.retry_after_seconds)]
     elif isinstance(error, LeaseLost | ConcurrentChange):
         code, message, details = code_pb2.ABORTED, error.message, [_info("CONCURRENT_CHANGE")]
     else:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import grpc
 
-from stories_adapters.grpc.errors import RateLimited
+from stories_adapters.grpc.errors import RateLimited, TooManyStreams
 from stories_core.errors import Unauthenticated
 from stories_core.model import ApiKey
 from stories_core.services.access import UNAUTHENTICATED_MESSAGE
@@ -73,10 +73,51 @@ class CachedAuthenticator:
         return key
 
 
+class StreamSlots:
+    """A server stream holds a thread of the sync server for as long as it is open: cap
+    the streams, overall and per key, so that they never take the threads that unary
+    calls and health checks need."""
+
+    def __init__(self, total: int, per_key: int) -> None:
+        self._total = total
+        self._per_key = per_key
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str) -> Callable[[], None]:
+        """Take a slot for `key_id`; returns its release (safe to call more than once)."""
+        with self._lock:
+            if sum(self._open.values()) >= self._total:
+                raise TooManyStreams(
+                    f"the server has {self._total} streams open; try again shortly"
+                )
+            if self._open.get(key_id, 0) >= self._per_key:
+                raise TooManyStreams(f"more than {self._per_key} open streams with this key")
+            self._open[key_id] = self._open.get(key_id, 0) + 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if released.is_set():
+                    return
+                released.set()
+                self._open[key_id] -= 1
+                if not self._open[key_id]:
+                    del self._open[key_id]
+
+        return release
+
+
 class Gate:
-    def __init__(self, authenticate: Callable[[str | None], ApiKey], limits: TokenBuckets):
+    def __init__(
+        self,
+        authenticate: Callable[[str | None], ApiKey],
+        limits: TokenBuckets,
+        streams: StreamSlots,
+    ) -> None:
         self._authenticate = authenticate
         self._limits = limits
+        self._streams = streams
 
     def admit(self, context: grpc.ServicerContext) -> ApiKey:
         """The caller's key, after the rate limit; raises Unauthenticated or RateLimited."""
@@ -85,4 +126,12 @@ class Gate:
             raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
         key = self._authenticate(header.removeprefix("Bearer ").strip())
         self._limits.take(key.id)
+        return key
+
+    def admit_stream(self, context: grpc.ServicerContext) -> ApiKey:
+        """As admit, and a stream slot held until the call ends, however it ends."""
+        key = self.admit(context)
+        release = self._streams.take(key.id)
+        if not context.add_callback(release):
+            release()  # the call had already ended
         return key

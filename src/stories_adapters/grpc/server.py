@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,7 +26,9 @@ class ApiServer:
         port: int,
         max_workers: int,
         max_message_bytes: int,
+        drain_seconds: float = 0.0,
     ) -> None:
+        self._drain_seconds = drain_seconds
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
             options=[
@@ -47,8 +50,11 @@ class ApiServer:
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace_seconds: float) -> None:
-        """NOT_SERVING first, so load balancers drain us; then finish calls within the grace."""
+        """NOT_SERVING first, still serving for the drain time, so health checks and load
+        balancers route new calls elsewhere; then refuse new calls and give those in
+        flight the grace period."""
         self.health.enter_graceful_shutdown()
+        time.sleep(self._drain_seconds)
         self.server.stop(grace_seconds).wait()
 
 

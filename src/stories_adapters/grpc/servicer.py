@@ -160,7 +160,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def WatchJob(self, request, context):
         try:
-            key = self._gate.admit(context)
+            key = self._gate.admit_stream(context)
             job_id = _required("job_id", request.job_id)
             for event in self._watch(job_id, key.tenant, still_wanted=context.is_active):
                 yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
@@ -181,7 +181,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def ReadAsset(self, request, context):
         try:
-            key = self._gate.admit(context)
+            key = self._gate.admit_stream(context)
             asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
             if request.offset < 0:
                 raise InvalidInput("offset", "must not be negative")
