@@ -13,7 +13,6 @@ from stories_core.errors import (
     AlreadyExists,
     ConcurrentChange,
     GenerationError,
-    InvalidInput,
     LeaseLost,
     NotFound,
 )
@@ -38,7 +37,7 @@ from stories_core.model import (
     WebhookDelivery,
     WebhookState,
 )
-from stories_core.ports import JobPage
+from stories_core.ports import JobCursor
 
 STYLE = ContentStyle(
     name="plain", description="A plain test style.", tone="plain", image_style="plain"
@@ -80,23 +79,18 @@ class InMemoryJobRepository:
         return None
 
     def list(
-        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
-    ) -> JobPage:
+        self, tenant: str, *, states: Sequence[JobState], limit: int, after: JobCursor | None
+    ) -> list[Job]:
         jobs = sorted(
             (j for j in self._store.values() if j.tenant == tenant),
-            key=lambda j: (j.created_at, j.id),
+            key=JobCursor.after,
             reverse=True,
         )
         if states:
             jobs = [j for j in jobs if j.state in states]
-        if after:
-            ids = [j.id for j in jobs]
-            if after not in ids:
-                raise InvalidInput("page_token", "is not a token this service issued")
-            jobs = jobs[ids.index(after) + 1 :]
-        page = jobs[:page_size]
-        token = page[-1].id if len(jobs) > page_size else ""
-        return JobPage([copy.deepcopy(j) for j in page], token)
+        if after is not None:
+            jobs = [j for j in jobs if JobCursor.after(j) < after]
+        return [copy.deepcopy(j) for j in jobs[:limit]]
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         stored = self._store[job.id]

@@ -228,6 +228,7 @@ class Api(containers.DeclarativeContainer):
         clock=core.clock,
         default_backend=config.default_backend,
         download_ttl_seconds=config.download_ttl_seconds,
+        max_response_bytes=config.max_message_bytes,
     )
     server = providers.Singleton(
         ApiServer,

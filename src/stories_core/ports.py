@@ -69,6 +69,18 @@ class JobPage:
     next_page_token: str
 
 
+@dataclass(frozen=True, order=True)
+class JobCursor:
+    """A place in a tenant's jobs, newest first: the (created_at, id) of the last job seen."""
+
+    created_at: datetime
+    job_id: str
+
+    @classmethod
+    def after(cls, job: Job) -> JobCursor:
+        return cls(job.created_at, job.id)
+
+
 class JobRepository(Protocol):
     def add(self, job: Job) -> None:
         """AlreadyExists when the tenant's request_id is already taken."""
@@ -82,8 +94,10 @@ class JobRepository(Protocol):
     def find_by_request_id(self, tenant: str, request_id: str) -> Job | None: ...
 
     def list(
-        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
-    ) -> JobPage: ...
+        self, tenant: str, *, states: Sequence[JobState], limit: int, after: JobCursor | None
+    ) -> list[Job]:
+        """Up to `limit` jobs, newest first (created_at, then id), strictly after `after`."""
+        ...
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         """Write the job's own fields (state, markup, error, lease), not its segments.

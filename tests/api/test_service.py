@@ -178,7 +178,7 @@ def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
     idle_api.stub.CancelJob(
         stories_pb2.CancelJobRequest(job_id=created[1].id), metadata=idle_api.auth(idle_api.acme)
     )
-    seen, token = [], ""
+    seen, token, token0 = [], "", ""
     while True:
         page = idle_api.stub.ListJobs(
             stories_pb2.ListJobsRequest(page_size=2, page_token=token),
@@ -187,6 +187,7 @@ def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
         assert len(page.jobs) <= 2 and all(not j.segments for j in page.jobs)
         seen += [j.id for j in page.jobs]
         token = page.next_page_token
+        token0 = token0 or token
         if not token:
             break
     assert seen == [j.id for j in reversed(created)]
@@ -201,6 +202,37 @@ def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details(raised.value)["BadRequest"].field_violations[0].field == "page_token"
+    with pytest.raises(grpc.RpcError) as raised:  # a token belongs to its filter
+        idle_api.stub.ListJobs(
+            stories_pb2.ListJobsRequest(states=[common_pb2.JOB_STATE_QUEUED], page_token=token0),
+            metadata=idle_api.auth(idle_api.acme),
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "different filter" in raised.value.details()
+
+
+def test_a_page_of_full_jobs_ends_early_rather_than_outgrow_a_message(tmp_path) -> None:
+    text = " ".join(f"Sentence number {n} says a little more." for n in range(700))
+    with start_api(tmp_path, grpc_max_message_bytes=96 * 1024) as api:
+        created = [api.create(text=text, backend="flaky") for _ in range(4)]
+        for job in created:
+            api.wait(job.id)
+        seen, token, pages = [], "", 0
+        while True:
+            page = api.stub.ListJobs(
+                stories_pb2.ListJobsRequest(
+                    page_size=10, page_token=token, view=stories_pb2.JOB_VIEW_FULL
+                ),
+                metadata=api.auth(api.acme),
+            )
+            assert page.ByteSize() <= 96 * 1024
+            assert all(job.segments and job.markup for job in page.jobs)
+            seen += [job.id for job in page.jobs]
+            pages += 1
+            if not (token := page.next_page_token):
+                break
+    assert seen == [job.id for job in reversed(created)]
+    assert pages > 1, "four full jobs do not fit in one response"
 
 
 def test_cancel_a_queued_job_twice_but_not_a_finished_one(api: Api, idle_api: Api) -> None:

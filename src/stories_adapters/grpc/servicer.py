@@ -37,6 +37,8 @@ TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IMMUTABLE_STATES = frozenset({JobState.SUCCEEDED, JobState.CANCELLED})
 CHUNK_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 500
+JOB_FRAMING_BYTES = 8  # a repeated field's tag and length, at most, per job
+RESPONSE_HEADROOM_BYTES = 1024  # the page token and the rest of a ListJobsResponse
 
 
 class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
@@ -54,8 +56,10 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         clock: Clock,
         default_backend: str,
         download_ttl_seconds: float | None,
+        max_response_bytes: int,
         finished_cache_size: int = 2048,
     ) -> None:
+        self._response_budget = max_response_bytes - RESPONSE_HEADROOM_BYTES
         self._gate = gate
         self._submit = submit
         self._queries = queries
@@ -137,9 +141,18 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 page_token=request.page_token,
             )
             full = request.view == stories_pb2.JOB_VIEW_FULL
+            messages = [job_to_proto(job, full=full) for job in page.jobs]
+            # A page of full jobs can outgrow the largest message: it then ends early,
+            # its token continuing after the last job that fits (AIP-158 allows it).
+            keep, size = 0, 0
+            for message in messages:
+                size += message.ByteSize() + JOB_FRAMING_BYTES
+                if keep and size > self._response_budget:
+                    break
+                keep += 1
+            page = JobQueries.shortened(page, keep, key.tenant, states)
             return stories_pb2.ListJobsResponse(
-                jobs=[job_to_proto(job, full=full) for job in page.jobs],
-                next_page_token=page.next_page_token,
+                jobs=messages[:keep], next_page_token=page.next_page_token
             )
 
         return self._unary(context, list_jobs)

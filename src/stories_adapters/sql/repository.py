@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,7 +29,6 @@ from stories_adapters.sql.webhooks import SqlWebhookRepository
 from stories_core.errors import (
     AlreadyExists,
     ConcurrentChange,
-    InvalidInput,
     LeaseLost,
     NotFound,
 )
@@ -47,7 +44,7 @@ from stories_core.model import (
     SegmentState,
     Topic,
 )
-from stories_core.ports import JobPage
+from stories_core.ports import JobCursor
 
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
@@ -103,25 +100,21 @@ class SqlJobRepository:
         return self._load(row._mapping) if row else None
 
     def list(
-        self, tenant: str, *, states: Sequence[JobState], page_size: int, after: str | None
-    ) -> JobPage:
-        """Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat."""
+        self, tenant: str, *, states: Sequence[JobState], limit: int, after: JobCursor | None
+    ) -> list[Job]:
+        """Keyset-paginated on (created_at, id), served by ix_jobs_tenant_created."""
         query = select(jobs).where(jobs.c.tenant == tenant)
         if states:
             query = query.where(jobs.c.state.in_([s.value for s in states]))
-        if after:
-            created_at, job_id = _decode_token(after)
+        if after is not None:
             query = query.where(
                 or_(
-                    jobs.c.created_at < created_at,
-                    and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
+                    jobs.c.created_at < after.created_at,
+                    and_(jobs.c.created_at == after.created_at, jobs.c.id < after.job_id),
                 )
             )
-        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(page_size + 1)
-        rows = self._db.execute(query).all()
-        page = [self._load(row._mapping) for row in rows[:page_size]]
-        token = _encode_token(page[-1]) if len(rows) > page_size else ""
-        return JobPage(page, token)
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        return [self._load(row._mapping) for row in self._db.execute(query)]
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         if expected_state is None:
@@ -442,19 +435,3 @@ def _key_row(key: ApiKey) -> dict[str, Any]:
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
     }
-
-
-def _encode_token(last: Job) -> str:
-    raw = json.dumps([last.created_at.isoformat(), last.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_token(token: str) -> tuple[datetime, str]:
-    try:
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return moment, str(job_id)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput("page_token", "is not a token this service issued") from error
