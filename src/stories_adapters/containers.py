@@ -124,7 +124,10 @@ class UseCases(containers.DeclarativeContainer):
     generation = providers.DependenciesContainer()
 
     limits = providers.Factory(
-        Limits, max_input_chars=config.max_input_chars, max_pictures=config.max_pictures
+        Limits,
+        max_input_chars=config.max_input_chars,
+        max_pictures=config.max_pictures,
+        webhooks_enabled=config.webhooks_enabled,
     )
     processing_settings = providers.Factory(
         ProcessingSettings,
@@ -388,6 +391,7 @@ def config_from(settings: Settings) -> dict[str, Any]:
         "use_cases": {
             "max_input_chars": settings.max_input_chars,
             "max_pictures": settings.max_pictures,
+            "webhooks_enabled": settings.webhook_secret is not None,
             "max_concurrent_segments": settings.max_concurrent_segments,
             "lease_seconds": settings.lease_seconds,
             "watch_poll_seconds": settings.watch_poll_seconds,

@@ -24,6 +24,17 @@ class InvalidInput(StoriesError):
         self.reason = message
 
 
+class NotEnabled(StoriesError):
+    """A request field asks for something this deployment does not offer; nothing was
+    changed. (Unlike InvalidInput, the same request can work on another deployment.)"""
+
+    code = "FAILED_PRECONDITION"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class NotFound(StoriesError):
     """The thing does not exist, or belongs to someone else (the two are never told apart)."""
 

@@ -34,6 +34,7 @@ def details(error: grpc.RpcError) -> dict[str, object]:
             error_details_pb2.BadRequest,
             error_details_pb2.QuotaFailure,
             error_details_pb2.RetryInfo,
+            error_details_pb2.PreconditionFailure,
         ):
             if detail.Is(kind.DESCRIPTOR):
                 message = kind()
@@ -209,6 +210,20 @@ def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "different filter" in raised.value.details()
+
+
+def test_a_webhook_url_is_refused_by_a_server_that_could_not_deliver_it(idle_api: Api) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        idle_api.create(webhook_url="https://example.test/hook")
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert raised.value.details().startswith("webhook_url: webhooks are not enabled")
+    [violation] = details(raised.value)["PreconditionFailure"].violations
+    assert violation.subject == "webhook_url"
+    assert details(raised.value)["ErrorInfo"].reason == "NOT_ENABLED"
+    listed = idle_api.stub.ListJobs(
+        stories_pb2.ListJobsRequest(), metadata=idle_api.auth(idle_api.acme)
+    )
+    assert list(listed.jobs) == [], "nothing was recorded"
 
 
 def test_a_page_of_full_jobs_ends_early_rather_than_outgrow_a_message(tmp_path) -> None:

@@ -1,7 +1,8 @@
 import pytest
 
-from stories_core.errors import ConflictingRequest, InvalidInput
+from stories_core.errors import ConflictingRequest, InvalidInput, NotEnabled
 from stories_core.model import Topic
+from stories_core.services.submit import Limits, SubmitJob
 from tests.unit.conftest import World
 
 
@@ -54,3 +55,14 @@ def test_a_submitted_job_is_announced_through_the_outbox(world: World) -> None:
     [queued] = world.outbox(Topic.EVENTS)
     assert queued.payload["kind"] == "job.queued" and queued.payload["tenant"] == "default"
     assert world.outbox(Topic.WEBHOOKS) == [], "webhooks fire only at the end"
+
+
+def test_a_webhook_is_refused_where_none_could_be_delivered(world: World) -> None:
+    submit = SubmitJob(
+        world.database, world.catalog, world.clock, world.events, Limits(webhooks_enabled=False)
+    )
+    with pytest.raises(NotEnabled) as raised:
+        submit(world.request("Some text.", webhook_url="https://example.test/hook"))
+    assert raised.value.field == "webhook_url"
+    assert world.database.jobs == {} and world.database.tables.outbox == []
+    assert submit(world.request("Some text.")).webhook_url is None

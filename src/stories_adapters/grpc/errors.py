@@ -15,6 +15,7 @@ from stories_core.errors import (
     IllegalTransition,
     InvalidInput,
     LeaseLost,
+    NotEnabled,
     NotFound,
     QuotaExceeded,
     StoriesError,
@@ -86,6 +87,15 @@ def to_status(error: Exception) -> grpc.Status:
     elif isinstance(error, OutOfRange):
         code, message = code_pb2.OUT_OF_RANGE, error.message
         details = [_info("OUT_OF_RANGE", field=error.field), _bad_request(error.field, message)]
+    elif isinstance(error, NotEnabled):
+        code, message = code_pb2.FAILED_PRECONDITION, error.message
+        violation = error_details_pb2.PreconditionFailure.Violation(
+            type="NOT_ENABLED", subject=error.field, description=error.message
+        )
+        details = [
+            _info("NOT_ENABLED", field=error.field),
+            _pack(error_details_pb2.PreconditionFailure(violations=[violation])),
+        ]
     elif isinstance(error, NotFound):
         code, message, details = code_pb2.NOT_FOUND, error.message, [_info("NOT_FOUND")]
     elif isinstance(error, IllegalTransition):

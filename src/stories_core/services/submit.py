@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from stories_core.errors import AlreadyExists, ConflictingRequest, InvalidInput, StoriesError
+from stories_core.errors import (
+    AlreadyExists,
+    ConflictingRequest,
+    InvalidInput,
+    NotEnabled,
+    StoriesError,
+)
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
 from stories_core.ports import Catalog, Clock, EventSink, UnitOfWorkFactory
@@ -19,6 +25,8 @@ from stories_core.services.access import QuotaPolicy, charge_quota
 class Limits:
     max_input_chars: int = 50_000
     max_pictures: int = 20
+    webhooks_enabled: bool = True
+    """False where nothing could sign and deliver webhooks: a webhook_url is refused."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,12 @@ def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType
         parts = urlsplit(request.webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput("webhook_url", "must be an absolute http or https URL")
+        if not limits.webhooks_enabled:
+            raise NotEnabled(
+                "webhook_url",
+                "webhooks are not enabled on this server (it has no signing secret, "
+                "STORIES_WEBHOOK_SECRET); watch the job instead",
+            )
     if request.request_id is not None and not 1 <= len(request.request_id) <= 128:
         raise InvalidInput("request_id", "must be 1 to 128 characters")
     return audio_type
