@@ -176,6 +176,23 @@ def test_list_pages_newest_first_without_gaps_or_repeats(uow_factory) -> None:
     assert [j.id for j in failed] == [job(n).id for n in (6, 3, 0)]
 
 
+def test_listed_jobs_come_with_their_own_segments_and_assets(uow_factory) -> None:
+    with uow_factory() as uow:
+        for n in range(3):
+            uow.jobs.add(job(n))
+            if n:  # job 0 is not segmented yet
+                uow.jobs.add_segments(job(n), segments_of(job(n)))
+                uow.jobs.put_asset(asset(segments_of(job(n))[1], AssetKind.IMAGE, size=n))
+        uow.commit()
+    with uow_factory() as uow:
+        listed = uow.jobs.list("acme", states=[], limit=10, after=None)
+        assert [[s.index for s in j.segments] for j in listed] == [[0, 1], [0, 1], []]
+        for j in listed:
+            assert j.segments == uow.jobs.get(j.id).segments
+            assert all(s.job_id == j.id for s in j.segments)
+        assert [a.size for a in listed[0].segments[1].assets] == [2]
+
+
 def test_get_asset_is_tenant_scoped(uow_factory) -> None:
     j = job()
     segments = segments_of(j)

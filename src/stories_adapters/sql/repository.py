@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,13 +57,18 @@ _JOB_FIELDS = (
 # CreateJob and GetJob) run as PreparedStatements, the rest through Core.
 _JOB_BY_ID = select(jobs).where(jobs.c.id == bindparam("job_id"))
 _JOB_BY_ID_FOR_UPDATE = _JOB_BY_ID.with_for_update()
-# A job's segments with their assets in one round trip: a row per asset, or one row with
-# NULL asset columns for a segment that has none yet.
+# A job's (or a page of jobs') segments with their assets in one round trip.
 _SEGMENTS_WITH_ASSETS = (
     select(segments, *[column.label(f"asset_{column.name}") for column in assets.c])
     .outerjoin(assets, assets.c.segment_id == segments.c.id)
     .where(segments.c.job_id == bindparam("job_id"))
     .order_by(segments.c.idx, assets.c.kind)
+)
+_SEGMENTS_WITH_ASSETS_OF_JOBS = (
+    select(segments, *[column.label(f"asset_{column.name}") for column in assets.c])
+    .outerjoin(assets, assets.c.segment_id == segments.c.id)
+    .where(segments.c.job_id.in_(bindparam("job_ids", expanding=True)))
+    .order_by(segments.c.job_id, segments.c.idx, assets.c.kind)
 )
 _KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
 _INSERT_JOB = insert(jobs)
@@ -114,7 +119,15 @@ class SqlJobRepository:
                 )
             )
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
-        return [self._load(row._mapping) for row in self._db.execute(query)]
+        page = [_job_from(row._mapping) for row in self._db.execute(query)]
+        if page:  # every job's segments in one more query, not one per job
+            rows = self._db.execute(
+                _SEGMENTS_WITH_ASSETS_OF_JOBS, {"job_ids": [j.id for j in page]}
+            )
+            by_job = _segments_from(row._mapping for row in rows)
+            for job in page:
+                job.segments = by_job.get(job.id, [])
+        return page
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         if expected_state is None:
@@ -199,47 +212,10 @@ class SqlJobRepository:
             raise LeaseLost(f"job {job_id} is no longer held by {owner}")
 
     def _load(self, row: Mapping[str, Any]) -> Job:
-        job = Job(
-            id=row["id"],
-            tenant=row["tenant"],
-            text=row["text"],
-            content_type=row["content_type"],
-            pictures=row["pictures"],
-            audio_type=AudioType(row["audio_type"]),
-            backend=row["backend"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            state=JobState(row["state"]),
-            trace_id=row["trace_id"],
-            request_id=row["request_id"],
-            request_fingerprint=row["request_fingerprint"],
-            webhook_url=row["webhook_url"],
-            markup=row["markup"],
-            error_code=row["error_code"],
-            error_message=row["error_message"],
-            attempt=row["attempt"],
-            lease_owner=row["lease_owner"],
-            lease_expires_at=row["lease_expires_at"],
-        )
+        job = _job_from(row)
         statement = prepare(_SEGMENTS_WITH_ASSETS, self._db.dialect)
-        by_id: dict[str, Segment] = {}
-        for values in prepared.execute(self._db, statement, {"job_id": job.id}):
-            segment = by_id.get(values["id"])
-            if segment is None:
-                segment = by_id[values["id"]] = Segment(
-                    id=values["id"],
-                    job_id=values["job_id"],
-                    index=values["idx"],
-                    start=values["start_offset"],
-                    end=values["end_offset"],
-                    title=values["title"],
-                    text=values["text"],
-                    state=SegmentState(values["state"]),
-                    error=values["error"],
-                )
-            if values["asset_id"] is not None:
-                segment.assets.append(_asset_from(values, prefix="asset_"))
-        job.segments = list(by_id.values())
+        rows = prepared.execute(self._db, statement, {"job_id": job.id})
+        job.segments = _segments_from(rows).get(job.id, [])
         return job
 
 
@@ -411,6 +387,58 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
             or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
         ),
     )
+
+
+def _job_from(row: Mapping[str, Any]) -> Job:
+    """The job's own row; its segments are loaded beside it."""
+    return Job(
+        id=row["id"],
+        tenant=row["tenant"],
+        text=row["text"],
+        content_type=row["content_type"],
+        pictures=row["pictures"],
+        audio_type=AudioType(row["audio_type"]),
+        backend=row["backend"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        state=JobState(row["state"]),
+        trace_id=row["trace_id"],
+        request_id=row["request_id"],
+        request_fingerprint=row["request_fingerprint"],
+        webhook_url=row["webhook_url"],
+        markup=row["markup"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        attempt=row["attempt"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+    )
+
+
+def _segments_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Segment]]:
+    """Segments by job id, in order, each with its assets, from segment-with-asset rows (a
+    row per asset, or one with NULL asset columns for a segment that has none yet)."""
+    by_id: dict[str, Segment] = {}
+    for values in rows:
+        segment = by_id.get(values["id"])
+        if segment is None:
+            segment = by_id[values["id"]] = Segment(
+                id=values["id"],
+                job_id=values["job_id"],
+                index=values["idx"],
+                start=values["start_offset"],
+                end=values["end_offset"],
+                title=values["title"],
+                text=values["text"],
+                state=SegmentState(values["state"]),
+                error=values["error"],
+            )
+        if values["asset_id"] is not None:
+            segment.assets.append(_asset_from(values, prefix="asset_"))
+    by_job: dict[str, list[Segment]] = {}
+    for segment in by_id.values():
+        by_job.setdefault(segment.job_id, []).append(segment)
+    return by_job
 
 
 def _asset_from(values: Mapping[str, Any], prefix: str = "") -> Asset:
