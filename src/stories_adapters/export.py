@@ -48,7 +48,13 @@ def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str
         "updated_at": job.updated_at.isoformat(),
         "progress": job.progress,
         "error": (
-            {"code": job.error_code, "message": job.error_message} if job.error_code else None
+            {
+                "code": job.error_code,
+                "message": job.error_message,
+                "retryable": job.error_retryable,
+            }
+            if job.error_code
+            else None
         ),
         "segment_count": len(job.segments),
         "segments": [

@@ -40,6 +40,7 @@ class JobEvent:
     segment_count: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    error_retryable: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +55,7 @@ class JobEvent:
             "segment_count": self.segment_count,
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "error_retryable": self.error_retryable,
         }
 
     @classmethod
@@ -70,6 +72,7 @@ class JobEvent:
             segment_count=data.get("segment_count"),
             error_code=data.get("error_code"),
             error_message=data.get("error_message"),
+            error_retryable=bool(data.get("error_retryable", False)),
         )
 
     def outbox_messages(self, webhook_url: str | None = None) -> list[OutboxMessage]:
@@ -97,4 +100,5 @@ class JobEvent:
             segment_count=len(job.segments) or None,
             error_code=job.error_code,
             error_message=job.error_message,
+            error_retryable=job.error_retryable,
         )

@@ -150,6 +150,8 @@ class Job:
     markup: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    error_retryable: bool = False
+    """Whether retrying the job later may succeed (the backend said so)."""
     attempt: int = 0
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None

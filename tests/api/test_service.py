@@ -271,8 +271,9 @@ def test_retry_a_failed_job_keeps_finished_segments(api: Api) -> None:
     events = api.wait(job.id)
     failed = events[-1].event
     assert failed.kind == events_pb2.JOB_EVENT_KIND_FAILED
-    assert failed.error.code == "BACKEND_UNAVAILABLE"
+    assert failed.error.code == "BACKEND_UNAVAILABLE" and failed.error.retryable
     first_try = api.get(job.id)
+    assert first_try.error.retryable
     kept = {s.id: s.assets[0].checksum for s in first_try.segments if s.assets}
     assert list(kept) == [first_try.segments[0].id]
 
@@ -285,7 +286,7 @@ def test_retry_a_failed_job_keeps_finished_segments(api: Api) -> None:
     assert api.wait(job.id)[-1].event.kind == events_pb2.JOB_EVENT_KIND_SUCCEEDED
     assert next(api.flaky.draws) - draws_before - 1 == 2, "only the two unfinished segments"
     done = api.get(job.id)
-    assert done.attempt == 2
+    assert done.attempt == 2 and not done.HasField("error")
     assert {s.id: s.assets[0].checksum for s in done.segments if s.id in kept} == kept
     with pytest.raises(grpc.RpcError) as raised:
         api.stub.RetryJob(stories_pb2.RetryJobRequest(job_id=job.id), metadata=api.auth(api.acme))

@@ -1,7 +1,10 @@
 import hashlib
 import threading
 
+import pytest
+
 from stories_core import markup
+from stories_core.errors import ContentBlocked
 from stories_core.events import EventKind, JobEvent
 from stories_core.generation import Media
 from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
@@ -57,6 +60,7 @@ def test_running_again_skips_finished_segments_and_duplicates_nothing() -> None:
     failed = JobQueries(world.database).get(job.id)
     assert failed.state is JobState.FAILED
     assert failed.error_code == "BACKEND_UNAVAILABLE"
+    assert failed.error_retryable, "the backend said trying later may help"
     finished = {s.id for s in failed.segments if s.state is SegmentState.SUCCEEDED}
     assert len(finished) == 5
     asset_ids = {a.id for s in failed.segments for a in s.assets}
@@ -195,3 +199,25 @@ def test_a_worker_that_lost_its_lease_cannot_change_the_bytes_of_an_asset() -> N
     stored = world.blobs.objects[image.key]
     assert image.checksum == "sha256:" + hashlib.sha256(stored).hexdigest()
     assert stored == b"picture of Part 1", "the successor's picture, as its row says"
+
+
+class BlockingBackend(ScriptedBackend):
+    def draw(self, prompt, brief, style):
+        raise ContentBlocked("the picture was blocked by the safety filter")
+
+
+@pytest.mark.parametrize(
+    ("backend", "code", "retryable"),
+    [
+        (ScriptedBackend(fail_on_index=0), "BACKEND_UNAVAILABLE", True),
+        (BlockingBackend(), "CONTENT_BLOCKED", False),
+    ],
+)
+def test_a_failure_says_whether_retrying_may_help(backend, code, retryable) -> None:
+    world = World(backend)
+    job = world.submit(world.request(TEXT, pictures=1))
+    world.processor()(job.id)
+    failed = JobQueries(world.database).get(job.id)
+    assert (failed.error_code, failed.error_retryable) == (code, retryable)
+    [event] = [m.payload for m in world.outbox(Topic.EVENTS) if m.payload["kind"] == "job.failed"]
+    assert (event["error_code"], event["error_retryable"]) == (code, retryable)

@@ -27,25 +27,25 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stories/v1/common.proto\x12\nstories.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x93\x02\n\x05\x41sset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\nsegment_id\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.stories.v1.AssetKind\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x10\n\x08\x63hecksum\x18\x07 \x01(\t\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x64ownload_uri\x18\t \x01(\t\x12\x38\n\x14\x64ownload_expire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x14\n\x0cstart_offset\x18\x03 \x01(\x05\x12\x12\n\nend_offset\x18\x04 \x01(\x05\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.stories.v1.SegmentState\x12!\n\x06\x61ssets\x18\x08 \x03(\x0b\x32\x11.stories.v1.Asset*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xb6\x01\n\x0cSegmentState\x12\x1d\n\x19SEGMENT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SEGMENT_STATE_QUEUED\x10\x01\x12\x19\n\x15SEGMENT_STATE_RUNNING\x10\x02\x12\x1b\n\x17SEGMENT_STATE_SUCCEEDED\x10\x03\x12\x18\n\x14SEGMENT_STATE_FAILED\x10\x04\x12\x1b\n\x17SEGMENT_STATE_CANCELLED\x10\x05*\x89\x01\n\tAudioType\x12\x1a\n\x16\x41UDIO_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41UDIO_TYPE_FREE_SPEECH\x10\x01\x12\x16\n\x12\x41UDIO_TYPE_PODCAST\x10\x02\x12\x17\n\x13\x41UDIO_TYPE_VERBATIM\x10\x03\x12\x13\n\x0f\x41UDIO_TYPE_NONE\x10\x04*S\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SSET_KIND_IMAGE\x10\x01\x12\x14\n\x10\x41SSET_KIND_AUDIO\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stories/v1/common.proto\x12\nstories.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\x93\x02\n\x05\x41sset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\nsegment_id\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.stories.v1.AssetKind\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x10\n\x08\x63hecksum\x18\x07 \x01(\t\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x64ownload_uri\x18\t \x01(\t\x12\x38\n\x14\x64ownload_expire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x14\n\x0cstart_offset\x18\x03 \x01(\x05\x12\x12\n\nend_offset\x18\x04 \x01(\x05\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.stories.v1.SegmentState\x12!\n\x06\x61ssets\x18\x08 \x03(\x0b\x32\x11.stories.v1.Asset*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xb6\x01\n\x0cSegmentState\x12\x1d\n\x19SEGMENT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SEGMENT_STATE_QUEUED\x10\x01\x12\x19\n\x15SEGMENT_STATE_RUNNING\x10\x02\x12\x1b\n\x17SEGMENT_STATE_SUCCEEDED\x10\x03\x12\x18\n\x14SEGMENT_STATE_FAILED\x10\x04\x12\x1b\n\x17SEGMENT_STATE_CANCELLED\x10\x05*\x89\x01\n\tAudioType\x12\x1a\n\x16\x41UDIO_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41UDIO_TYPE_FREE_SPEECH\x10\x01\x12\x16\n\x12\x41UDIO_TYPE_PODCAST\x10\x02\x12\x17\n\x13\x41UDIO_TYPE_VERBATIM\x10\x03\x12\x13\n\x0f\x41UDIO_TYPE_NONE\x10\x04*S\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SSET_KIND_IMAGE\x10\x01\x12\x14\n\x10\x41SSET_KIND_AUDIO\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stories.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=610
-  _globals['_JOBSTATE']._serialized_end=764
-  _globals['_SEGMENTSTATE']._serialized_start=767
-  _globals['_SEGMENTSTATE']._serialized_end=949
-  _globals['_AUDIOTYPE']._serialized_start=952
-  _globals['_AUDIOTYPE']._serialized_end=1089
-  _globals['_ASSETKIND']._serialized_start=1091
-  _globals['_ASSETKIND']._serialized_end=1174
+  _globals['_JOBSTATE']._serialized_start=629
+  _globals['_JOBSTATE']._serialized_end=783
+  _globals['_SEGMENTSTATE']._serialized_start=786
+  _globals['_SEGMENTSTATE']._serialized_end=968
+  _globals['_AUDIOTYPE']._serialized_start=971
+  _globals['_AUDIOTYPE']._serialized_end=1108
+  _globals['_ASSETKIND']._serialized_start=1110
+  _globals['_ASSETKIND']._serialized_end=1193
   _globals['_JOBERROR']._serialized_start=102
-  _globals['_JOBERROR']._serialized_end=143
-  _globals['_ASSET']._serialized_start=146
-  _globals['_ASSET']._serialized_end=421
-  _globals['_SEGMENT']._serialized_start=424
-  _globals['_SEGMENT']._serialized_end=607
+  _globals['_JOBERROR']._serialized_end=162
+  _globals['_ASSET']._serialized_start=165
+  _globals['_ASSET']._serialized_end=440
+  _globals['_SEGMENT']._serialized_start=443
+  _globals['_SEGMENT']._serialized_end=626
 # @@protoc_insertion_point(module_scope)

@@ -65,12 +65,14 @@ ASSET_KIND_IMAGE: AssetKind
 ASSET_KIND_AUDIO: AssetKind
 
 class JobError(_message.Message):
-    __slots__ = ("code", "message")
+    __slots__ = ("code", "message", "retryable")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    retryable: bool
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class Asset(_message.Message):
     __slots__ = ("id", "job_id", "segment_id", "kind", "content_type", "size_bytes", "checksum", "metadata", "download_uri", "download_expire_time")

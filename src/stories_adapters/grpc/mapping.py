@@ -124,7 +124,11 @@ def job_to_proto(job: Job, *, full: bool) -> stories_pb2.Job:
         attempt=job.attempt,
     )
     if job.error_code:
-        message.error.CopyFrom(common_pb2.JobError(code=job.error_code, message=job.error_message))
+        message.error.CopyFrom(
+            common_pb2.JobError(
+                code=job.error_code, message=job.error_message, retryable=job.error_retryable
+            )
+        )
     if full:
         message.segments.extend(segment_to_proto(s) for s in job.segments)
         message.markup = job.markup or ""
@@ -145,7 +149,11 @@ def event_to_proto(event: JobEvent, *, with_tenant: bool = False) -> events_pb2.
     )
     if event.error_code:
         message.error.CopyFrom(
-            common_pb2.JobError(code=event.error_code, message=event.error_message or "")
+            common_pb2.JobError(
+                code=event.error_code,
+                message=event.error_message or "",
+                retryable=event.error_retryable,
+            )
         )
     return message
 
@@ -167,6 +175,7 @@ def job_from_proto(message: stories_pb2.Job) -> Job:
         markup=message.markup or None,
         error_code=message.error.code or None,
         error_message=message.error.message or None,
+        error_retryable=message.error.retryable,
         attempt=message.attempt,
     )
     job.segments = [

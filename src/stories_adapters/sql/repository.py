@@ -49,7 +49,7 @@ from stories_core.ports import JobCursor
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
     "request_id", "request_fingerprint", "webhook_url", "markup", "error_code", "error_message",
-    "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
+    "error_retryable", "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -409,6 +409,7 @@ def _job_from(row: Mapping[str, Any]) -> Job:
         markup=row["markup"],
         error_code=row["error_code"],
         error_message=row["error_message"],
+        error_retryable=row["error_retryable"],
         attempt=row["attempt"],
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],

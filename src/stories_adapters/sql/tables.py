@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +71,7 @@ jobs = Table(
     Column("markup", Text),
     Column("error_code", String(64)),
     Column("error_message", Text),
+    Column("error_retryable", Boolean, nullable=False, server_default=false()),
     Column("attempt", Integer, nullable=False, default=0),
     Column("lease_owner", String(128)),
     Column("lease_expires_at", UtcDateTime()),

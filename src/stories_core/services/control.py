@@ -58,6 +58,7 @@ class RetryJob:
                 )
             job.transition(JobState.QUEUED, now)
             job.error_code = job.error_message = None
+            job.error_retryable = False
             for segment in job.segments:
                 if segment.state in (SegmentState.FAILED, SegmentState.CANCELLED):
                     segment.transition(SegmentState.QUEUED)

@@ -105,7 +105,8 @@ class ProcessJob:
                 log.warning("lease on job %s lost; leaving it to its new owner", job.id)
                 return None
             except StoriesError as error:
-                return self._fail(job, error.code, error.message)
+                retryable = getattr(error, "retryable", False)
+                return self._fail(job, error.code, error.message, retryable=retryable)
             except Exception as error:  # a bug or an unexpected backend fault
                 log.exception("job %s failed unexpectedly", job.id)
                 return self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
@@ -312,7 +313,7 @@ class ProcessJob:
             uow.commit()
         self._events.emit(succeeded)
 
-    def _fail(self, job: Job, code: str, message: str) -> Job | None:
+    def _fail(self, job: Job, code: str, message: str, *, retryable: bool = False) -> Job | None:
         """Record the failure; None when the job is no longer ours to fail."""
         now = self._clock.now()
         with self._uow_factory() as uow:
@@ -326,6 +327,7 @@ class ProcessJob:
                     uow.jobs.update_segment(segment)
             job.transition(JobState.FAILED, now)
             job.error_code, job.error_message = code, message
+            job.error_retryable = retryable
             job.lease_owner = job.lease_expires_at = None
             uow.jobs.update(job)
             failed = self._record(uow, TERMINAL_EVENT[JobState.FAILED], job)
