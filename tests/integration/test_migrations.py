@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from stories_adapters.sql.engine import MIGRATIONS, alembic_config, make_engine, migrate
 from stories_adapters.sql.tables import metadata
@@ -74,3 +74,49 @@ def test_downgrade_to_base_then_upgrade_again(empty_engine: Engine) -> None:
 
 def test_there_is_a_single_head() -> None:
     assert len(SCRIPTS.get_heads()) == 1
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("jobs", "segments", "assets")
+        }
+
+
+def test_every_step_up_and_down_keeps_the_rows(empty_engine: Engine) -> None:
+    """Rebuilding a table (SQLite batch mode) must never cascade-delete what refers to it."""
+    config = alembic_config(empty_engine)
+    command.upgrade(config, "0001")
+    moment = "2026-01-01 00:00:00.000000"
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, tenant, state, text, content_type, pictures, "
+                "audio_type, backend, trace_id, attempt, created_at, updated_at) VALUES "
+                "('j', 't', 'succeeded', 'One.', 'educational', 1, 'none', 'local', 'tr', 1, "
+                ":moment, :moment)"
+            ),
+            {"moment": moment},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO segments (id, job_id, idx, start_offset, end_offset, title, text, "
+                "state) VALUES ('s', 'j', 0, 0, 4, 'One', 'One.', 'succeeded')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assets (id, job_id, segment_id, kind, blob_key, content_type, "
+                "size, checksum, metadata) VALUES ('a', 'j', 's', 'image', 'k', 'image/png', "
+                "1, 'sha256:00', '{}')"
+            )
+        )
+    before = counts(empty_engine)
+    revisions = [script.revision for script in SCRIPTS.walk_revisions("base", "heads")]
+    for revision in reversed(revisions[:-1]):  # 0002 .. head, one at a time
+        command.upgrade(config, revision)
+        assert counts(empty_engine) == before, f"rows lost upgrading to {revision}"
+    for revision in revisions[1:]:  # head-1 .. 0001
+        command.downgrade(config, revision)
+        assert counts(empty_engine) == before, f"rows lost downgrading to {revision}"

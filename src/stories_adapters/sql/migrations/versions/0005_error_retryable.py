@@ -14,7 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
+    # A plain ADD COLUMN: SQLite need not rebuild the table for it.
+    with op.batch_alter_table("jobs", recreate="never") as batch:
         batch.add_column(
             sa.Column("error_retryable", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
