@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_url_expiry_seconds: int = Field(900, ge=1, le=604_800)
     """How long the download URLs of GetAsset work (presigned; S3 allows up to 7 days)."""
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(None, min_length=1)
     """Signs webhook requests (HMAC-SHA256); `stories dispatcher` refuses to start without."""
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_backoff_seconds: float = Field(10.0, gt=0)

@@ -378,7 +378,12 @@ def test_shutdown_reports_not_serving_while_it_still_serves_then_stops(tmp_path)
 
 
 def test_open_streams_are_capped_so_unary_calls_always_get_a_thread(tmp_path) -> None:
-    capped = {"grpc_max_workers": 8, "grpc_max_streams": 2, "grpc_max_streams_per_key": 1}
+    capped = {
+        "grpc_max_workers": 8,
+        "grpc_max_streams": 2,
+        "grpc_max_streams_per_key": 1,
+        "watch_poll_seconds": 1.0,
+    }
     with start_api(tmp_path, with_worker=False, **capped) as api:
         uow_factory = api.application.persistence.unit_of_work_factory()
         _, initech = issue_key(uow_factory, api.application.core.clock(), "initech")
@@ -405,8 +410,10 @@ def test_open_streams_are_capped_so_unary_calls_always_get_a_thread(tmp_path) ->
         job = jobs[api.acme]
         assert api.get(job.id).id == job.id, "unary calls are still served"
         first.cancel()
+        with pytest.raises(grpc.RpcError):  # its thread is still in the handler, till a poll
+            watch(api.acme)
         deadline = time.monotonic() + 5
-        while True:  # the slot comes back when the cancelled call has ended
+        while True:  # the slot comes back when the cancelled call's thread is free
             try:
                 watch(api.acme).cancel()
                 break

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -84,8 +85,10 @@ class StreamSlots:
         self._open: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def take(self, key_id: str) -> Callable[[], None]:
-        """Take a slot for `key_id`; returns its release (safe to call more than once)."""
+    @contextmanager
+    def held(self, key_id: str) -> Iterator[None]:
+        """A slot for `key_id` while the block runs: in a streaming handler, until its
+        thread leaves the handler (a cancelled call's thread may still be busy)."""
         with self._lock:
             if sum(self._open.values()) >= self._total:
                 raise TooManyStreams(
@@ -94,18 +97,13 @@ class StreamSlots:
             if self._open.get(key_id, 0) >= self._per_key:
                 raise TooManyStreams(f"more than {self._per_key} open streams with this key")
             self._open[key_id] = self._open.get(key_id, 0) + 1
-        released = threading.Event()
-
-        def release() -> None:
+        try:
+            yield
+        finally:
             with self._lock:
-                if released.is_set():
-                    return
-                released.set()
                 self._open[key_id] -= 1
                 if not self._open[key_id]:
                     del self._open[key_id]
-
-        return release
 
 
 class Gate:
@@ -128,10 +126,9 @@ class Gate:
         self._limits.take(key.id)
         return key
 
-    def admit_stream(self, context: grpc.ServicerContext) -> ApiKey:
-        """As admit, and a stream slot held until the call ends, however it ends."""
+    @contextmanager
+    def stream(self, context: grpc.ServicerContext) -> Iterator[ApiKey]:
+        """As admit, holding a stream slot while the block runs."""
         key = self.admit(context)
-        release = self._streams.take(key.id)
-        if not context.add_callback(release):
-            release()  # the call had already ended
-        return key
+        with self._streams.held(key.id):
+            yield key

@@ -173,10 +173,10 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def WatchJob(self, request, context):
         try:
-            key = self._gate.admit_stream(context)
-            job_id = _required("job_id", request.job_id)
-            for event in self._watch(job_id, key.tenant, still_wanted=context.is_active):
-                yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
+            with self._gate.stream(context) as key:
+                job_id = _required("job_id", request.job_id)
+                for event in self._watch(job_id, key.tenant, still_wanted=context.is_active):
+                    yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
         except Exception as error:
             context.abort_with_status(to_status(error))
 
@@ -194,20 +194,20 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def ReadAsset(self, request, context):
         try:
-            key = self._gate.admit_stream(context)
-            asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
-            if request.offset < 0:
-                raise InvalidInput("offset", "must not be negative")
-            if request.offset > asset.size:
-                raise OutOfRange("offset", f"is past the end of the asset ({asset.size} bytes)")
-            position = request.offset
-            for chunk in self._blobs.open(asset.key, request.offset, CHUNK_BYTES):
-                yield stories_pb2.ReadAssetResponse(
-                    data=chunk, offset=position, size_bytes=asset.size
-                )
-                position += len(chunk)
-                if not context.is_active():
-                    return
+            with self._gate.stream(context) as key:
+                asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
+                if request.offset < 0:
+                    raise InvalidInput("offset", "must not be negative")
+                if request.offset > asset.size:
+                    raise OutOfRange("offset", f"is past the end of the asset ({asset.size} bytes)")
+                position = request.offset
+                for chunk in self._blobs.open(asset.key, request.offset, CHUNK_BYTES):
+                    yield stories_pb2.ReadAssetResponse(
+                        data=chunk, offset=position, size_bytes=asset.size
+                    )
+                    position += len(chunk)
+                    if not context.is_active():
+                        return
         except Exception as error:
             context.abort_with_status(to_status(error))
 
