@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -124,27 +126,52 @@ def make(
         validate(request, application.generation.catalog(), application.use_cases.limits())
     except InvalidInput as error:
         _fail(error.message)
-    if out is not None and out.exists() and any(out.iterdir()):
-        _fail(f"--out: {str(out)!r} exists and is not empty")
-
-    job = application.use_cases.submit_job()(request)
-    with _progress_bar(application, job.id):
-        application.use_cases.process_job()(job.id)
-    relay = application.use_cases.relay_outbox()
-    while relay():  # the job's messages, so none is left pending for a later server
-        pass
-    job = application.use_cases.queries().get(job.id)
-    if job.state is not JobState.SUCCEEDED:
-        _fail(f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}", EXIT_FAILED)
-
-    blobs = application.storage.blobs()
-    out_dir = out or Path(f"story-{job.id[:8]}")
-    files = write_story(job, lambda asset: blobs.open(asset.key), out_dir)
+    with _out_folder(out):
+        job = application.use_cases.submit_job()(request)
+        with _progress_bar(application, job.id):
+            application.use_cases.process_job()(job.id)
+        relay = application.use_cases.relay_outbox()
+        while relay():  # the job's messages, so none is left pending for a later server
+            pass
+        job = application.use_cases.queries().get(job.id)
+        if job.state is not JobState.SUCCEEDED:
+            message = f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}"
+            _fail(message, EXIT_FAILED)
+        blobs = application.storage.blobs()
+        out_dir = out or Path(f"story-{job.id[:8]}")
+        files = write_story(job, lambda asset: blobs.open(asset.key), out_dir)
     if as_json:
         document = json.loads(files.json.read_text(encoding="utf-8"))
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        stderr.print(f"[green]done:[/] {len(job.segments)} segments → {files.html}")
+        count = len(job.segments)
+        parts = f"{count} segment{'s' if count != 1 else ''}"
+        stderr.print(f"[green]done:[/] {parts} → {files.html}")
+
+
+@contextmanager
+def _out_folder(out: Path | None) -> Iterator[None]:
+    """Check --out before any work (an empty folder, or one we can create), so bad input
+    exits 2 at once rather than after the job ran; a folder made here and left empty by
+    a failure is removed again."""
+    created = False
+    if out is not None and out.exists():
+        if not out.is_dir():
+            _fail(f"--out: {str(out)!r} is a file, not a folder")
+        if any(out.iterdir()):
+            _fail(f"--out: {str(out)!r} exists and is not empty")
+    elif out is not None:
+        try:
+            out.mkdir(parents=True)
+        except OSError as error:
+            _fail(f"--out: cannot create {str(out)!r}: {error.strerror}")
+        created = True
+    try:
+        yield
+    except BaseException:
+        if created and out is not None and not any(out.iterdir()):
+            out.rmdir()
+        raise
 
 
 class _progress_bar:
@@ -400,9 +427,7 @@ def fetch(
     key: KeyOption = None,
 ) -> None:
     """Download a finished job's assets and write the same files as `stories make`."""
-    if out.exists() and any(out.iterdir()):
-        _fail(f"--out: {str(out)!r} exists and is not empty")
-    with _client(server, key) as client:
+    with _out_folder(out), _client(server, key) as client:
         try:
             job = job_from_proto(client.get_job(job_id))
             if job.state is not JobState.SUCCEEDED:

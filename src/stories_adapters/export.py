@@ -120,7 +120,7 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
     sections = []
     for segment in parsed.segments:
         paragraphs = "".join(
-            f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+            _block_html(block, segment.title)
             for block in segment.text.split("\n\n")
             if block.strip()
         )
@@ -139,12 +139,25 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
             f'<section id="{html.escape(segment.segment_id)}">'
             f"<h2>{html.escape(segment.title)}</h2>{media}{paragraphs}</section>"
         )
+    count = len(parsed.segments)
+    article = "An" if job.content_type[:1].lower() in "aeiou" else "A"
     return _PAGE.format(
         title=html.escape(title),
-        style=html.escape(job.content_type),
-        count=len(parsed.segments),
+        about=html.escape(
+            f"{article} {job.content_type} story in {count} part{'s' if count != 1 else ''}"
+        ),
         body="\n".join(sections),
     )
+
+
+def _block_html(block: str, title: str) -> str:
+    """A paragraph; a Markdown heading line becomes a heading, or nothing when it is the
+    segment's own title (already shown above it)."""
+    heading = block.strip()
+    if heading.startswith("#") and "\n" not in heading:
+        text = heading.lstrip("#").strip()
+        return "" if text == title.strip() else f"<h3>{html.escape(text)}</h3>"
+    return f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
 
 
 _PAGE = """<!doctype html>
@@ -164,7 +177,7 @@ audio {{ width: 100%; margin: .75rem 0; }}
 </style>
 </head>
 <body>
-<header>A {style} story in {count} parts, made by stories.</header>
+<header>{about}, made by stories.</header>
 {body}
 </body>
 </html>

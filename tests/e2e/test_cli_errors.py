@@ -41,6 +41,27 @@ def test_bad_input(run_stories, tmp_path: Path, args, content, message) -> None:
     assert not list(tmp_path.glob("story-*"))
 
 
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("a-file", "--out: 'a-file' is a file, not a folder"),
+        ("full", "--out: 'full' exists and is not empty"),
+        ("a-file/inside", "--out: cannot create 'a-file/inside'"),
+    ],
+)
+def test_an_unusable_out_folder_is_refused_before_any_work(
+    run_stories, tmp_path: Path, out: str, message: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    result = run_stories("make", GOOD, "--type", "educational", "--pictures", "2", "--out", out)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "home" / "stories.db").exists(), "no job was recorded"
+
+
 def test_a_missing_file(run_stories, tmp_path: Path) -> None:
     result = run_stories("make", "missing.txt", "--type", "educational", "--pictures", "2")
     assert result.returncode == 2

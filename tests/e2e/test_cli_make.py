@@ -52,6 +52,9 @@ def test_make_writes_markup_json_assets_and_a_page(run_stories, tmp_path: Path) 
     page = (out / "story.html").read_text()
     assert page.count("<img ") == 4 and page.count("<audio ") == 4
     assert "The Outer Planets" in page
+    assert page.count("<h2>The Outer Planets</h2>") == 1
+    assert "<p>#" not in page, "a segment's own heading line is not repeated as text"
+    assert "An educational story in 4 parts" in page
     with sqlite3.connect(tmp_path / "home" / "stories.db") as database:
         pending = database.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         assert pending.fetchone() == (0,), "the job's messages were relayed, none left behind"
