@@ -107,7 +107,10 @@ def make(
         str, typer.Option(help="free_speech, podcast, verbatim or none.")
     ] = AudioType.FREE_SPEECH.value,
     backend: Annotated[str | None, typer.Option(help="Generator backend (default local).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default ./story-<id>).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default ./story-<first 8 characters of the job id>)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
@@ -260,11 +263,14 @@ def keys_create(tenant: Annotated[str, typer.Option(help="The tenant the key act
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (not the key).")]) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, or the key itself.")],
+) -> None:
     """Revoke an API key at once."""
     application = _application()
-    revoke_key(application.persistence.unit_of_work_factory(), application.core.clock(), key_id)
-    stderr.print(f"key {key_id} revoked")
+    uow_factory = application.persistence.unit_of_work_factory()
+    revoked = revoke_key(uow_factory, application.core.clock(), key_id)
+    stderr.print(f"key {revoked.id} revoked")
 
 
 @app.command()

@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     """Internal addresses webhooks may call, comma-separated: loopback, link_local,
     private. Empty (refuse them all) in production."""
 
+    @field_validator("log_level")
+    @classmethod
+    def _a_known_log_level(cls, value: str) -> str:
+        levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        if value.upper() not in levels:
+            raise ValueError(f"must be one of {', '.join(levels)}")
+        return value.upper()
+
     @field_validator("grpc_max_streams")
     @classmethod
     def _threads_left_for_unary_calls(cls, value: int | None, info: ValidationInfo) -> int | None:

@@ -81,6 +81,12 @@ class DuplicateRegistration(StoriesError):
     code = "PLUGIN_CONFLICT"
 
 
+class InvalidPlugin(StoriesError):
+    """An installed plugin does not fit the hook specifications (say, a misspelt hook)."""
+
+    code = "PLUGIN_INVALID"
+
+
 class GenerationError(StoriesError):
     """A generator backend failed. `retryable` says whether trying later may help."""
 

@@ -83,6 +83,9 @@ def test_a_bad_setting_is_named_and_nothing_starts(run_stories) -> None:
     )
     assert result.returncode == 2
     assert "STORIES_GRPC_MAX_STREAMS: Value error, must be below" in result.stderr
+    result = run_stories("plugins", env={"STORIES_LOG_LEVEL": "bogus"})
+    assert result.returncode == 2
+    assert "STORIES_LOG_LEVEL: Value error, must be one of DEBUG" in result.stderr
     result = run_stories("serve", env={"STORIES_WEBHOOK_SECRET": ""})
     assert result.returncode == 2
     assert "STORIES_WEBHOOK_SECRET: Value should have at least 1" in result.stderr

@@ -1,6 +1,6 @@
 import pytest
 
-from stories_core.errors import QuotaExceeded, Unauthenticated
+from stories_core.errors import NotFound, QuotaExceeded, Unauthenticated
 from stories_core.services.access import (
     UNAUTHENTICATED_MESSAGE,
     Authenticator,
@@ -37,6 +37,17 @@ def test_a_tampered_or_revoked_key_is_refused_alike(world: World) -> None:
     with pytest.raises(Unauthenticated) as revoked:
         Authenticator(world.database)(secret)
     assert tampered.value.message == revoked.value.message == UNAUTHENTICATED_MESSAGE
+
+
+def test_a_key_can_be_revoked_by_itself_and_errors_never_repeat_a_secret(world: World) -> None:
+    key, secret = issue_key(world.database, world.clock, "acme")
+    assert revoke_key(world.database, world.clock, secret).id == key.id
+    with pytest.raises(Unauthenticated):
+        Authenticator(world.database)(secret)
+    unknown = "sk_0123456789abcdef_" + "s3cret" * 7
+    with pytest.raises(NotFound) as raised:
+        revoke_key(world.database, world.clock, unknown)
+    assert "s3cret" not in raised.value.message and "0123456789abcdef" in raised.value.message
 
 
 def test_quota_counts_characters_per_key_and_refusal_changes_nothing(world: World) -> None:

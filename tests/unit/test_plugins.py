@@ -3,10 +3,9 @@
 import inspect
 from pathlib import Path
 
-import pluggy
 import pytest
 
-from stories_core.errors import DuplicateRegistration
+from stories_core.errors import DuplicateRegistration, InvalidPlugin
 from stories_core.generation import ContentStyle
 from stories_core.plugins import build_registry, hookimpl, hookspecs, make_plugin_manager
 
@@ -63,8 +62,10 @@ def test_a_misspelt_hook_fails_loudly() -> None:
         def stories_register_content_style(self):  # missing the final s
             return []
 
-    with pytest.raises(pluggy.PluginValidationError, match="stories_register_content_style"):
+    with pytest.raises(InvalidPlugin, match="stories_register_content_style") as raised:
         make_plugin_manager(load_entrypoints=False, extra_plugins=[Misspelt()])
+    assert raised.value.code == "PLUGIN_INVALID" and "Misspelt" in raised.value.message
+    assert "the hooks are: stories_register_backends" in raised.value.message
 
 
 def test_every_hook_is_documented_and_tested() -> None:

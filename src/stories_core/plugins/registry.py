@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from stories_core.errors import DuplicateRegistration, InvalidInput
+from stories_core.errors import DuplicateRegistration, InvalidInput, InvalidPlugin
 from stories_core.generation import ContentStyle
 from stories_core.plugins import hookspecs
 from stories_core.ports import BackendFactory, GeneratorBackend
@@ -20,11 +20,15 @@ def make_plugin_manager(
     """A fresh plugin manager; nothing is loaded until this is called."""
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    if load_entrypoints:
-        manager.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
-    for plugin in extra_plugins:
-        manager.register(plugin)
-    manager.check_pending()
+    try:
+        if load_entrypoints:
+            manager.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
+        for plugin in extra_plugins:
+            manager.register(plugin)
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        hooks = sorted(name for name in vars(hookspecs) if name.startswith("stories_"))
+        raise InvalidPlugin(f"{error}; the hooks are: {', '.join(hooks)}") from error
     return manager
 
 

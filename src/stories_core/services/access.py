@@ -45,7 +45,10 @@ def issue_key(uow_factory: UnitOfWorkFactory, clock: Clock, tenant: str) -> tupl
     return key, secret
 
 
-def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, key_id: str) -> ApiKey:
+def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, key_or_id: str) -> ApiKey:
+    """Revoke by the key's id, or by the key itself (its id is part of it); an error
+    never repeats the key's secret."""
+    key_id = _key_id(key_or_id) or key_or_id
     with uow_factory() as uow:
         key = uow.keys.get(key_id)
         if key is None:
