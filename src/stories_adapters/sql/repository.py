@@ -390,30 +390,11 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 
 def _job_from(row: Mapping[str, Any]) -> Job:
-    """The job's own row; its segments are loaded beside it."""
-    return Job(
-        id=row["id"],
-        tenant=row["tenant"],
-        text=row["text"],
-        content_type=row["content_type"],
-        pictures=row["pictures"],
-        audio_type=AudioType(row["audio_type"]),
-        backend=row["backend"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        state=JobState(row["state"]),
-        trace_id=row["trace_id"],
-        request_id=row["request_id"],
-        request_fingerprint=row["request_fingerprint"],
-        webhook_url=row["webhook_url"],
-        markup=row["markup"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        error_retryable=row["error_retryable"],
-        attempt=row["attempt"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-    )
+    """The job's own row (the inverse of _job_row); its segments are loaded beside it."""
+    values = {name: row[name] for name in ("id", *_JOB_FIELDS)}
+    values["state"] = JobState(values["state"])
+    values["audio_type"] = AudioType(values["audio_type"])
+    return Job(**values)
 
 
 def _segments_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Segment]]:
