@@ -59,6 +59,8 @@ class SegmentBrief:
     title: str
     text: str
     story_title: str = ""
+    language: str = "en"
+    """The text's language as a BCP-47 tag (e.g. "en", "zh", "pt-BR"): detected or given."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Narration:
     """A narration script: one line for a narrator, alternating lines for a podcast."""
 
     lines: tuple[SpokenLine, ...]
+    language: str = "en"
+    """The language the lines are in, as a BCP-47 tag; speech picks its voice by it."""
 
     @property
     def text(self) -> str:
