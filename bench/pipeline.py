@@ -37,7 +37,7 @@ class SleepingBackend:
 
     name = "sleeping"
 
-    def segment(self, text, pictures, style):
+    def segment(self, text, pictures, style, language):
         time.sleep(CALL_SECONDS)
         cuts = [0, *sentence_boundaries(text)[: pictures - 1], len(text)]
         return [SegmentSpan(a, b) for a, b in itertools.pairwise(cuts)]

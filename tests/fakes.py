@@ -357,7 +357,9 @@ class ScriptedBackend:
             with self._lock:
                 self.active -= 1
 
-    def segment(self, text: str, pictures: int, style: ContentStyle) -> list[SegmentSpan]:
+    def segment(
+        self, text: str, pictures: int, style: ContentStyle, language: str
+    ) -> list[SegmentSpan]:
         self._call("segment")
         spans, start = [], 0
         for part in text.split("\n\n"):
@@ -402,3 +404,15 @@ class FakeCatalog:
 
     def backend(self, name: str):  # type: ignore[no-untyped-def]
         return self._backend
+
+
+class FixedLanguage:
+    """A LanguageDetector that always answers the same tag."""
+
+    def __init__(self, tag: str = "en") -> None:
+        self.tag = tag
+        self.texts: list[str] = []
+
+    def detect(self, text: str) -> str:
+        self.texts.append(text)
+        return self.tag

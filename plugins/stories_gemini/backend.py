@@ -35,17 +35,19 @@ class GeminiBackend:
         self._settings = settings
         self._client = client
 
-    def segment(self, text: str, pictures: int, style: ContentStyle) -> Sequence[SegmentSpan]:
-        prompt = prompts.segmentation(text, pictures, style)
+    def segment(
+        self, text: str, pictures: int, style: ContentStyle, language: str
+    ) -> Sequence[SegmentSpan]:
+        prompt = prompts.segmentation(text, pictures, style, language)
         response = self._write("segmentation", prompt, prompts.segmentation_schema(pictures))
         plan = answer_json(response, prompts.SegmentPlan, "segmentation")
         return [SegmentSpan(s.start, s.end, s.title.strip()) for s in plan.segments]
 
     def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
         if audio_type == AudioType.NONE:
-            return Narration(())
+            return Narration((), language=brief.language)
         if audio_type == AudioType.VERBATIM:
-            return Narration((SpokenLine("narrator", brief.text),))
+            return Narration((SpokenLine("narrator", brief.text),), language=brief.language)
         if audio_type == AudioType.PODCAST:
             prompt = prompts.podcast(brief, style)
             response = self._write("podcast script", prompt, prompts.PODCAST_SCHEMA)
@@ -57,7 +59,7 @@ class GeminiBackend:
         if style.disclaimer:
             # Appended, not requested: a model may drop or reword it, and it must be exact.
             lines.append(SpokenLine("narrator", style.disclaimer))
-        return Narration(tuple(lines))
+        return Narration(tuple(lines), language=brief.language)
 
     def speak(self, narration: Narration, style: ContentStyle) -> Media:
         # Two roles exist; a line with any other speaker is read by the narrator.
@@ -79,7 +81,7 @@ class GeminiBackend:
         response = self._client.generate(
             "speech",
             self._settings.tts_model,
-            prompts.speech(Narration(lines), style, labels),
+            prompts.speech(Narration(lines, narration.language), style, labels),
             types.GenerateContentConfig(
                 response_modalities=["AUDIO"], speech_config=_speech_config(voices, labels)
             ),

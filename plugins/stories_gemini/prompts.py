@@ -7,18 +7,18 @@ the content.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
+from babel import Locale, UnknownLocaleError
 from google.genai import types
 from pydantic import BaseModel, Field
 
 from stories_core.generation import ContentStyle, Narration, SegmentBrief
+from stories_core.segmentation import sentence_boundaries
 
 SPEAKERS = ("narrator", "second_host")
 MAX_BOUNDARY_HINTS = 200
-_BOUNDARY = re.compile(r"(?:[.!?][\"')\]]*\s+|\n\s*\n)(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,21 @@ PODCAST_SCHEMA = types.Schema(
 # ---- prompts ------------------------------------------------------------------------------
 
 
-def segmentation(text: str, pictures: int, style: ContentStyle) -> Prompt:
+def language_name(tag: str) -> str:
+    """"Chinese (Traditional) (zh-Hant)": the language's English name (from CLDR, by
+    babel) and its BCP-47 tag, for instructions to a model."""
+    try:
+        name = Locale.parse(tag, sep="-").english_name
+    except (ValueError, UnknownLocaleError):
+        return tag
+    return f"{name} ({tag})" if name else tag
+
+
+def _in_language(tag: str) -> str:
+    return f" Write in {language_name(tag)}, the language of the text."
+
+
+def segmentation(text: str, pictures: int, style: ContentStyle, language: str) -> Prompt:
     """Offsets are what the answer must hold, and models count characters badly, so the
     prompt lists where sentences and paragraphs start for the model to choose from."""
     hint = (
@@ -120,15 +134,16 @@ def segmentation(text: str, pictures: int, style: ContentStyle) -> Prompt:
             "and its start and end as character offsets into the text: start inclusive, end "
             "exclusive, counted from 0 in Unicode characters. The first segment starts at 0, "
             f"the last ends at {len(text)}, and each starts where the previous one ends. "
-            f"Prefer boundaries where a sentence or paragraph starts.{hint}\n\n"
+            "Prefer boundaries where a sentence or paragraph starts. Titles are in "
+            f"{language_name(language)}, the language of the text.{hint}\n\n"
             "Offsets where sentences and paragraphs start (offset: first words):\n"
-            f"{_boundary_hints(text)}\n\n<source_text>\n{text}\n</source_text>"
+            f"{_boundary_hints(text, language)}\n\n<source_text>\n{text}\n</source_text>"
         ),
     )
 
 
-def _boundary_hints(text: str) -> str:
-    starts = [0, *(m.end() for m in _BOUNDARY.finditer(text))]
+def _boundary_hints(text: str, language: str) -> str:
+    starts = [0, *sentence_boundaries(text, language)]
     if len(starts) > MAX_BOUNDARY_HINTS:
         step = len(starts) / MAX_BOUNDARY_HINTS
         starts = [starts[int(i * step)] for i in range(MAX_BOUNDARY_HINTS)]
@@ -165,6 +180,7 @@ def narration(brief: SegmentBrief, style: ContentStyle) -> Prompt:
             f"You are the narrator of a narrated, illustrated story. Tone and structure: "
             f"{style.tone} {_wording(style)} Write only the words to be spoken: no headings, "
             f"no stage directions, no markdown, no speaker labels.{_no_disclaimer(style)}"
+            f"{_in_language(brief.language)}"
         ),
         user=f"Narrate this part of the story.\n{_segment_context(brief)}",
     )
@@ -178,7 +194,7 @@ def podcast(brief: SegmentBrief, style: ContentStyle) -> Prompt:
             f'and explains; {guest} (speaker "second_host") asks, reacts and sums up. Tone '
             f"and structure: {style.tone} {_wording(style)} Alternate the hosts in four to ten "
             "short lines of spoken words only: no stage directions, no markdown, no names at "
-            f"the start of lines.{_no_disclaimer(style)}"
+            f"the start of lines.{_no_disclaimer(style)}{_in_language(brief.language)}"
         ),
         user=f"Write the hosts' conversation about this part.\n{_segment_context(brief)}",
     )
@@ -212,4 +228,5 @@ def speech(narration: Narration, style: ContentStyle, labels: dict[str, str]) ->
     else:
         transcript = "\n".join(line.text for line in narration.lines)
         direction = f"A narrator reads a story aloud. Delivery: {style.tone}"
+    direction += f" Spoken in {language_name(narration.language)}."
     return f"### DIRECTOR'S NOTES\n{direction}\n\n#### TRANSCRIPT\n{transcript}"

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from itertools import pairwise
+
+# The core's one sentence splitter, re-exported for the backend's modules.
+from stories_core.text import sentence_spans as sentence_spans
+from stories_core.text import sentences as sentences
 
 
 def wordset(words: str) -> frozenset[str]:
@@ -49,15 +52,9 @@ _WEAK_WORDS = wordset(
     """
 )
 
-_ABBREVIATIONS = wordset(
-    "mr mrs ms dr prof st jr sr vs etc e.g i.e inc ltd co corp no fig approx est dept mt ft"
-)
 _SMALL_WORDS = wordset("a an and as at but by for from in into of on or the to vs via with")
 
 _WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*(?=\s)")
-_NEXT_CHARACTER = re.compile(r"\s*(\S)")
-_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+•]|\d+[.)])[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -87,49 +84,6 @@ def is_salient(token: Token) -> bool:
     key = token.key
     past_tense = len(key) >= 5 and key.endswith("ed") and not key.endswith("eed")
     return is_content_word(token) and key not in _WEAK_WORDS and not past_tense
-
-
-def _is_abbreviation(text: str, end: int) -> bool:
-    """Whether the full stop ending at `end` closes an abbreviation or an initial."""
-    if text[end - 1] != ".":
-        return False
-    match = re.search(r"([\w.]+)\.$", text[max(0, end - 24) : end])
-    if match is None:
-        return False
-    word = match.group(1).lower()
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentences of `text[start:end]` as trimmed (start, end) offsets into `text`.
-
-    A sentence ends at . ! ? or … followed by space and then something that can open a
-    sentence (not a lower-case letter), unless the full stop closes an abbreviation. A new
-    list item also starts a sentence, since list items rarely end with punctuation.
-    """
-    end = len(text) if end is None else end
-    cuts = {start, end}
-    for match in _SENTENCE_END.finditer(text, start, end):
-        following = _NEXT_CHARACTER.match(text, match.end(), end)
-        opens = following is not None and not following.group(1).islower()
-        if opens and not _is_abbreviation(text, match.end()):
-            cuts.add(match.end())
-    for match in _LIST_ITEM.finditer(text, start, end):
-        cuts.add(match.start())
-    spans = []
-    ordered = sorted(cuts)
-    for left, right in pairwise(ordered):
-        piece = text[left:right]
-        stripped = piece.strip()
-        if stripped:
-            offset = left + len(piece) - len(piece.lstrip())
-            spans.append((offset, offset + len(stripped)))
-    return spans
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of `text`, each on one line (hard line breaks become spaces)."""
-    return [" ".join(text[a:b].split()) for a, b in sentence_spans(text)]
 
 
 def _starts_sentence(text: str, position: int) -> bool:

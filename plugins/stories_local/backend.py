@@ -48,8 +48,10 @@ class LocalBackend:
     def __init__(self, settings: LocalSettings | None = None) -> None:
         self.settings = settings or LocalSettings()
 
-    def segment(self, text: str, pictures: int, style: ContentStyle) -> Sequence[SegmentSpan]:
-        return segmenter.segment(text, pictures)
+    def segment(
+        self, text: str, pictures: int, style: ContentStyle, language: str
+    ) -> Sequence[SegmentSpan]:
+        return segmenter.segment(text, pictures, language)
 
     def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
         return narrator.narrate(brief, audio_type, style)

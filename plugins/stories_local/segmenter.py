@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from stories_core.generation import SegmentSpan
-from stories_local.analysis import STOPWORDS, key_phrase, sentence_spans
+from stories_core.text import plain_inline, sentence_spans
+from stories_local.analysis import STOPWORDS, key_phrase
 
 
 class Boundary(IntEnum):
@@ -51,7 +52,7 @@ def _heading_title(line: str) -> str | None:
     """
     markdown = _MARKDOWN_HEADING.fullmatch(line)
     if markdown:
-        return markdown.group("title").strip() or None
+        return plain_inline(markdown.group("title").strip()) or None
     stripped = line.strip()
     words = stripped.split()
     if not words or len(words) > 10 or len(stripped) > 80 or _LIST_MARKER.match(stripped):
@@ -90,15 +91,16 @@ def _pieces(text: str) -> list[tuple[int, int, str | None]]:
     return pieces
 
 
-def _units(text: str) -> list[_Unit]:
-    """Sentences, each heading glued to the sentence that follows it."""
+def _units(text: str, language: str) -> list[_Unit]:
+    """Sentences, each heading glued to the sentence that follows it. Headings in a row
+    (a title with only a sub-heading under it) open one unit, titled by the first."""
     found: list[_Unit] = []
-    pending: tuple[int, str] | None = None  # (where the headings began, latest title)
+    pending: tuple[int, str] | None = None  # (where the headings began, the first title)
     for start, end, title in _pieces(text):
         if title is not None:
-            pending = (pending[0] if pending else start, title)
+            pending = pending or (start, title)
             continue
-        for index, (left, right) in enumerate(sentence_spans(text, start, end)):
+        for index, (left, right) in enumerate(sentence_spans(text, start, end, language)):
             if pending is not None:
                 found.append(_Unit(pending[0], right, Boundary.HEADING, pending[1]))
                 pending = None
@@ -167,13 +169,13 @@ def _segment_starts(found: list[_Unit], count: int, window: float = 3.0) -> list
     return starts[::-1]
 
 
-def segment(text: str, pictures: int) -> list[SegmentSpan]:
+def segment(text: str, pictures: int, language: str = "en") -> list[SegmentSpan]:
     """At most `pictures` contiguous spans covering `text`, each titled.
 
     Fewer spans come back only when the text has fewer sentences; an empty text has none.
     A span's title is the heading that opens it, or else a key phrase of its first sentence.
     """
-    found = _units(text)
+    found = _units(text, language)
     if not found or pictures < 1:
         return []
     found = _coarsen(found, max(_MAX_UNITS, 3 * pictures))
@@ -184,19 +186,20 @@ def segment(text: str, pictures: int) -> list[SegmentSpan]:
         unit = found[index]
         title = unit.heading
         if title is None:
-            first_start, first_end = sentence_spans(text, unit.start, unit.end)[0]
+            first_start, first_end = sentence_spans(text, unit.start, unit.end, language)[0]
             title = key_phrase(text[first_start:first_end], context=text[start:end])
         spans.append(SegmentSpan(start=start, end=end, title=title or f"Part {number + 1}"))
     return spans
 
 
-def paragraphs(text: str) -> list[tuple[str | None, list[str]]]:
+def paragraphs(text: str, language: str = "en") -> list[tuple[str | None, list[str]]]:
     """The text as (heading, sentences) paragraphs; a heading stands alone with no sentences.
 
     Narration reads from this: sentences come back on one line each, hard breaks removed.
     """
     found: list[tuple[str | None, list[str]]] = []
     for start, end, title in _pieces(text):
-        lines = [" ".join(text[a:b].split()) for a, b in sentence_spans(text, start, end)]
+        spans = sentence_spans(text, start, end, language)
+        lines = [" ".join(text[a:b].split()) for a, b in spans]
         found.append((title, []) if title is not None else (None, lines))
     return found

@@ -81,13 +81,14 @@ def _application() -> Application:
 
 
 def read_input(source: str) -> str:
-    """The text of a file, or of stdin for `-`; undecodable bytes are bad input."""
+    """The text of a file, or of stdin for `-`, as it is: the core cleans every text the
+    same way, however it came in. Undecodable bytes are bad input."""
     try:
         raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as error:
         _fail(f"INPUT: cannot read {source!r}: {error.strerror}")
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         _fail(
             f"INPUT: {source!r} is not UTF-8 text "
@@ -95,7 +96,13 @@ def read_input(source: str) -> str:
         )
     if "\x00" in text:
         _fail(f"INPUT: {source!r} is binary, not text")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+LanguageOption = Annotated[
+    str | None,
+    typer.Option(help="The text's language, a BCP-47 tag (en, de, zh-Hant); default: detected."),
+]
 
 
 @app.command()
@@ -112,6 +119,7 @@ def make(
         typer.Option(help="Output folder (default ./story-<first 8 characters of the job id>)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
+    language: LanguageOption = None,
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
     text = read_input(input)
@@ -124,9 +132,15 @@ def make(
         audio_type=audio,
         backend=backend or settings.default_backend,
         tenant=settings.tenant,
+        language=language,
     )
     try:
-        validate(request, application.generation.catalog(), application.use_cases.limits())
+        validate(
+            request,
+            application.generation.catalog(),
+            application.use_cases.limits(),
+            application.generation.language_detector(),
+        )
     except InvalidInput as error:
         _fail(error.message)
     with _out_folder(out):
@@ -336,6 +350,7 @@ def submit(
     webhook_url: Annotated[str, typer.Option(help="URL to POST the final event to.")] = "",
     request_id: Annotated[str, typer.Option(help="Idempotency key.")] = "",
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = False,
+    language: LanguageOption = None,
     server: ServerOption = None,
     key: KeyOption = None,
 ) -> None:
@@ -349,6 +364,7 @@ def submit(
         backend=backend,
         webhook_url=webhook_url,
         request_id=request_id,
+        language=language or "",
     )
     with _client(server, key) as client:
         try:

@@ -23,6 +23,7 @@ from stories_adapters.kafka.config import KafkaConfig
 from stories_adapters.kafka.consumer import JobConsumer
 from stories_adapters.kafka.dlq import DeadLetters
 from stories_adapters.kafka.producer import KafkaJobQueue, KafkaProducer, KafkaPublisher
+from stories_adapters.language import FastTextLanguageDetector
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
 from stories_adapters.sql.engine import open_database
@@ -113,6 +114,7 @@ class Generation(containers.DeclarativeContainer):
     plugin_manager = providers.Singleton(make_plugin_manager)
     registry = providers.Singleton(build_registry, plugin_manager)
     catalog = providers.Singleton(PluginCatalog, registry, environ)
+    language_detector = providers.Singleton(FastTextLanguageDetector)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -146,6 +148,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         events=core.events,
         limits=limits,
+        detector=generation.language_detector,
         quota=quota,
     )
     queries = providers.Factory(JobQueries, uow_factory=persistence.reading_unit_of_work_factory)

@@ -12,6 +12,7 @@ from typing import Any
 
 from stories_core import markup
 from stories_core.model import Asset, Job
+from stories_core.text import plain_inline, text_direction
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 _EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
@@ -43,6 +44,8 @@ def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str
         "pictures": job.pictures,
         "audio_type": job.audio_type.value,
         "backend": job.backend,
+        "language": job.language,
+        "title": job.story_title,
         "trace_id": job.trace_id,
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
@@ -56,6 +59,7 @@ def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str
             if job.error_code
             else None
         ),
+        "text": job.text,
         "segment_count": len(job.segments),
         "segments": [
             {
@@ -116,7 +120,7 @@ def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
 def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
     """A page a person opens to read the story, built from the markup itself."""
     parsed = markup.parse(document)
-    title = parsed.segments[0].title if parsed.segments else "Story"
+    title = job.story_title or "Story"
     sections = []
     for segment in parsed.segments:
         paragraphs = "".join(
@@ -142,7 +146,13 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
     count = len(parsed.segments)
     article = "An" if job.content_type[:1].lower() in "aeiou" else "A"
     return _PAGE.format(
+        lang=html.escape(job.language),
+        dir=text_direction(job.language),
         title=html.escape(title),
+        # The story's own title, unless the first part already shows it.
+        heading=""
+        if parsed.segments and parsed.segments[0].title == title
+        else f"<h1>{html.escape(title)}</h1>",
         about=html.escape(
             f"{article} {job.content_type} story in {count} part{'s' if count != 1 else ''}"
         ),
@@ -155,13 +165,13 @@ def _block_html(block: str, title: str) -> str:
     segment's own title (already shown above it)."""
     heading = block.strip()
     if heading.startswith("#") and "\n" not in heading:
-        text = heading.lstrip("#").strip()
+        text = plain_inline(heading.lstrip("#").strip())
         return "" if text == title.strip() else f"<h3>{html.escape(text)}</h3>"
     return f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
 
 
 _PAGE = """<!doctype html>
-<html lang="en">
+<html lang="{lang}" dir="{dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -178,6 +188,7 @@ audio {{ width: 100%; margin: .75rem 0; }}
 </head>
 <body>
 <header>{about}, made by stories.</header>
+{heading}
 {body}
 </body>
 </html>

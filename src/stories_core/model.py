@@ -146,6 +146,10 @@ class Job:
     request_id: str | None = None
     request_fingerprint: str | None = None
     webhook_url: str | None = None
+    language: str = "en"
+    """The text's language, a BCP-47 tag: given with the request, or detected."""
+    title: str = ""
+    """The text's first top-level heading ("" when it has none); see `story_title`."""
     segments: list[Segment] = field(default_factory=list)
     markup: str | None = None
     error_code: str | None = None
@@ -163,6 +167,12 @@ class Job:
             )
         self.state = new_state
         self.updated_at = now
+
+    @property
+    def story_title(self) -> str:
+        """The story's title: the text's first top-level heading, else the first segment's
+        title ("" before segmentation)."""
+        return self.title or (self.segments[0].title if self.segments else "")
 
     @property
     def progress(self) -> float:

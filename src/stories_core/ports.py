@@ -31,8 +31,11 @@ class GeneratorBackend(Protocol):
 
     name: str
 
-    def segment(self, text: str, pictures: int, style: ContentStyle) -> Sequence[SegmentSpan]:
-        """Split `text` into at most `pictures` spans; the core checks and repairs them."""
+    def segment(
+        self, text: str, pictures: int, style: ContentStyle, language: str
+    ) -> Sequence[SegmentSpan]:
+        """Split `text` (in `language`, a BCP-47 tag) into at most `pictures` spans; the
+        core checks and repairs them."""
         ...
 
     def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
@@ -49,6 +52,22 @@ class GeneratorBackend(Protocol):
 
     def draw(self, prompt: str, brief: SegmentBrief, style: ContentStyle) -> Media:
         """An image for the segment; metadata carries `width` and `height`."""
+        ...
+
+
+def speaks(backend: GeneratorBackend, language: str) -> bool:
+    """Whether the backend has a voice for `language` (a BCP-47 tag). A backend may offer
+    `speaks(language) -> bool`; one that does not is taken to speak every language."""
+    check = getattr(backend, "speaks", None)
+    return True if check is None else bool(check(language))
+
+
+class LanguageDetector(Protocol):
+    """Tells which language a text is written in."""
+
+    def detect(self, text: str) -> str:
+        """The text's most likely language as a BCP-47 tag ("en", "zh", "ar"...); "en"
+        when the text gives no clue (no letters)."""
         ...
 
 

@@ -8,17 +8,14 @@ that cannot be made to fit is a `ModelOutputInvalid`.
 
 from __future__ import annotations
 
-import re
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stories_core.errors import ModelOutputInvalid
 from stories_core.generation import SegmentSpan
+from stories_core.text import plain_inline, sentence_spans
 
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) then space,
-# at a blank line, or before a heading. A heading is not a sentence of its own: it stays
-# with the text it opens.
-_SENTENCE_END = re.compile(r"""[.!?\u2026]+["'\u201d\u2019)\]]*(?=\s)|\n\s*\n|(?<=\n)(?=#)""")
 _TITLE_MAX = 80
 
 
@@ -31,17 +28,15 @@ class CheckedSpan:
     title: str
 
 
-def sentence_boundaries(text: str) -> list[int]:
-    """Offsets where a new sentence may start (strictly inside the text, ascending)."""
-    cuts: set[int] = set()
-    first_content = len(text) - len(text.lstrip())
-    for match in _SENTENCE_END.finditer(text):
-        cut = match.end()
-        while cut < len(text) and text[cut].isspace():
-            cut += 1
-        if first_content < cut < len(text) and not _ends_with_heading(text, cut):
-            cuts.add(cut)
-    return sorted(cuts)
+def sentence_boundaries(text: str, language: str = "en") -> list[int]:
+    """Offsets where a new sentence starts (strictly inside the text, ascending), by the
+    one sentence splitter; never right after a heading, which stays with its text."""
+    cuts = [start for start, _ in sentence_spans(text, language=language)[1:]]
+    return [cut for cut in cuts if not _ends_with_heading(text, cut)]
+
+
+def count_sentences(text: str, language: str = "en") -> int:
+    return len(sentence_boundaries(text, language)) + 1 if text.strip() else 0
 
 
 def _ends_with_heading(text: str, cut: int) -> bool:
@@ -49,12 +44,12 @@ def _ends_with_heading(text: str, cut: int) -> bool:
     return last_line.lstrip().startswith("#")
 
 
-def count_sentences(text: str) -> int:
-    return len(sentence_boundaries(text)) + 1 if text.strip() else 0
-
-
-def enforce(text: str, spans: Sequence[SegmentSpan], pictures: int) -> list[CheckedSpan]:
-    """Check a backend's spans against the contract, repairing what is minor."""
+def enforce(
+    text: str, spans: Sequence[SegmentSpan], pictures: int, language: str = "en"
+) -> list[CheckedSpan]:
+    """Check a backend's spans against the contract, repairing what is minor: a cut
+    inside a sentence moves to the nearest sentence start (inside a word, when the text
+    has one sentence, to the nearest whitespace)."""
     if not text.strip():
         raise ModelOutputInvalid("segmentation: the text is empty")
     if pictures < 1:
@@ -72,7 +67,8 @@ def enforce(text: str, spans: Sequence[SegmentSpan], pictures: int) -> list[Chec
     # Order by start; cut each span at its successor's start (no overlap, no gap), never
     # inside a word.
     ordered = sorted(spans, key=lambda s: (s.start, s.end))
-    starts = [0] + [_snap_to_word_edge(text, max(0, s.start)) for s in ordered[1:]]
+    boundaries = sentence_boundaries(text, language)
+    starts = [0] + [_snap(text, max(0, s.start), boundaries) for s in ordered[1:]]
     titles = [s.title for s in ordered]
     cuts = _dedupe_cuts(starts, len(text))
     titles = [titles[i] for i in cuts.kept]
@@ -87,7 +83,7 @@ def enforce(text: str, spans: Sequence[SegmentSpan], pictures: int) -> list[Chec
         pieces.append((start, end, title))
 
     pieces = _merge_down_to(text, pieces, pictures)
-    pieces = _split_up_to(text, pieces, min(pictures, count_sentences(text)))
+    pieces = _split_up_to(text, pieces, min(pictures, len(boundaries) + 1), boundaries)
     return [CheckedSpan(s, e, clean_title(title, text[s:e])) for s, e, title in pieces]
 
 
@@ -106,6 +102,18 @@ def _dedupe_cuts(starts: list[int], length: int) -> _Cuts:
         result.starts.append(start)
         result.kept.append(i)
     return result
+
+
+def _snap(text: str, cut: int, boundaries: list[int]) -> int:
+    """The sentence start nearest to `cut` (the later one on a tie); the text's end when
+    the cut lies beyond its last sentence start."""
+    if not boundaries or cut in boundaries or cut <= 0:
+        return cut if boundaries or cut <= 0 else _snap_to_word_edge(text, cut)
+    after = bisect.bisect_left(boundaries, cut)
+    candidates = [boundaries[i] for i in (after - 1, after) if 0 <= i < len(boundaries)]
+    if cut >= len(text.rstrip()):
+        candidates.append(len(text))
+    return min(candidates, key=lambda b: (abs(b - cut), -b))
 
 
 def _snap_to_word_edge(text: str, cut: int) -> int:
@@ -146,11 +154,10 @@ def _merge_down_to(
 
 
 def _split_up_to(
-    text: str, pieces: list[tuple[int, int, str]], wanted: int
+    text: str, pieces: list[tuple[int, int, str]], wanted: int, boundaries: list[int]
 ) -> list[tuple[int, int, str]]:
     """Too few segments while sentences remain: split the longest at its middle sentence end."""
     pieces = list(pieces)
-    boundaries = sentence_boundaries(text)
     while len(pieces) < wanted:
         candidates = []
         for k, (start, end, _) in enumerate(pieces):
@@ -170,11 +177,12 @@ def _split_up_to(
 
 
 def clean_title(title: str, segment_text: str) -> str:
-    """One line, no markdown heading marks, not too long; derived from the text if missing."""
-    title = " ".join(title.replace("#", " ").split())
+    """One line of plain words (no markdown marks, link targets or emoji), not too long;
+    derived from the text's first line if missing."""
+    title = plain_inline(" ".join(title.split()).lstrip("# "))
     if not title:
         first_line = segment_text.strip().splitlines()[0] if segment_text.strip() else ""
-        words = first_line.lstrip("#").split()[:6]
+        words = plain_inline(first_line.lstrip("# ")).split()[:6]
         title = " ".join(words).rstrip(".,;:!?")
     if len(title) > _TITLE_MAX:
         title = title[: _TITLE_MAX - 1].rstrip() + "…"

@@ -31,7 +31,7 @@ class FlakyBackend:
         self.failing = threading.Event()
         self.draws = itertools.count()
 
-    def segment(self, text, pictures, style):
+    def segment(self, text, pictures, style, language):
         cuts = [0, *sentence_boundaries(text)[: pictures - 1], len(text)]
         return [SegmentSpan(a, b) for a, b in itertools.pairwise(cuts)]
 

@@ -46,7 +46,7 @@ def test_the_plugin_registers_the_gemini_factory() -> None:
 def test_segment_asks_for_a_schema_and_returns_spans(
     backend: GeminiBackend, fake_gemini: FakeGemini, style: ContentStyle
 ) -> None:
-    spans = backend.segment(TEXT, 3, style)
+    spans = backend.segment(TEXT, 3, style, "en")
 
     assert spans[0].start == 0
     assert spans[-1].end == len(TEXT)
@@ -69,7 +69,7 @@ def test_segment_passes_model_offsets_through_for_the_core_to_repair(
 ) -> None:
     fake_gemini.queue(json_reply({"segments": [{"title": "All", "start": 5, "end": 9999}]}))
 
-    [span] = backend.segment(TEXT, 2, style)
+    [span] = backend.segment(TEXT, 2, style, "en")
 
     assert (span.start, span.end, span.title) == (5, 9999, "All")
 

@@ -43,7 +43,7 @@ def test_a_429_is_retried_then_succeeds(
 ) -> None:
     fake_gemini.queue(rate_limited())
 
-    spans = backend.segment(TEXT, 2, style)
+    spans = backend.segment(TEXT, 2, style, "en")
 
     assert spans
     assert len(fake_gemini.requests) == 2
@@ -71,7 +71,7 @@ def test_5xx_until_retries_run_out_is_backend_unavailable(
     fake_gemini.always(unavailable())
 
     with caplog.at_level(logging.WARNING), pytest.raises(GenerationError) as caught:
-        backend.segment(TEXT, 2, style)
+        backend.segment(TEXT, 2, style, "en")
 
     assert caught.value.code == "BACKEND_UNAVAILABLE"
     assert caught.value.retryable is True
@@ -127,7 +127,7 @@ def test_an_unreachable_server_is_backend_unavailable(
     backend = GeminiBackendFactory().create(environ)
 
     with pytest.raises(GenerationError) as caught:
-        backend.segment(TEXT, 2, style)
+        backend.segment(TEXT, 2, style, "en")
 
     assert (caught.value.code, caught.value.retryable) == ("BACKEND_UNAVAILABLE", True)
 
@@ -146,7 +146,7 @@ def test_a_bad_key_fails_at_once_and_is_not_retried(
     fake_gemini.queue(reply)
 
     with pytest.raises(GenerationError) as caught:
-        backend.segment(TEXT, 2, style)
+        backend.segment(TEXT, 2, style, "en")
 
     assert (caught.value.code, caught.value.retryable) == ("BACKEND_AUTH_FAILED", False)
     assert "STORIES_GEMINI_API_KEY" in caught.value.message
@@ -251,7 +251,7 @@ def test_malformed_segmentation_is_model_output_invalid(
     fake_gemini.queue(reply)
 
     with pytest.raises(ModelOutputInvalid) as caught:
-        backend.segment(TEXT, 2, style)
+        backend.segment(TEXT, 2, style, "en")
 
     assert (caught.value.code, caught.value.retryable) == ("MODEL_OUTPUT_INVALID", False)
     assert len(fake_gemini.requests) == 1
@@ -322,7 +322,7 @@ def test_the_key_never_appears_in_errors_or_logs(
     fake_gemini.always(reply)  # a server that (wrongly) echoes the key back
 
     with caplog.at_level(logging.DEBUG), pytest.raises(GenerationError) as caught:
-        backend.segment(TEXT, 2, style)
+        backend.segment(TEXT, 2, style, "en")
 
     assert FAKE_API_KEY not in _everything_said_about(caught.value)
     assert "[redacted]" in caught.value.message
@@ -354,7 +354,7 @@ def test_a_failed_call_is_never_partial(
 @pytest.mark.parametrize(
     "call",
     [
-        lambda b, s, br: b.segment(TEXT, 2, s),
+        lambda b, s, br: b.segment(TEXT, 2, s, "en"),
         lambda b, s, br: b.image_prompt(br, s),
         lambda b, s, br: b.speak(Narration((SpokenLine("narrator", "Hi"),)), s),
         lambda b, s, br: b.draw("a scene", br, s),

@@ -26,7 +26,13 @@ from stories_core.services.dispatch import relay_outbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.steal import stealable
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
-from tests.fakes import FakeCatalog, InMemoryBlobStore, RecordingEvents, ScriptedBackend
+from tests.fakes import (
+    FakeCatalog,
+    FixedLanguage,
+    InMemoryBlobStore,
+    RecordingEvents,
+    ScriptedBackend,
+)
 from tests.services import KafkaBroker, PostgresServer
 
 TEXT = "First part.\n\nSecond part.\n\nThird part."
@@ -93,7 +99,12 @@ class KafkaWorld:
     def submit(self, text: str = TEXT, **fields: object) -> Job:
         backend = ScriptedBackend()
         submit = SubmitJob(
-            self.uow_factory, FakeCatalog(backend), self.clock, RecordingEvents(), Limits()
+            self.uow_factory,
+            FakeCatalog(backend),
+            self.clock,
+            RecordingEvents(),
+            Limits(),
+            FixedLanguage(),
         )
         values: dict[str, object] = {
             "content_type": "plain",

@@ -20,7 +20,13 @@ from stories_core.services.dispatch import relay_outbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from stories_core.services.webhooks import SIGNATURE_HEADER, DeliverWebhooks, WebhookPolicy, verify
-from tests.fakes import FakeCatalog, InMemoryBlobStore, RecordingEvents, ScriptedBackend
+from tests.fakes import (
+    FakeCatalog,
+    FixedLanguage,
+    InMemoryBlobStore,
+    RecordingEvents,
+    ScriptedBackend,
+)
 from tests.integration.conftest import wait_until
 
 SECRET = "whsec-test"
@@ -88,7 +94,7 @@ class Webhooks:
     def finish_job(self, url: str) -> str:
         catalog = FakeCatalog(ScriptedBackend())
         events = RecordingEvents()
-        submit = SubmitJob(self.uow_factory, catalog, self.clock, events, Limits())
+        submit = SubmitJob(self.uow_factory, catalog, self.clock, events, Limits(), FixedLanguage())
         job = submit(JobRequest("One.\n\nTwo.", "plain", 2, backend="scripted", webhook_url=url))
         process = ProcessJob(
             self.uow_factory,

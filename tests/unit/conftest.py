@@ -6,6 +6,7 @@ from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from tests.fakes import (
     FakeCatalog,
     FakeClock,
+    FixedLanguage,
     InMemoryBlobStore,
     InMemoryDatabase,
     RecordingEvents,
@@ -25,7 +26,9 @@ class World:
         self.clock = FakeClock()
         self.events = RecordingEvents()
         self.queue = RecordingQueue()
-        self.submit = SubmitJob(self.database, self.catalog, self.clock, self.events, Limits())
+        self.submit = SubmitJob(
+            self.database, self.catalog, self.clock, self.events, Limits(), FixedLanguage()
+        )
         self.settings = ProcessingSettings(max_concurrent_segments=concurrency)
 
     def processor(self, owner: str = "worker-1") -> ProcessJob:

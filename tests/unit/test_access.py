@@ -9,6 +9,7 @@ from stories_core.services.access import (
     revoke_key,
 )
 from stories_core.services.submit import Limits, SubmitJob
+from tests.fakes import FixedLanguage
 from tests.unit.conftest import World
 
 
@@ -57,6 +58,7 @@ def test_quota_counts_characters_per_key_and_refusal_changes_nothing(world: Worl
         world.clock,
         world.events,
         Limits(),
+        FixedLanguage(),
         QuotaPolicy(chars_per_period=25, period_seconds=3600),
     )
     submit(world.request("x" * 20), api_key_id="k1")

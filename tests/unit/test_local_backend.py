@@ -156,7 +156,7 @@ def test_segments_cover_the_text_in_order(
     backend: LocalBackend, sentence_count: int, paragraph_every: int, pictures: int
 ) -> None:
     text = sentences_text(sentence_count, paragraph_every)
-    spans = list(backend.segment(text, pictures, PLAIN))
+    spans = list(backend.segment(text, pictures, PLAIN, "en"))
     assert len(spans) == min(pictures, sentence_count)
     assert_valid_cover(text, spans)
     assert "".join(text[s.start : s.end] for s in spans) == text
@@ -176,27 +176,27 @@ def test_segmentation_properties_hold_for_any_text(
 ) -> None:
     text = "\n\n".join(" ".join(paragraph) for paragraph in paragraphs)
     sentence_count = sum(len(paragraph) for paragraph in paragraphs)
-    spans = list(LocalBackend().segment(text, pictures, PLAIN))
+    spans = list(LocalBackend().segment(text, pictures, PLAIN, "en"))
     assert len(spans) == min(pictures, sentence_count)
     assert_valid_cover(text, spans)
 
 
 def test_uniform_text_is_split_into_equal_parts(backend: LocalBackend) -> None:
     text = "The same sentence is here. " * 12
-    spans = backend.segment(text.strip(), 4, PLAIN)
+    spans = backend.segment(text.strip(), 4, PLAIN, "en")
     pieces = [text[s.start : s.end].strip() for s in spans]
     assert [piece.count(".") for piece in pieces] == [3, 3, 3, 3]
 
 
 def test_uneven_counts_stay_balanced(backend: LocalBackend) -> None:
     text = sentences_text(10)
-    lengths = [s.end - s.start for s in backend.segment(text, 3, PLAIN)]
+    lengths = [s.end - s.start for s in backend.segment(text, 3, PLAIN, "en")]
     assert max(lengths) <= 1.6 * min(lengths)
 
 
 def test_paragraph_boundaries_win_over_sentence_boundaries(backend: LocalBackend) -> None:
     text = sentences_text(6, paragraph_every=3)
-    first, second = backend.segment(text, 2, PLAIN)
+    first, second = backend.segment(text, 2, PLAIN, "en")
     assert (
         text[first.start : first.end].rstrip().endswith("Sentence 2 says something about topic 2.")
     )
@@ -218,7 +218,7 @@ Water evaporates from the sea. It condenses into clouds. Rain falls and the cycl
 
 
 def test_headings_open_the_segments_they_title(backend: LocalBackend) -> None:
-    spans = backend.segment(SECTIONED, 3, EDUCATIONAL)
+    spans = backend.segment(SECTIONED, 3, EDUCATIONAL, "en")
     assert [s.title for s in spans] == ["Photosynthesis", "Respiration", "The Water Cycle"]
     assert [s.start for s in spans] == [
         0,
@@ -229,7 +229,7 @@ def test_headings_open_the_segments_they_title(backend: LocalBackend) -> None:
 
 @pytest.mark.parametrize("pictures", range(1, 10))
 def test_a_heading_is_never_the_tail_of_a_segment(backend: LocalBackend, pictures: int) -> None:
-    spans = backend.segment(SECTIONED, pictures, EDUCATIONAL)
+    spans = backend.segment(SECTIONED, pictures, EDUCATIONAL, "en")
     headings = ("# Photosynthesis", "# Respiration", "The Water Cycle")
     for span in spans:
         last_line = SECTIONED[span.start : span.end].strip().splitlines()[-1]
@@ -241,12 +241,12 @@ def test_untitled_segments_get_a_key_phrase_from_their_first_sentence(
     backend: LocalBackend,
 ) -> None:
     text = "The fall of Rome took centuries. Rome declined slowly, and Rome was sacked in 410."
-    (span,) = backend.segment(text, 1, PLAIN)
+    (span,) = backend.segment(text, 1, PLAIN, "en")
     assert span.title == "Fall of Rome"
 
 
 def test_segmentation_of_an_empty_text_is_empty(backend: LocalBackend) -> None:
-    assert list(backend.segment("   \n\n ", 3, PLAIN)) == []
+    assert list(backend.segment("   \n\n ", 3, PLAIN, "en")) == []
 
 
 # --- narration -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import pytest
 from stories_core.errors import ConflictingRequest, InvalidInput, NotEnabled
 from stories_core.model import Topic
 from stories_core.services.submit import Limits, SubmitJob
+from tests.fakes import FixedLanguage
 from tests.unit.conftest import World
 
 
@@ -59,7 +60,12 @@ def test_a_submitted_job_is_announced_through_the_outbox(world: World) -> None:
 
 def test_a_webhook_is_refused_where_none_could_be_delivered(world: World) -> None:
     submit = SubmitJob(
-        world.database, world.catalog, world.clock, world.events, Limits(webhooks_enabled=False)
+        world.database,
+        world.catalog,
+        world.clock,
+        world.events,
+        Limits(webhooks_enabled=False),
+        FixedLanguage(),
     )
     with pytest.raises(NotEnabled) as raised:
         submit(world.request("Some text.", webhook_url="https://example.test/hook"))

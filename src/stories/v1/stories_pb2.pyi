@@ -23,7 +23,7 @@ JOB_VIEW_BASIC: JobView
 JOB_VIEW_FULL: JobView
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "content_type", "pictures", "audio_type", "backend", "webhook_url", "request_id", "text_length", "progress", "segments", "markup", "error", "create_time", "update_time", "trace_id", "attempt")
+    __slots__ = ("id", "state", "content_type", "pictures", "audio_type", "backend", "webhook_url", "request_id", "text_length", "progress", "segments", "markup", "error", "create_time", "update_time", "trace_id", "attempt", "text", "language", "title")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,9 @@ class Job(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: _common_pb2.JobState
     content_type: str
@@ -58,10 +61,13 @@ class Job(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     trace_id: str
     attempt: int
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., content_type: _Optional[str] = ..., pictures: _Optional[int] = ..., audio_type: _Optional[_Union[_common_pb2.AudioType, str]] = ..., backend: _Optional[str] = ..., webhook_url: _Optional[str] = ..., request_id: _Optional[str] = ..., text_length: _Optional[int] = ..., progress: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[_common_pb2.Segment, _Mapping]]] = ..., markup: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.JobError, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    text: str
+    language: str
+    title: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., content_type: _Optional[str] = ..., pictures: _Optional[int] = ..., audio_type: _Optional[_Union[_common_pb2.AudioType, str]] = ..., backend: _Optional[str] = ..., webhook_url: _Optional[str] = ..., request_id: _Optional[str] = ..., text_length: _Optional[int] = ..., progress: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[_common_pb2.Segment, _Mapping]]] = ..., markup: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.JobError, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., attempt: _Optional[int] = ..., text: _Optional[str] = ..., language: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("text", "content_type", "pictures", "audio_type", "backend", "webhook_url", "request_id")
+    __slots__ = ("text", "content_type", "pictures", "audio_type", "backend", "webhook_url", "request_id", "language")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     PICTURES_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +75,7 @@ class CreateJobRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     text: str
     content_type: str
     pictures: int
@@ -76,7 +83,8 @@ class CreateJobRequest(_message.Message):
     backend: str
     webhook_url: str
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., content_type: _Optional[str] = ..., pictures: _Optional[int] = ..., audio_type: _Optional[_Union[_common_pb2.AudioType, str]] = ..., backend: _Optional[str] = ..., webhook_url: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    language: str
+    def __init__(self, text: _Optional[str] = ..., content_type: _Optional[str] = ..., pictures: _Optional[int] = ..., audio_type: _Optional[_Union[_common_pb2.AudioType, str]] = ..., backend: _Optional[str] = ..., webhook_url: _Optional[str] = ..., request_id: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class CreateJobResponse(_message.Message):
     __slots__ = ("job",)

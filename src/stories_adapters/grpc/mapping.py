@@ -122,6 +122,8 @@ def job_to_proto(job: Job, *, full: bool) -> stories_pb2.Job:
         update_time=timestamp(job.updated_at),
         trace_id=job.trace_id,
         attempt=job.attempt,
+        language=job.language,
+        title=job.story_title,
     )
     if job.error_code:
         message.error.CopyFrom(
@@ -132,6 +134,7 @@ def job_to_proto(job: Job, *, full: bool) -> stories_pb2.Job:
     if full:
         message.segments.extend(segment_to_proto(s) for s in job.segments)
         message.markup = job.markup or ""
+        message.text = job.text
     return message
 
 
@@ -163,7 +166,7 @@ def job_from_proto(message: stories_pb2.Job) -> Job:
     job = Job(
         id=message.id,
         tenant="",
-        text="",
+        text=message.text,
         content_type=message.content_type,
         pictures=message.pictures,
         audio_type=AUDIO_TYPE_FROM_PROTO[message.audio_type],
@@ -177,6 +180,8 @@ def job_from_proto(message: stories_pb2.Job) -> Job:
         error_message=message.error.message or None,
         error_retryable=message.error.retryable,
         attempt=message.attempt,
+        language=message.language,
+        title=message.title,
     )
     job.segments = [
         Segment(

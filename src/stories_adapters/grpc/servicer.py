@@ -100,6 +100,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                     tenant=key.tenant,
                     request_id=request.request_id or None,
                     webhook_url=request.webhook_url or None,
+                    language=request.language or None,
                 ),
                 trace_id=trace_id,
                 api_key_id=key.id,

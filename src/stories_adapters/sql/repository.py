@@ -48,7 +48,8 @@ from stories_core.ports import JobCursor
 
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
-    "request_id", "request_fingerprint", "webhook_url", "markup", "error_code", "error_message",
+    "request_id", "request_fingerprint", "webhook_url", "language", "title", "markup",
+    "error_code", "error_message",
     "error_retryable", "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
 )  # fmt: skip
 

@@ -68,6 +68,8 @@ jobs = Table(
     Column("request_id", String(128)),
     Column("request_fingerprint", String(64)),
     Column("webhook_url", Text),
+    Column("language", String(64), nullable=False, server_default="en"),
+    Column("title", Text, nullable=False, server_default=""),
     Column("markup", Text),
     Column("error_code", String(64)),
     Column("error_message", Text),

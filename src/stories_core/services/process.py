@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -196,8 +196,8 @@ class ProcessJob:
     async def _plan_segments(
         self, job: Job, backend: GeneratorBackend, style: ContentStyle, run: _Runner
     ) -> None:
-        spans = await run(backend.segment, job.text, job.pictures, style)
-        checked = enforce(job.text, spans, job.pictures)
+        spans = await run(backend.segment, job.text, job.pictures, style, job.language)
+        checked = enforce(job.text, spans, job.pictures, job.language)
         segments = [
             Segment(
                 id=derived_id(job.id, "segment", index),
@@ -235,13 +235,15 @@ class ProcessJob:
             count=len(job.segments),
             title=segment.title,
             text=segment.text,
-            story_title=job.segments[0].title,
+            story_title=job.story_title,
+            language=job.language,
         )
 
         async def audio_chain() -> Asset | None:
             narration = await run(backend.narrate, brief, job.audio_type, style)
             if job.audio_type is AudioType.NONE or narration.is_empty:
                 return None
+            narration = replace(narration, language=job.language)
             media = await run(backend.speak, narration, style)
             return await self._store(
                 job, segment, AssetKind.AUDIO, media, run, narration=narration.text

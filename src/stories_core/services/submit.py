@@ -1,10 +1,11 @@
-"""Submit a job: validate the request, record the job and its doorbell in one transaction."""
+"""Submit a job: clean and validate the request, record the job and its doorbell in one
+transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -17,8 +18,16 @@ from stories_core.errors import (
 )
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
-from stories_core.ports import Catalog, Clock, EventSink, UnitOfWorkFactory
+from stories_core.ports import (
+    Catalog,
+    Clock,
+    EventSink,
+    LanguageDetector,
+    UnitOfWorkFactory,
+    speaks,
+)
 from stories_core.services.access import QuotaPolicy, charge_quota
+from stories_core.text import clean, language_tag, story_title
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class JobRequest:
     tenant: str = "default"
     request_id: str | None = None
     webhook_url: str | None = None
+    language: str | None = None
+    """A BCP-47 tag; None to detect the language from the text."""
 
     def fingerprint(self) -> str:
         """Identifies the request's content, so a reused request_id can be checked."""
@@ -51,14 +62,31 @@ class JobRequest:
                 self.backend,
                 self.tenant,
                 self.webhook_url,
+                self.language,
             ],
             ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType:
-    """Raise InvalidInput naming the first wrong field; return the parsed audio type."""
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A valid request as it will be recorded: the cleaned text, its language and title."""
+
+    request: JobRequest
+    text: str
+    audio_type: AudioType
+    language: str
+    title: str
+
+
+def validate(
+    request: JobRequest, catalog: Catalog, limits: Limits, detector: LanguageDetector
+) -> CheckedRequest:
+    """Clean the text (`stories_core.text.clean`, the one clean-up of every way in), then
+    raise InvalidInput naming the first wrong field. The language is the request's, else
+    detected from the text; audio is refused for a language the backend has no voice for."""
+    request = replace(request, text=clean(request.text))
     if not request.text.strip():
         raise InvalidInput("text", "is empty")
     if "\x00" in request.text:
@@ -110,7 +138,20 @@ def validate(request: JobRequest, catalog: Catalog, limits: Limits) -> AudioType
             )
     if request.request_id is not None and not 1 <= len(request.request_id) <= 128:
         raise InvalidInput("request_id", "must be 1 to 128 characters")
-    return audio_type
+    if request.language is not None:
+        try:
+            language = language_tag(request.language)
+        except ValueError as error:
+            raise InvalidInput("language", f"{error}; e.g. en, de, zh-Hant, pt-BR") from None
+    else:
+        language = detector.detect(request.text)
+    if audio_type is not AudioType.NONE and not speaks(catalog.backend(request.backend), language):
+        raise InvalidInput(
+            "audio_type",
+            f"the {request.backend!r} backend has no voice for the language {language!r}; "
+            "ask for audio_type none, or another backend",
+        )
+    return CheckedRequest(request, request.text, audio_type, language, story_title(request.text))
 
 
 class SubmitJob:
@@ -123,8 +164,10 @@ class SubmitJob:
         clock: Clock,
         events: EventSink,
         limits: Limits,
+        detector: LanguageDetector,
         quota: QuotaPolicy | None = None,
     ) -> None:
+        self._detector = detector
         self._uow_factory = uow_factory
         self._catalog = catalog
         self._clock = clock
@@ -143,7 +186,8 @@ class SubmitJob:
             return self._submit(request, trace_id, api_key_id)
 
     def _submit(self, request: JobRequest, trace_id: str | None, api_key_id: str | None) -> Job:
-        audio_type = validate(request, self._catalog, self._limits)
+        checked = validate(request, self._catalog, self._limits, self._detector)
+        request = checked.request
         fingerprint = request.fingerprint()
         now = self._clock.now()
         with self._uow_factory() as uow:
@@ -162,7 +206,7 @@ class SubmitJob:
                 text=request.text,
                 content_type=request.content_type,
                 pictures=request.pictures,
-                audio_type=audio_type,
+                audio_type=checked.audio_type,
                 backend=request.backend,
                 created_at=now,
                 updated_at=now,
@@ -170,6 +214,8 @@ class SubmitJob:
                 request_id=request.request_id,
                 request_fingerprint=fingerprint,
                 webhook_url=request.webhook_url,
+                language=checked.language,
+                title=checked.title,
             )
             if api_key_id is not None:
                 charge_quota(uow, self._quota, api_key_id, len(request.text), now)

@@ -39,7 +39,9 @@ class SleepyBackend:
             with open(self._log_path, "a", encoding="utf-8") as log:
                 log.write(f"{os.getpid()} {method} {index}\n")
 
-    def segment(self, text: str, pictures: int, style: ContentStyle) -> list[SegmentSpan]:
+    def segment(
+        self, text: str, pictures: int, style: ContentStyle, language: str
+    ) -> list[SegmentSpan]:
         self._call("segment")
         cuts = [0, *sentence_boundaries(text)[: pictures - 1], len(text)]
         return [

@@ -1,0 +1,238 @@
+"""The text of a story: its one clean-up, its one sentence splitter, its structure.
+
+Every way in (the command line, gRPC, a queued job) records `clean(text)`; every offset
+the service reports refers to that recorded text. Sentence boundaries come from
+sentencex (Wikimedia's rule sets for ~300 languages: abbreviations, initials, decimals,
+ellipses, quotes, and the sentence ends of other scripts, such as the ideographic full
+stop, the danda and the Arabic question mark), applied within the blocks the text's own
+lines make (paragraphs, headings, list items).
+Markdown is read by markdown-it-py (CommonMark, plus tables).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import emoji
+import langcodes
+import sentencex
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+# Line ends of every platform and the Unicode line/paragraph separators become "\n".
+_LINE_ENDS = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# Never visible, never spoken, and never a word boundary: dropped. (U+FEFF is a BOM at
+# the start and a word joiner elsewhere.)
+_INVISIBLE = re.compile(
+    "[\u00ad\u180e\u200b\u2060-\u2064\ufeff\x01-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]"
+)
+# Zero-width (non-)joiners matter only between two characters they can join: letters or
+# marks of scripts that shape (Arabic, Indic, Persian), or the parts of an emoji sequence.
+_JOINER = re.compile("[\u200c\u200d]")
+
+
+def clean(text: str) -> str:
+    """The recorded form of incoming text: no BOM, LF line ends, Unicode NFC, and no
+    invisible format characters except joiners that join. Idempotent."""
+    text = _LINE_ENDS.sub("\n", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _JOINER.sub(lambda m: m.group() if _joins(m.string, m.start()) else "", text)
+    return text
+
+
+def _joins(text: str, at: int) -> bool:
+    if at == 0 or at + 1 >= len(text):
+        return False
+    return _joinable(text[at - 1]) and _joinable(text[at + 1])
+
+
+def _joinable(char: str) -> bool:
+    category = unicodedata.category(char)
+    if category[0] == "M" or category == "So" or char == "\ufe0f":
+        return True
+    # Latin, Greek and Cyrillic letters never join; letters of other scripts may.
+    return category[0] == "L" and not ("A" <= char <= "\u024f" or "\u0370" <= char <= "\u04ff")
+
+
+# --- Languages -------------------------------------------------------------------------
+
+_RTL_SCRIPTS = frozenset({"Arab", "Hebr", "Syrc", "Thaa", "Nkoo", "Adlm", "Rohg", "Mand", "Samr"})
+
+
+def language_tag(tag: str) -> str:
+    """The canonical form of a BCP-47 language tag ("EN-us" -> "en-US", "iw" -> "he").
+
+    Raises ValueError for a tag that is not well-formed or names no known language.
+    """
+    try:
+        if not langcodes.tag_is_valid(tag.strip()):
+            raise ValueError(f"{tag!r} is not a valid BCP-47 language tag")
+        standard = langcodes.standardize_tag(tag.strip())
+    except (ValueError, LookupError) as error:
+        raise ValueError(f"{tag!r} is not a valid BCP-47 language tag") from error
+    if standard == "und":
+        raise ValueError("'und' (undetermined) is not a language")
+    return standard
+
+
+def primary_language(tag: str) -> str:
+    """The language subtag alone: "pt-BR" -> "pt", "zh-Hant" -> "zh"."""
+    return tag.split("-", 1)[0].lower()
+
+
+@lru_cache(maxsize=256)
+def text_direction(tag: str) -> str:
+    """ "rtl" for languages written right to left (by their likely script), else "ltr"."""
+    try:
+        script = langcodes.Language.get(tag).maximize().script
+    except (ValueError, LookupError):
+        return "ltr"
+    return "rtl" if script in _RTL_SCRIPTS else "ltr"
+
+
+# --- Sentences -------------------------------------------------------------------------
+
+# Lines that open a block of their own: ATX headings, list items, block quotes, table rows.
+_BLOCK_LINE = re.compile(r"[ ]{0,3}(?:#{1,6}(?:[ \t]|$)|(?:[-*+\u2022]|\d{1,9}[.)])[ \t]|>|\|)")
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Paragraphs of `text[start:end]`, split also before every heading or list line."""
+    blocks: list[tuple[int, int]] = []
+    block_start: int | None = None
+    offset = start
+    for line in text[start:end].splitlines(keepends=True):
+        line_start, offset = offset, offset + len(line)
+        if not line.strip():
+            if block_start is not None:
+                blocks.append((block_start, line_start))
+                block_start = None
+            continue
+        if block_start is not None and _BLOCK_LINE.match(line):
+            blocks.append((block_start, line_start))
+            block_start = None
+        if block_start is None:
+            block_start = line_start
+    if block_start is not None:
+        blocks.append((block_start, end))
+    return blocks
+
+
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, language: str = "en"
+) -> list[tuple[int, int]]:
+    """The sentences of `text[start:end]`, as (start, end) offsets into `text` with no
+    whitespace at their edges, in order. A heading, a list item and a paragraph always
+    end a sentence; within them, sentence ends are found by sentencex for `language`."""
+    end = len(text) if end is None else end
+    code = primary_language(language) or "en"
+    spans: list[tuple[int, int]] = []
+    for block_start, block_end in _blocks(text, start, end):
+        block = text[block_start:block_end]
+        for found in sentencex.get_sentence_boundaries(code, block):
+            left = block_start + found["start_index"]
+            right = block_start + found["end_index"]
+            while left < right and text[left].isspace():
+                left += 1
+            while right > left and text[right - 1].isspace():
+                right -= 1
+            if left < right:
+                spans.append((left, right))
+    return spans
+
+
+def sentences(text: str, language: str = "en") -> list[str]:
+    """The sentences of `text`, each on one line (hard line breaks become spaces)."""
+    return [" ".join(text[a:b].split()) for a, b in sentence_spans(text, language=language)]
+
+
+# --- Markdown structure ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A markdown heading (ATX `#` or setext `===`): its level, its plain title, and the
+    offsets of its source lines in the text."""
+
+    level: int
+    title: str
+    start: int
+    end: int
+
+
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+
+
+def _inline_plain(token: Token) -> str:
+    """The words of an inline token: link text without its target, code as text, no
+    emphasis marks, no images, no emoji, no bare URLs or e-mail addresses."""
+    words: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            words.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            words.append(" ")
+    plain = _URL.sub(" ", "".join(words))
+    return " ".join(emoji.replace_emoji(plain, "").split())
+
+
+def plain_inline(markdown: str) -> str:
+    """One line of markdown as plain words (for titles): "**[Rome](http://x)** 🏛" -> "Rome"."""
+    tokens = _MARKDOWN.parseInline(markdown)
+    return _inline_plain(tokens[0]) if tokens else ""
+
+
+def headings(text: str) -> list[Heading]:
+    """The text's markdown headings in order (fenced code is not searched)."""
+    offsets = [0]
+    for line in text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    found = []
+    tokens = _MARKDOWN.parse(text)
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map:
+            title = _inline_plain(tokens[index + 1])
+            first, last = token.map
+            start = offsets[min(first, len(offsets) - 1)]
+            end = offsets[min(last, len(offsets) - 1)]
+            found.append(Heading(int(token.tag[1:]), title, start, end))
+    return found
+
+
+def story_title(text: str) -> str:
+    """The title of a whole story: its first top-level heading (the first heading of the
+    highest level present, so a text of `##` headings is titled by its first one); ""
+    when the text has none."""
+    found = [heading for heading in headings(text) if heading.title]
+    if not found:
+        return ""
+    top = min(heading.level for heading in found)
+    return next(heading.title for heading in found if heading.level == top)
+
+
+def plain(text: str) -> str:
+    """The prose of a markdown text, block by block on lines of their own: headings and
+    paragraphs as plain words, a table row as its cells joined by commas, no code blocks,
+    no HTML, no link targets, bare URLs or e-mail addresses, no emoji."""
+    lines: list[str] = []
+    row: list[str] | None = None
+    for token in _MARKDOWN.parse(text):
+        if token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close" and row is not None:
+            if any(row):
+                lines.append(", ".join(cell for cell in row if cell))
+            row = None
+        elif token.type == "inline":
+            words = _inline_plain(token)
+            if row is not None:
+                row.append(words)
+            elif words:
+                lines.append(words)
+    return "\n".join(lines)
