@@ -340,6 +340,7 @@ class ScriptedBackend:
     def __init__(self, delay: float = 0.0, fail_on_index: int | None = None) -> None:
         self.delay = delay
         self.fail_on_index = fail_on_index
+        self.voices: set[str] | None = None  # languages it speaks; None for every one
         self.calls: dict[str, int] = {}
         self.active = 0
         self.max_active = 0
@@ -356,6 +357,9 @@ class ScriptedBackend:
         finally:
             with self._lock:
                 self.active -= 1
+
+    def speaks(self, language: str) -> bool:
+        return self.voices is None or language in self.voices
 
     def segment(
         self, text: str, pictures: int, style: ContentStyle, language: str

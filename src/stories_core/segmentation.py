@@ -105,24 +105,17 @@ def _dedupe_cuts(starts: list[int], length: int) -> _Cuts:
 
 
 def _snap(text: str, cut: int, boundaries: list[int]) -> int:
-    """The sentence start nearest to `cut` (the later one on a tie); the text's end when
-    the cut lies beyond its last sentence start."""
-    if not boundaries or cut in boundaries or cut <= 0:
-        return cut if boundaries or cut <= 0 else _snap_to_word_edge(text, cut)
+    """The sentence start nearest to `cut` (the later one on a tie); the text's end (no
+    cut) when the text has one sentence or the cut lies beyond its last sentence start."""
+    if cut in boundaries or cut <= 0:
+        return cut
+    if not boundaries:
+        return len(text)
     after = bisect.bisect_left(boundaries, cut)
     candidates = [boundaries[i] for i in (after - 1, after) if 0 <= i < len(boundaries)]
     if cut >= len(text.rstrip()):
         candidates.append(len(text))
     return min(candidates, key=lambda b: (abs(b - cut), -b))
-
-
-def _snap_to_word_edge(text: str, cut: int) -> int:
-    """Move a cut that falls inside a word to the nearest whitespace (forward on a tie)."""
-    if cut <= 0 or cut >= len(text) or text[cut - 1].isspace() or text[cut].isspace():
-        return cut
-    forward = next((i for i in range(cut, len(text)) if text[i].isspace()), len(text))
-    backward = next((i for i in range(cut, 0, -1) if text[i - 1].isspace()), 0)
-    return forward if forward - cut <= cut - backward else backward
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

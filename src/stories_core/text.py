@@ -98,6 +98,7 @@ def text_direction(tag: str) -> str:
 # --- Sentences -------------------------------------------------------------------------
 
 # Lines that open a block of their own: ATX headings, list items, block quotes, table rows.
+_HEADING_LINE = re.compile(r"[ ]{0,3}#{1,6}(?:[ \t]|$)")
 _BLOCK_LINE = re.compile(r"[ ]{0,3}(?:#{1,6}(?:[ \t]|$)|(?:[-*+\u2022]|\d{1,9}[.)])[ \t]|>|\|)")
 
 
@@ -116,7 +117,9 @@ def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if block_start is not None and _BLOCK_LINE.match(line):
             blocks.append((block_start, line_start))
             block_start = None
-        if block_start is None:
+        if _HEADING_LINE.match(line):  # a heading is a block of one line
+            blocks.append((line_start, offset))
+        elif block_start is None:
             block_start = line_start
     if block_start is not None:
         blocks.append((block_start, end))

@@ -72,3 +72,37 @@ def test_a_webhook_is_refused_where_none_could_be_delivered(world: World) -> Non
     assert raised.value.field == "webhook_url"
     assert world.database.jobs == {} and world.database.tables.outbox == []
     assert submit(world.request("Some text.")).webhook_url is None
+
+
+def test_the_text_is_recorded_clean_with_its_title_and_detected_language(world: World) -> None:
+    detector = FixedLanguage("de")
+    submit = SubmitJob(world.database, world.catalog, world.clock, world.events, Limits(), detector)
+    job = submit(world.request("\ufeff# Vulkane\r\n\r\nEin Vulkan ist eine Öffnung.\rLava."))
+    assert job.text == "# Vulkane\n\nEin Vulkan ist eine Öffnung.\nLava."
+    assert (job.language, job.title) == ("de", "Vulkane")
+    assert detector.texts == [job.text], "the language is detected from the recorded text"
+    assert world.database.jobs[job.id].text == job.text
+
+
+def test_a_given_language_wins_and_is_canonical(world: World) -> None:
+    job = world.submit(world.request("Hello there.", language="PT-br"))
+    assert job.language == "pt-BR"
+
+
+@pytest.mark.parametrize("language", ["klingon", "xx-bogus", "und"])
+def test_a_bad_language_is_refused_by_name(world: World, language: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        world.submit(world.request("Hello there.", language=language))
+    assert raised.value.field == "language"
+    assert world.database.jobs == {}
+
+
+def test_audio_in_a_language_without_a_voice_is_refused_up_front(world: World) -> None:
+    world.backend.voices = {"en"}
+    with pytest.raises(InvalidInput) as raised:
+        world.submit(world.request("Hello there.", language="tlh"))
+    assert raised.value.field == "audio_type"
+    assert "'tlh'" in raised.value.message
+    assert world.database.jobs == {}
+    job = world.submit(world.request("Hello there.", language="tlh", audio_type="none"))
+    assert job.language == "tlh"

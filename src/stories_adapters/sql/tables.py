@@ -69,7 +69,7 @@ jobs = Table(
     Column("request_fingerprint", String(64)),
     Column("webhook_url", Text),
     Column("language", String(64), nullable=False, server_default="en"),
-    Column("title", Text, nullable=False, server_default=""),
+    Column("title", Text, nullable=False, server_default=text("''")),
     Column("markup", Text),
     Column("error_code", String(64)),
     Column("error_message", Text),

@@ -18,7 +18,9 @@ def upgrade() -> None:
     # languages were detected were all spoken and drawn as English.
     with op.batch_alter_table("jobs", recreate="never") as batch:
         batch.add_column(sa.Column("language", sa.String(64), server_default="en", nullable=False))
-        batch.add_column(sa.Column("title", sa.Text(), server_default="", nullable=False))
+        batch.add_column(
+            sa.Column("title", sa.Text(), server_default=sa.text("''"), nullable=False)
+        )
 
 
 def downgrade() -> None:
