@@ -6,6 +6,10 @@
 - scene: a letterboxed landscape (sky, horizon, silhouettes) laid out by a hash of the text;
 - card: a clean title card with the key terms.
 
+Every text is set in shipped fonts that cover its script (see `fonts` and `canvas`) and
+fitted to its box: wrapped, then shrunk, then ended with "…", never cut at the edge. Each
+one drawn is listed in the metadata's "text_elements" (role, text, box, fonts).
+
 Everything is derived from the text and the style, so the same segment gives the same PNG.
 """
 
@@ -15,22 +19,24 @@ import hashlib
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
 from stories_core.generation import ContentStyle, Media, SegmentBrief
+from stories_local import fonts
 from stories_local.analysis import key_terms, tokens, wordset
 from stories_local.canvas import (
     RGB,
+    Block,
     Palette,
+    Placed,
+    Typesetter,
+    arrange,
     fit,
-    font,
-    line_height,
     mix,
     png_bytes,
-    text_block,
-    wrap,
+    render,
 )
 from stories_local.figures import Figure, chart_figures, format_value
 from stories_local.narrator import segment_title
@@ -45,10 +51,16 @@ _WATER = wordset("sea ocean lake river shore beach harbour harbor waves coast ba
 _TOWN = wordset("city town street streets building buildings tower village castle")
 _FOREST = wordset("forest tree trees wood woods garden jungle orchard")
 
+Box = tuple[float, float, float, float]
+
 
 @dataclass(frozen=True)
 class _Frame:
-    """What every renderer needs: the canvas, colours, scale and the words to show."""
+    """What every renderer needs: the canvas, colours, scale, fonts and the words to show.
+
+    Every text goes through `text` or `put`, which fit it to its box and record it in
+    `elements` (the image metadata's "text_elements").
+    """
 
     image: Image.Image
     draw: ImageDraw.ImageDraw
@@ -57,6 +69,8 @@ class _Frame:
     title: str
     terms: list[str]
     brief: SegmentBrief
+    setter: Typesetter
+    elements: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def width(self) -> int:
@@ -66,12 +80,93 @@ class _Frame:
     def height(self) -> int:
         return self.image.height
 
+    @property
+    def rtl(self) -> bool:
+        """Whether the segment reads right to left (its title, else its text)."""
+        sample = self.title if fonts.strong_direction(self.title) else self.brief.text
+        return fonts.paragraph_direction(sample, self.brief.language) == "rtl"
+
     def px(self, value: float) -> int:
         return max(1, round(value * self.scale))
+
+    def size(self, value: float, floor: int) -> int:
+        """A font size: `value` scaled to the picture, but never below `floor` pixels."""
+        return max(floor, round(value * self.scale))
 
     def part_label(self) -> str:
         label = f"Part {self.brief.index + 1} of {self.brief.count}"
         return f"{self.brief.story_title} · {label}" if self.brief.story_title else label
+
+    def clamp(self, box: Box) -> Box:
+        left, top, right, bottom = box
+        return max(0.0, left), max(0.0, top), min(self.width, right), min(self.height, bottom)
+
+    def fit(
+        self,
+        text: str,
+        box: Box,
+        largest: int,
+        smallest: int,
+        max_lines: int = 1,
+        bold: bool = False,
+    ) -> Block | None:
+        """`text` set to fit `box` (clamped to the canvas), or None if it cannot be shown."""
+        left, top, right, bottom = self.clamp(box)
+        if right - left < 1 or bottom - top < 1:
+            return None
+        setter = self.setter.bold() if bold else self.setter
+        return fit(setter, text, right - left, bottom - top, max_lines, largest, smallest)
+
+    def put(
+        self,
+        role: str,
+        block: Block,
+        box: Box,
+        fill: RGB,
+        align: str = "start",
+        valign: str = "top",
+        unless_crowded: bool = False,
+    ) -> Placed | None:
+        """Draw a fitted block in `box` and record it.
+
+        unless_crowded: leave it out instead if it would overlap a text already drawn.
+        """
+        placed = arrange(block, self.clamp(box), align, valign)
+        if unless_crowded and any(
+            _overlaps(placed.box, element["box"], 0) for element in self.elements
+        ):
+            return None
+        render(self.draw, block, placed, fill)
+        self.elements.append(
+            {
+                "role": role,
+                "text": placed.text,
+                "box": list(placed.box),
+                "fonts": list(dict.fromkeys(face.name for face in placed.faces)),
+                "faces": [{"file": face.name, "index": face.index} for face in placed.faces],
+                "lines": placed.lines,
+                "size": placed.size,
+                "weight": block.setter.weight,
+            }
+        )
+        return placed
+
+    def text(
+        self,
+        role: str,
+        text: str,
+        box: Box,
+        fill: RGB,
+        largest: int,
+        smallest: int,
+        max_lines: int = 1,
+        align: str = "start",
+        valign: str = "top",
+        bold: bool = False,
+    ) -> Placed | None:
+        """Fit `text` to `box`, draw and record it; None if there was nothing to draw."""
+        block = self.fit(text, box, largest, smallest, max_lines, bold)
+        return self.put(role, block, box, fill, align, valign) if block else None
 
 
 def _card(frame: _Frame, muted: bool = False) -> None:
@@ -80,30 +175,63 @@ def _card(frame: _Frame, muted: bool = False) -> None:
     accent = mix(colours.accent, colours.background, 0.45 if muted else 0.0)
     highlight = mix(colours.highlight, colours.background, 0.45 if muted else 0.0)
     text = mix(colours.foreground, colours.background, 0.15 if muted else 0.0)
-    draw, margin = frame.draw, frame.px(72)
-    draw.rectangle((0, 0, frame.px(18), frame.height), fill=accent)
-    kicker = font(frame.px(22))
-    draw.text((margin, frame.px(56)), frame.part_label().upper(), font=kicker, fill=highlight)
-    face, lines = fit(frame.title, frame.width - 2 * margin, 3, frame.px(68), frame.px(30))
-    y = frame.px(120)
-    y += text_block(draw, lines, face, (margin, y), text) + frame.px(36)
-    chip_face, pad = font(frame.px(24)), frame.px(14)
-    x = margin
-    for term in frame.terms[: 3 if muted else 5]:
-        width = chip_face.getlength(term) + 2 * pad
-        if x + width > frame.width - margin:
-            x, y = margin, y + line_height(chip_face) + 3 * pad
-        if y + line_height(chip_face) + 2 * pad > frame.height - frame.px(40):
-            break
-        box = (x, y, x + width, y + line_height(chip_face) + pad)
-        draw.rounded_rectangle(box, radius=frame.px(18), outline=highlight, width=frame.px(2))
-        draw.text((x + pad, y + pad // 2), term, font=chip_face, fill=text)
-        x += width + pad
-    draw.line(
-        (margin, frame.height - frame.px(36), frame.width - margin, frame.height - frame.px(36)),
-        fill=accent,
-        width=frame.px(3),
+    draw, margin, w, h = frame.draw, frame.px(72), frame.width, frame.height
+    draw.rectangle((0, 0, frame.px(18), h), fill=accent)
+    rule = h - frame.px(36)
+    floor = rule - frame.px(8)
+    y = float(frame.px(44))
+    kicker = frame.text(
+        "part_label",
+        frame.part_label().upper(),
+        (margin, y, w - margin, floor),
+        highlight,
+        frame.size(22, 8),
+        frame.size(14, 7),
     )
+    if kicker:
+        y = kicker.box[3] + frame.px(20)
+    y = max(y, frame.px(120)) if h >= 320 else y
+    title = frame.text(
+        "title",
+        frame.title,
+        (margin, y, w - margin, floor),
+        text,
+        frame.size(68, 12),
+        frame.size(30, 9),
+        max_lines=3,
+        bold=True,
+    )
+    if title:
+        y = title.box[3] + frame.px(36)
+    _chips(frame, frame.terms[: 3 if muted else 5], y, floor, margin, highlight, text)
+    draw.line((margin, rule, w - margin, rule), fill=accent, width=frame.px(3))
+
+
+def _chips(
+    frame: _Frame, terms: list[str], y: float, floor: float, margin: int, outline: RGB, fill: RGB
+) -> None:
+    """Key terms as rounded chips, flowing from the reading side, while there is room."""
+    pad = frame.px(14)
+    size = frame.size(24, 8)
+    room = frame.width - 2 * margin - 2 * pad
+    fitted = (
+        frame.fit(term, (0, 0, room, floor - y), size, max(7, size * 3 // 4)) for term in terms
+    )
+    blocks = [block for block in fitted if block]
+    chip_h = max((block.height for block in blocks), default=0.0) + pad
+    x = float(margin)
+    for block in blocks:
+        chip_w = block.width + 2 * pad
+        if x > margin and x + chip_w > frame.width - margin:
+            x, y = float(margin), y + chip_h + pad
+        if y + chip_h > floor:
+            break
+        left = frame.width - x - chip_w if frame.rtl else x
+        box = (left, y, left + chip_w, y + chip_h)
+        frame.draw.rounded_rectangle(box, radius=frame.px(18), outline=outline, width=frame.px(2))
+        inner = (left + pad, y + pad / 2, left + chip_w - pad, y + chip_h - pad / 2)
+        frame.put("term", block, inner, fill, "center", "middle")
+        x += chip_w + pad
 
 
 def _edge_point(
@@ -121,36 +249,67 @@ def _edge_point(
     return cx + dx * t, cy + dy * t
 
 
+def _overlaps(a: Box, b: Box, gap: float) -> bool:
+    return not (
+        a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
+    )
+
+
 def _diagram(frame: _Frame) -> None:
     """A concept map: title node in the centre, key terms around it, arrows outwards."""
-    colours, draw = frame.palette, frame.draw
+    colours, draw, w, h = frame.palette, frame.draw, frame.width, frame.height
     grid = mix(colours.background, colours.foreground, 0.07)
     step = frame.px(32)
-    for x in range(0, frame.width, step):
-        draw.line((x, 0, x, frame.height), fill=grid)
-    for y in range(0, frame.height, step):
-        draw.line((0, y, frame.width, y), fill=grid)
-    cx, cy = frame.width / 2, frame.height / 2
-    face, lines = fit(frame.title, frame.width * 0.28, 3, frame.px(40), frame.px(20))
-    node_w = max(face.getlength(line) for line in lines) + frame.px(56)
-    node_h = line_height(face) * len(lines) + frame.px(40)
+    for x in range(0, w, step):
+        draw.line((x, 0, x, h), fill=grid)
+    for y in range(0, h, step):
+        draw.line((0, y, w, y), fill=grid)
+    edge = frame.px(20)
+    caption_fill = mix(colours.foreground, colours.background, 0.4)
+    caption = frame.fit(
+        frame.part_label(), (edge, 0, w - edge, h * 0.2), frame.size(18, 7), frame.size(12, 6)
+    )
+    caption_box = (edge, h - edge - (caption.height if caption else 0), w - edge, h - edge)
+    cx, cy = w / 2, h / 2
+    pad_x, pad_y = frame.px(28), frame.px(20)
+    face = None
+    # A compact node first; a long title that would lose words gets a wider, taller one.
+    for share, least, lines in ((0.28, 160, 3), (0.42, 240, 5)):
+        text_w = max(w * share, min(w * (share + 0.32), least)) - 2 * pad_x
+        face = frame.fit(
+            frame.title,
+            (0, 0, text_w, h * 0.6 - 2 * pad_y),
+            frame.size(40, 10),
+            frame.size(20, 8),
+            max_lines=lines,
+            bold=True,
+        )
+        if face is None or not face.text.endswith("…"):
+            break
+    node_w = (face.width if face else 0) + 2 * pad_x
+    node_h = (face.height if face else 0) + 2 * pad_y
     node = (cx - node_w / 2, cy - node_h / 2, cx + node_w / 2, cy + node_h / 2)
     title_words = {token.key for token in tokens(frame.title)}
     terms = [term for term in frame.terms if term.lower() not in title_words][:6]
-    term_face, pad = font(frame.px(26)), frame.px(16)
-    boxes = []
+    pad = frame.px(16)
+    term_w = max(w * 0.2, min(w * 0.4, 100))
+    boxes: list[tuple[Box, Block]] = []
+    taken = [node, caption_box] if caption else [node]
     for index, term in enumerate(terms):
+        block = frame.fit(
+            term, (0, 0, term_w, h * 0.3), frame.size(26, 8), frame.size(18, 7), max_lines=2
+        )
+        if block is None:
+            continue
         angle = -math.pi / 2 + 2 * math.pi * index / max(1, len(terms))
-        term_lines = wrap(term, term_face, frame.width * 0.2)[:2]
-        w = max(term_face.getlength(line) for line in term_lines) + 2 * pad
-        h = line_height(term_face) * len(term_lines) + 2 * pad
-        x = min(
-            max(cx + math.cos(angle) * frame.width * 0.34, w / 2 + pad), frame.width - w / 2 - pad
-        )
-        y = min(
-            max(cy + math.sin(angle) * frame.height * 0.34, h / 2 + pad), frame.height - h / 2 - pad
-        )
-        boxes.append(((x - w / 2, y - h / 2, x + w / 2, y + h / 2), term_lines))
+        bw, bh = block.width + 2 * pad, block.height + 2 * pad
+        x = min(max(cx + math.cos(angle) * w * 0.34, bw / 2 + pad), w - bw / 2 - pad)
+        y = min(max(cy + math.sin(angle) * h * 0.34, bh / 2 + pad), h - bh / 2 - pad)
+        box = (x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2)
+        inside = box[0] >= 0 and box[1] >= 0 and box[2] <= w and box[3] <= h
+        if inside and not any(_overlaps(box, other, frame.px(6)) for other in taken):
+            boxes.append((box, block))
+            taken.append(box)
     arrow = frame.px(14)
     for box, _ in boxes:
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
@@ -164,26 +323,18 @@ def _diagram(frame: _Frame) -> None:
         ]
         draw.polygon([tip, *wings], fill=colours.highlight)
     box_fill = mix(colours.background, colours.highlight, 0.14)
-    for box, term_lines in boxes:
+    for box, block in boxes:
         draw.rounded_rectangle(
             box, radius=frame.px(12), fill=box_fill, outline=colours.highlight, width=frame.px(2)
         )
-        centre_x = (box[0] + box[2]) / 2
-        text_block(
-            draw, term_lines, term_face, (centre_x, box[1] + pad), colours.foreground, "center"
-        )
+        inner = (box[0] + pad, box[1] + pad, box[2] - pad, box[3] - pad)
+        frame.put("term", block, inner, colours.foreground, "center", "middle")
     draw.rounded_rectangle(node, radius=frame.px(18), fill=colours.accent)
-    text_block(
-        draw, lines, face, (cx, node[1] + frame.px(20)), colours.text_on(colours.accent), "center"
-    )
-    caption = font(frame.px(18))
-    draw.text(
-        (frame.px(20), frame.height - frame.px(20)),
-        frame.part_label(),
-        font=caption,
-        fill=mix(colours.foreground, colours.background, 0.4),
-        anchor="ld",
-    )
+    if face:
+        inner = (node[0] + pad_x, node[1] + pad_y, node[2] - pad_x, node[3] - pad_y)
+        frame.put("title", face, inner, colours.text_on(colours.accent), "center", "middle")
+    if caption:
+        frame.put("part_label", caption, caption_box, caption_fill, "start", "bottom", True)
 
 
 def _nice_step(span: float) -> float:
@@ -195,62 +346,114 @@ def _nice_step(span: float) -> float:
 
 def _chart(frame: _Frame, figures: list[Figure]) -> None:
     """Bars from a zero baseline, each with its stated value above and its label below."""
-    colours, draw = frame.palette, frame.draw
-    face, lines = fit(frame.title, frame.width - frame.px(80), 2, frame.px(38), frame.px(22))
-    top = (
-        frame.px(28)
-        + text_block(draw, lines, face, (frame.px(40), frame.px(28)), colours.foreground)
-        + frame.px(36)
+    colours, draw, w, h = frame.palette, frame.draw, frame.width, frame.height
+    muted = mix(colours.foreground, colours.background, 0.45)
+    side = frame.px(40)
+    right = w - side
+    title = frame.text(
+        "title",
+        frame.title,
+        (side, frame.px(28), right, h * 0.3),
+        colours.foreground,
+        frame.size(38, 10),
+        frame.size(22, 8),
+        max_lines=2,
+        bold=True,
     )
-    left, right, bottom = frame.px(120), frame.width - frame.px(40), frame.height - frame.px(96)
+    top = (title.box[3] if title else frame.px(28)) + frame.px(36)
+    note_text = "Figures as stated in the text. Bars start at zero."
+    note = frame.fit(
+        note_text, (frame.px(20), 0, right, h * 0.15), frame.size(16, 7), frame.size(12, 6)
+    )
+    note_bottom = h - frame.px(14)
+    note_top = note_bottom - (note.height if note else 0)
+
     values = [figure.value for figure in figures]
     low, high = min(0.0, *values), max(0.0, *values)
     step = _nice_step((high - low) or 1.0)
     axis_low, axis_high = math.floor(low / step) * step, math.ceil(high / step) * step
     if axis_high == axis_low:
         axis_high = axis_low + step
+    ticks = [axis_low + n * step for n in range(round((axis_high - axis_low) / step) + 1)]
+    tick_size, gap, edge = frame.size(18, 7), frame.px(12), frame.px(8)
+    tick_room = w * 0.3 - gap - edge
+    tick_blocks = [
+        frame.fit(format_value(tick, figures[0].unit), (0, 0, tick_room, h), tick_size, 6)
+        for tick in ticks
+    ]
+    widest = max((block.width for block in tick_blocks if block), default=0.0)
+    left = min(max(frame.px(120), edge + widest + gap), w * 0.3)
+
+    slot = (right - left) / len(figures)
+    label_size = frame.size(19, 7)
+    labels = [
+        frame.fit(
+            figure.label or f"#{index + 1}",
+            (0, 0, slot - frame.px(8), h * 0.2),
+            label_size,
+            max(6, label_size * 3 // 4),
+            max_lines=2,
+        )
+        for index, figure in enumerate(figures)
+    ]
+    label_h = max((block.height for block in labels if block), default=0.0)
+    bottom = note_top - frame.px(6) - label_h - frame.px(14)
+    value_size = frame.size(22, 7)
+    value_h = value_size * 1.4
+    top = min(top + value_h, bottom - 1)
 
     def y_of(value: float) -> float:
         return bottom - (value - axis_low) / (axis_high - axis_low) * (bottom - top)
 
-    tick_face = font(frame.px(18))
-    muted = mix(colours.foreground, colours.background, 0.45)
-    for number in range(round((axis_high - axis_low) / step) + 1):
-        tick = axis_low + number * step
+    for tick, block in zip(ticks, tick_blocks, strict=True):
         y = y_of(tick)
         draw.line((left, y, right, y), fill=mix(colours.background, colours.foreground, 0.12))
-        draw.text(
-            (left - frame.px(12), y),
-            format_value(tick, figures[0].unit),
-            font=tick_face,
-            fill=muted,
-            anchor="rm",
-        )
+        if block:
+            half = block.height / 2
+            box = (edge, y - half, left - gap, y + half)
+            frame.put("tick", block, _shifted_inside(box, h), muted, "right", "middle", True)
     draw.line((left, top, left, bottom), fill=muted, width=frame.px(2))
-    slot = (right - left) / len(figures)
     bar_w = min(slot * 0.6, frame.px(150))
-    value_face, label_face = font(frame.px(22)), font(frame.px(19))
     zero = y_of(0.0)
     for index, figure in enumerate(figures):
         x = left + slot * index + (slot - bar_w) / 2
+        centre = x + bar_w / 2
         y = y_of(figure.value)
         fill = colours.accent if figure.value >= 0 else colours.highlight
         draw.rectangle((x, min(y, zero), x + bar_w, max(y, zero)), fill=fill)
-        above = figure.value >= 0
-        draw.text(
-            (x + bar_w / 2, y - frame.px(8) if above else y + frame.px(8)),
-            figure.text,
-            font=value_face,
-            fill=colours.foreground,
-            anchor="md" if above else "ma",
-        )
-        label = wrap(figure.label or f"#{index + 1}", label_face, slot - frame.px(8))[:2]
-        text_block(draw, label, label_face, (x + bar_w / 2, bottom + frame.px(14)), muted, "center")
+        span = (centre - slot / 2 + frame.px(2), centre + slot / 2 - frame.px(2))
+        value = frame.fit(figure.text, (span[0], 0, span[1], value_h), value_size, 6)
+        if value:
+            above = figure.value >= 0
+            edge_y = y - frame.px(6) if above else y + frame.px(6)
+            box = (
+                (span[0], edge_y - value.height, span[1], edge_y)
+                if above
+                else (span[0], edge_y, span[1], edge_y + value.height)
+            )
+            frame.put(
+                "value", value, _shifted_inside(box, h), colours.foreground, "center", "top", True
+            )
+        label = labels[index]
+        if label:
+            box = (
+                centre - slot / 2 + frame.px(4),
+                bottom + frame.px(14),
+                centre + slot / 2 - frame.px(4),
+                bottom + frame.px(14) + label.height,
+            )
+            frame.put("label", label, _shifted_inside(box, h), muted, "center", "top", True)
     draw.line((left, zero, right, zero), fill=colours.foreground, width=frame.px(2))
-    note = "Figures as stated in the text. Bars start at zero."
-    draw.text(
-        (right, frame.height - frame.px(14)), note, font=font(frame.px(16)), fill=muted, anchor="rd"
-    )
+    if note:
+        box = (frame.px(20), note_top, right, note_bottom)
+        frame.put("note", note, _shifted_inside(box, h), muted, "end", "bottom", True)
+
+
+def _shifted_inside(box: Box, height: int) -> Box:
+    """`box` moved up or down, if need be, to lie within the canvas's height."""
+    left, top, right, bottom = box
+    shift = max(0.0, -top) - max(0.0, bottom - height)
+    return left, top + shift, right, bottom + shift
 
 
 def _ridge(
@@ -359,11 +562,15 @@ def _scene(frame: _Frame) -> None:
     draw.rectangle((0, 0, w, band), fill=_BLACK)
     draw.rectangle((0, band + inner, w, h), fill=_BLACK)
     roomy = band >= 24
-    size = round(max(12, min(band * 0.42, frame.px(30)))) if roomy else frame.px(26)
-    face, lines = fit(frame.title, w * 0.8, 1, size, 12)
-    caption_y = band + inner + (band - line_height(face)) / 2 if roomy else h - frame.px(56)
+    size = round(max(12, min(band * 0.42, frame.px(30)))) if roomy else frame.size(26, 10)
+    if roomy:
+        box = (w * 0.1, band + inner, w * 0.9, h)
+        lines, valign = max(1, min(3, round(band / (size * 1.6)))), "middle"
+    else:
+        box = (w * 0.1, h - frame.px(64), w * 0.9, h - frame.px(8))
+        lines, valign = 1, "bottom"
     caption = mix(frame.palette.foreground, _WHITE, 0.3)
-    text_block(draw, lines, face, (w / 2, caption_y), caption, "center")
+    frame.text("caption", frame.title, box, caption, size, 9, lines, "center", valign)
 
 
 _RENDERERS: dict[str, Callable[[_Frame], None]] = {
@@ -374,17 +581,19 @@ _RENDERERS: dict[str, Callable[[_Frame], None]] = {
 
 
 def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, height: int) -> Media:
-    """A PNG for the segment; metadata names the renderer that drew it."""
+    """A PNG for the segment; metadata names the renderer and lists every text drawn."""
     palette = Palette.of(style)
     image = Image.new("RGB", (width, height), palette.background)
+    title = segment_title(brief)
     frame = _Frame(
         image=image,
         draw=ImageDraw.Draw(image),
         palette=palette,
         scale=min(width / 1024, height / 576),
-        title=segment_title(brief),
+        title=title,
         terms=key_terms(brief.text, limit=6),
         brief=brief,
+        setter=Typesetter.for_language(brief.language, f"{title}\n{brief.text}"),
     )
     renderer = style.visual if style.visual in _RENDERERS or style.visual == "chart" else "card"
     if renderer == "chart":
@@ -400,5 +609,11 @@ def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, heig
         data=png_bytes(image),
         content_type="image/png",
         extension="png",
-        metadata={"width": width, "height": height, "renderer": renderer, "prompt": prompt},
+        metadata={
+            "width": width,
+            "height": height,
+            "renderer": renderer,
+            "prompt": prompt,
+            "text_elements": frame.elements,
+        },
     )
