@@ -6,9 +6,12 @@ sentences, key terms and titles, which is what makes the offline backend reprodu
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
+
+import regex
+
+from stories_core.text import plain, plain_inline
 
 # The core's one sentence splitter, re-exported for the backend's modules.
 from stories_core.text import sentence_spans as sentence_spans
@@ -54,7 +57,9 @@ _WEAK_WORDS = wordset(
 
 _SMALL_WORDS = wordset("a an and as at but by for from in into of on or the to vs via with")
 
-_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
+# A word starts with a letter and goes on through letters, combining marks (the vowel
+# signs of Devanagari or Thai), digits and inner apostrophes or hyphens.
+_WORD = regex.compile(r"\p{L}[\p{M}]*(?:[\p{L}\p{M}\p{N}'\u2019-]*[\p{L}\p{M}\p{N}])?")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ def key_terms(text: str, limit: int = 6) -> list[str]:
     A plural folds into its singular when both occur. A word keeps its capital only when
     it is capitalised where a sentence does not begin (a proper noun or an acronym).
     """
+    text = plain(text)  # link targets, code, tables' rules and emoji are no terms
     words = [token for token in tokens(text) if is_salient(token)]
     counts: Counter[str] = Counter(token.key for token in words)
     first: dict[str, Token] = {}
@@ -132,7 +138,8 @@ def key_phrase(sentence: str, context: str = "", max_words: int = 5) -> str:
     words' frequencies in `context`. A lone best word is joined to a nearby run, so the
     title reads as a phrase ("Fall of Rome") rather than a single word when possible.
     """
-    frequency = Counter(token.key for token in tokens(context or sentence))
+    sentence = plain_inline(sentence.lstrip("#> "))
+    frequency = Counter(token.key for token in tokens(plain(context) or sentence))
     words = tokens(sentence)
     runs: list[list[int]] = []
     for index, token in enumerate(words):
