@@ -16,7 +16,7 @@ from stories_core.errors import ModelOutputInvalid
 from stories_core.generation import SegmentSpan
 from stories_core.text import plain_inline, sentence_spans
 
-_TITLE_MAX = 80
+_TITLE_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -178,5 +178,8 @@ def clean_title(title: str, segment_text: str) -> str:
         words = plain_inline(first_line.lstrip("# ")).split()[:6]
         title = " ".join(words).rstrip(".,;:!?")
     if len(title) > _TITLE_MAX:
-        title = title[: _TITLE_MAX - 1].rstrip() + "…"
+        cut = title[: _TITLE_MAX - 1]
+        if " " in cut and not title[_TITLE_MAX - 1].isspace():
+            cut = cut.rsplit(" ", 1)[0]  # end on a whole word
+        title = cut.rstrip(" ,;:-") + "…"
     return title or "Untitled"

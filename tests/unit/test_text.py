@@ -1,5 +1,6 @@
 """The one clean-up, the one sentence splitter and the markdown structure of a text."""
 
+import itertools
 import unicodedata
 
 import pytest
@@ -17,6 +18,7 @@ from stories_core.text import (
     language_tag,
     plain,
     plain_inline,
+    sentence_spans,
     sentences,
     story_title,
     text_direction,
@@ -220,3 +222,20 @@ def test_no_input_makes_markup_that_does_not_parse_back(raw: str, pictures: int)
     assert markup.parse(rendered) == document
     # Any reader's notion of a line agrees with ours: no stray line breaks.
     assert rendered.splitlines() == rendered.split("\n")[:-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*list("Ta .!?。円\u202f\xa0\u3000\u2009é\"'”)(…\n؟।"), "Dr.", "e.g.", "😀", "# ", "- "]
+        ),
+        max_size=16,
+    ).map("".join),
+    st.sampled_from(["en", "zh", "de", "ar", "hi", "xx"]),
+)
+def test_sentences_cover_any_text_in_order_without_failing(text: str, language: str) -> None:
+    spans = sentence_spans(text, language=language)
+    assert all(a < b for a, b in spans)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
+    assert "".join(text.split()) == "".join("".join(text[a:b] for a, b in spans).split())
