@@ -597,7 +597,7 @@ def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, heig
     )
     renderer = style.visual if style.visual in _RENDERERS or style.visual == "chart" else "card"
     if renderer == "chart":
-        figures = chart_figures(brief.text)
+        figures = chart_figures(brief.text, language=brief.language)
         if figures:
             _chart(frame, figures)
         else:

@@ -49,7 +49,7 @@ from babel.numbers import (
     parse_decimal,
 )
 
-from stories_local.analysis import is_salient, sentence_spans, tokens
+from stories_local.analysis import STOPWORDS, is_salient, sentence_spans, tokens
 
 # The currencies recognised; each is charted under its English symbol ("$", "CA$", "CHF").
 _CURRENCIES = (
@@ -693,6 +693,27 @@ def _as_written(passage: str) -> str:
 # --- the API ------------------------------------------------------------------------------
 
 
+# "€0.12 per share", "$15 an hour", "3 kg each": a rate, never on one axis with totals.
+_RATE = re.compile(
+    r"\s*(?:(?:per|pro|je|par|por|/)\s*(?P<per>[^\W\d_]+)|an?\s+(?P<an>[^\W\d_]+)|(?P<each>each)\b)",
+    re.IGNORECASE,
+)
+# "$5 a year ago", "€2 a total": "a" then these words is no rate.
+_NOT_RATES = frozenset({"year", "total", "rise", "fall", "gain", "loss", "increase", "decrease"})
+
+
+def _rate_unit(text: str, end: int, unit: str) -> str:
+    found = _RATE.match(text, end)
+    if found is None:
+        return unit
+    if found["each"]:
+        return f"{unit} each"
+    what = (found["per"] or found["an"]).lower()
+    if found["an"] and (what in _NOT_RATES or what in STOPWORDS):
+        return unit
+    return f"{unit} per {what}"
+
+
 def find_figures(text: str, *, language: str = "en") -> list[Figure]:
     """Every figure in reading order, bare years excluded (they label figures instead).
 
@@ -709,7 +730,7 @@ def find_figures(text: str, *, language: str = "en") -> list[Figure]:
         Figure(
             value=reading.value,
             kind=reading.kind,
-            unit=reading.unit,
+            unit=_rate_unit(text, reading.end, reading.unit),
             text=_as_written(text[reading.start : reading.end]),
             label=in_turn.get(index)
             or _label(text, sentences, span, spans, conventions.clause_break),

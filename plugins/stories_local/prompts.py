@@ -18,7 +18,7 @@ def _subject(brief: SegmentBrief, style: ContentStyle, title: str) -> str:
     if style.visual == "diagram":
         return f"A labelled diagram titled '{title}' connecting {listed}."
     if style.visual == "chart":
-        figures = chart_figures(brief.text, limit=6)
+        figures = chart_figures(brief.text, limit=6, language=brief.language)
         if figures:
             stated = [f"{f.label or 'item'} {f.text}" for f in figures]
             return f"A bar chart titled '{title}' from a zero baseline showing {'; '.join(stated)}."

@@ -241,7 +241,7 @@ def test_a_chart_never_mixes_currencies_or_units() -> None:
         (3.0, "%"),
     ]
     text = "The line is 5 km long, carries 120 t a day and 40 tonnes at night; 3 trains."
-    assert read(text) == [(5.0, "km"), (120.0, "t"), (40.0, "t"), (3.0, "")]
+    assert read(text) == [(5.0, "km"), (120.0, "t per day"), (40.0, "t"), (3.0, "")]
     assert [f.unit for f in chart_figures(text)] == ["t", "t"]
     # Counts are not charted beside money: "950 millones" is likely euros left unsaid.
     text = (
@@ -396,3 +396,24 @@ def test_of_two_amounts_in_one_text_the_larger_always_gets_the_larger_value(
     if a != b:
         assert (first.value < second.value) == (a < b), text
     assert chart_figures(text, language=language) == figures
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        (
+            "Sales were €2.4 million in 2023 and €1.9 million in 2022. "
+            "The dividend was €0.12 per share.",
+            ["€", "€", "€ per share"],
+        ),
+        (
+            "Bakers earn $15 an hour; the bakery made $4M a quarter.",
+            ["$ per hour", "$ per quarter"],
+        ),
+        ("It cost $5 a year ago and $3 each now.", ["$", "$ each"]),
+    ],
+)
+def test_rates_never_share_an_axis_with_totals(text: str, units: list[str]) -> None:
+    assert [figure.unit for figure in find_figures(text)] == units
+    charted = chart_figures(text)
+    assert len({figure.unit for figure in charted}) == 1
