@@ -240,8 +240,8 @@ def test_a_chart_never_mixes_currencies_or_units() -> None:
         (2.0, "pp"),
         (3.0, "%"),
     ]
-    text = "The line is 5 km long, carries 120 t a day and 40 tonnes at night; 3 trains."
-    assert read(text) == [(5.0, "km"), (120.0, "t per day"), (40.0, "t"), (3.0, "")]
+    text = "The line is 5 km long, carries 120 t by day and 40 tonnes at night; 3 trains."
+    assert read(text) == [(5.0, "km"), (120.0, "t"), (40.0, "t"), (3.0, "")]
     assert [f.unit for f in chart_figures(text)] == ["t", "t"]
     # Counts are not charted beside money: "950 millones" is likely euros left unsaid.
     text = (
