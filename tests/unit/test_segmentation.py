@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from stories_core.errors import ModelOutputInvalid
 from stories_core.generation import SegmentSpan
-from stories_core.segmentation import count_sentences, enforce
+from stories_core.segmentation import clean_title, count_sentences, enforce
 
 TEXT = "One is here. Two is there.\n\nThree comes next. Four ends it."
 
@@ -98,3 +98,11 @@ def test_a_heading_stays_with_the_text_it_opens() -> None:
         "# Waves\n\nWind makes waves.",
         "They break.",
     ]
+
+
+def test_a_long_title_is_shortened_on_a_whole_word() -> None:
+    heading = "Notes From the Annual General Meeting of the Northern Regional Cooperative " * 2
+    title = clean_title(heading, "")
+    assert title.endswith("…") and len(title) <= 120
+    assert heading.startswith(title[:-1]) and heading[len(title) - 1] == " "
+    assert clean_title("# **[Volcanoes](https://example.com)** 🌋", "") == "Volcanoes"
