@@ -100,8 +100,8 @@ PODCAST_SCHEMA = types.Schema(
 
 
 def language_name(tag: str) -> str:
-    """"Chinese (Traditional) (zh-Hant)": the language's English name (from CLDR, by
-    babel) and its BCP-47 tag, for instructions to a model."""
+    """The language's English name (from CLDR, by babel) and its BCP-47 tag, for
+    instructions to a model: "zh-Hant" -> "Chinese (Traditional) (zh-Hant)"."""
     try:
         name = Locale.parse(tag, sep="-").english_name
     except (ValueError, UnknownLocaleError):

@@ -59,6 +59,11 @@ class LocalBackend:
     def speak(self, narration: Narration, style: ContentStyle) -> Media:
         return speech.speak(narration, style)
 
+    def speaks(self, language: str) -> bool:
+        """Whether `speak` has a voice for `language` (a BCP-47 tag): eSpeak NG reads ~100
+        languages, not Japanese (it would name each kanji), nor any it has no voice for."""
+        return speech.speaks(language)
+
     def image_prompt(self, brief: SegmentBrief, style: ContentStyle) -> str:
         return prompts.image_prompt(brief, style)
 

@@ -3,6 +3,11 @@
 Without a language model the backend cannot paraphrase, so it retells by selecting and
 ordering the source sentences and framing them with the style's templates; a podcast
 hands the sentences out between two hosts and adds short, deterministic reactions.
+
+The framing (templates, recaps, greetings, reactions) is English. A narration in another
+language is the segment's own sentences only, so no English is ever read by a foreign
+voice: in order for one narrator, or handed out in turns between the two hosts. Code
+blocks are never narrated. A narration carries the brief's language.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
+from dataclasses import replace
 
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
@@ -24,6 +30,7 @@ from stories_local.analysis import (
 )
 from stories_local.figures import chart_figures
 from stories_local.segmenter import paragraphs
+from stories_local.speakable import as_sentence, is_english, without_code
 
 NARRATOR = "narrator"
 SECOND_HOST = "second_host"
@@ -70,7 +77,7 @@ def _fill(template: str, title: str, style: ContentStyle) -> str:
 
 def _body(brief: SegmentBrief, title: str) -> list[list[str]]:
     """Sentences by paragraph; an opening heading that repeats the title is left out."""
-    found = paragraphs(brief.text)
+    found = paragraphs(brief.text, brief.language)
     if found and found[0][0] is not None and found[0][0].lower() == title.lower():
         found = found[1:]
     return [[f"{heading}."] if heading is not None else lines for heading, lines in found]
@@ -93,7 +100,7 @@ def _recap(brief: SegmentBrief, style: ContentStyle) -> str | None:
     """A closing list of the figures (charts) or key terms (diagrams) for teaching styles."""
     if style.visual not in _INSTRUCTIONAL_VISUALS:
         return None
-    figures = chart_figures(brief.text) if style.visual == "chart" else []
+    figures = chart_figures(brief.text, language=brief.language) if style.visual == "chart" else []
     if figures:
         stated = [f"{f.text} for {f.label}" if f.label else f.text for f in figures[:4]]
         return f"Key figures: {join_words(stated)}."
@@ -177,8 +184,22 @@ def _dialogue(brief: SegmentBrief, style: ContentStyle) -> Narration:
     return Narration(tuple(lines))
 
 
+def _own_sentences(brief: SegmentBrief, podcast: bool) -> Narration:
+    """The segment's headings and sentences in order, with no framing: one narrator reads
+    a paragraph a line; in a podcast, the hosts take the sentences in turn."""
+    body = [
+        [as_sentence(heading, brief.language)] if heading is not None else sentences
+        for heading, sentences in paragraphs(brief.text, brief.language)
+    ]
+    if not podcast:
+        return Narration(tuple(SpokenLine(NARRATOR, " ".join(p)) for p in body if p))
+    turns = [sentence for paragraph in body for sentence in paragraph]
+    speakers = (NARRATOR, SECOND_HOST)
+    return Narration(tuple(SpokenLine(speakers[n % 2], turn) for n, turn in enumerate(turns)))
+
+
 def narrate(brief: SegmentBrief, audio_type: AudioType | str, style: ContentStyle) -> Narration:
-    """The script for one segment in the requested audio type."""
+    """The script for one segment in the requested audio type, in the brief's language."""
     try:
         kind = AudioType(audio_type)
     except ValueError as exc:
@@ -186,9 +207,15 @@ def narrate(brief: SegmentBrief, audio_type: AudioType | str, style: ContentStyl
             f"audio type {audio_type!r} is not one the local backend knows"
         ) from exc
     if kind is AudioType.NONE:
-        return Narration(lines=())
-    if kind is AudioType.VERBATIM:
-        return Narration(lines=(SpokenLine(NARRATOR, brief.text),))
-    if kind is AudioType.PODCAST:
-        return _dialogue(brief, style)
-    return _retelling(brief, style)
+        narration = Narration(lines=())
+    elif kind is AudioType.VERBATIM:
+        narration = Narration(lines=(SpokenLine(NARRATOR, brief.text),))
+    else:
+        brief = replace(brief, text=without_code(brief.text))
+        if not is_english(brief.language):
+            narration = _own_sentences(brief, podcast=kind is AudioType.PODCAST)
+        elif kind is AudioType.PODCAST:
+            narration = _dialogue(brief, style)
+        else:
+            narration = _retelling(brief, style)
+    return replace(narration, language=brief.language)

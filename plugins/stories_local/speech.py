@@ -1,5 +1,10 @@
 """Speech: eSpeak NG through ctypes, encoded to MP3 with LAME.
 
+The voice follows the narration's language: a BCP-47 tag ("zh", "pt-BR") is mapped onto
+the languages eSpeak's voice files declare (`voice_for`), and every line is first made
+speakable in that language (`stories_local.speakable`). A style's voices are used only
+when they speak the narration's language.
+
 eSpeak keeps global state and is not thread-safe, so one lock guards every call, and the
 library is loaded and initialised once, on first use rather than at import.
 
@@ -7,25 +12,29 @@ Two voice settings make eSpeak's output depend on what the process spoke before:
 "flutter" and "roughness" step through counters that live for the whole process. The
 engine therefore runs from a private copy of the voice variants with both turned off
 (the rest of eSpeak's data is linked, not copied), and seeds eSpeak's noise generator
-before each call: the same script then always gives the same bytes.
+before each call: the same script then always gives the same bytes. Roughness is set
+past the end of eSpeak's modulation table (8), not to 0: its row 0 still modulates a
+trilled r every second or fourth glottal cycle, counted process-wide, so German, Italian,
+Russian or Arabic lines otherwise come out in two or four versions.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import espeakng_loader
 import lameenc
+from babel import Locale
 
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Media, Narration
 from stories_local.narrator import NARRATOR, SECOND_HOST
-from stories_local.segmenter import paragraphs
+from stories_local.speakable import base_language, language_subtags, speakable
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000
@@ -34,9 +43,14 @@ _CHARS_UTF8 = 1
 _RATE, _PITCH = 1, 3
 _OK = 0
 
-_STEADY_SETTINGS = b"\nflutter 0\nroughness 0\n"
+_STEADY_SETTINGS = b"\nflutter 0\nroughness 8\n"
 _STEADY_VARIANT = "stories-steady"
-_FALLBACK_VOICE = "en"
+# Languages eSpeak has a voice file for but cannot read in their usual script.
+_UNREADABLE = {
+    "ja": "its Japanese voice reads kana only and names every kanji as a Chinese letter",
+}
+# Tags whose language eSpeak files under another code.
+_ESPEAK_CODES = {"nn": "nb", "no": "nb"}
 _WORDS_PER_MINUTE = 165
 _NORMAL_PITCH, _RAISED_PITCH = 50, 68
 _PAUSE_SECONDS = 0.35
@@ -91,6 +105,77 @@ def _language_voices(source: Path) -> dict[str, str]:
     return {code: identifier for code, (_, identifier) in best.items()}
 
 
+def _has_dictionary(source: Path, identifier: str) -> bool:
+    """Whether the voice's dictionary is in the data: a voice without it cannot read."""
+    name = first_language = None
+    for line in (source / "lang" / identifier).read_text(errors="replace").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "dictionary":
+            name = words[1]
+        elif len(words) >= 2 and words[0] == "language" and first_language is None:
+            first_language = words[1]
+    name = name or (first_language or identifier.rsplit("/", 1)[-1]).split("-")[0]
+    return (source / f"{name.lower()}_dict").is_file()
+
+
+@cache
+def _voices() -> dict[str, str]:
+    """Language code -> voice identifier, for the voices that can read (have a dictionary)."""
+    source = Path(espeakng_loader.get_data_path())
+    readable = cache(lambda identifier: _has_dictionary(source, identifier))
+    return {code: voice for code, voice in _language_voices(source).items() if readable(voice)}
+
+
+def voice_for(language: str) -> str | None:
+    """The eSpeak NG language code whose voice speaks a BCP-47 tag, or None.
+
+    The most specific code eSpeak has wins ("pt-BR" -> "pt-br", "en-AU" -> "en"). Chinese
+    is Mandarin ("cmn"), whatever its script, except in Hong Kong and Macau, where it is
+    Cantonese ("yue"). "" and "und" are English. Reads eSpeak's voice files only: the
+    library is not loaded.
+    """
+    language, script, territory = language_subtags(language)
+    if language in _UNREADABLE:
+        return None
+    if language == "zh":
+        language = "yue" if territory in ("HK", "MO") else "cmn"
+    language = _ESPEAK_CODES.get(language, language)
+    candidates = [
+        f"{language}-{territory}" if territory else "",
+        f"{language}-{script}" if script else "",
+        language,
+    ]
+    known = _voices()
+    found = next((code.lower() for code in candidates if code and code.lower() in known), None)
+    # eSpeak files some languages only under a longer code ("chr" as "chr-us-qaaa-x-west").
+    return found or next((code for code in sorted(known) if code.startswith(language + "-")), None)
+
+
+def speaks(language: str) -> bool:
+    """Whether eSpeak NG has a voice that reads `language` (a BCP-47 tag)."""
+    return voice_for(language) is not None
+
+
+def _no_voice(language: str) -> GenerationError:
+    base = base_language(language)
+    name = Locale("en").languages.get(base)
+    reason = _UNREADABLE.get(base)
+    return GenerationError(
+        f"eSpeak NG has no voice for the language {language!r}"
+        + (f" ({name})" if name else "")
+        + (f": {reason}" if reason else "")
+        + "; choose audio type none or another backend"
+    )
+
+
+def _speaks_language(voice: str, language: str, code: str) -> bool:
+    """Whether a style's voice name ("en-us", "en-gb+f3") is of the narration's language."""
+    name = voice.strip().partition("+")[0]
+    if not name:
+        return False
+    return base_language(name) in (base_language(language), base_language(code))
+
+
 class _Espeak:
     """The loaded library. Callers must hold `_LOCK`."""
 
@@ -98,8 +183,8 @@ class _Espeak:
         source = Path(espeakng_loader.get_data_path())
         self._home = tempfile.TemporaryDirectory(prefix="stories-espeak-")
         self._variants = _steady_data_home(source, Path(self._home.name))
-        self._languages = _language_voices(source)
-        self._resolved: dict[str, tuple[str, str]] = {}
+        self._languages = _voices()
+        self._resolved: dict[tuple[str, str], tuple[str, str]] = {}
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
@@ -125,27 +210,29 @@ class _Espeak:
             self._chunks.append(ctypes.string_at(wave, samples * 2))
         return 0
 
-    def resolve(self, requested: str) -> tuple[str, str]:
+    def resolve(self, requested: str, fallback: str) -> tuple[str, str]:
         """The voice to set for a requested name, and the name to report for it.
 
         Tries the name as eSpeak knows it, then as a language code, then falls back to
-        "en"; a variant ("en-us+f3") is kept when eSpeak has it.
+        `fallback`, an eSpeak language code, set by its voice file; a variant ("en-us+f3")
+        is kept when eSpeak has it.
         """
-        if requested not in self._resolved:
+        key = (requested, fallback)
+        if key not in self._resolved:
             base, _, variant = requested.strip().lower().partition("+")
             variant = self._variants.get(variant, _STEADY_VARIANT)
-            attempts = [(base, requested)]
-            if base in self._languages:
+            attempts = [(base, requested)] if base and base != fallback else []
+            if base in self._languages and base != fallback:
                 attempts.append((self._languages[base], requested))
-            attempts.append((_FALLBACK_VOICE, _FALLBACK_VOICE))
+            attempts.append((self._languages.get(fallback, fallback), fallback))
             for name, label in attempts:
                 setting = f"{name}+{variant}"
                 if self._lib.espeak_SetVoiceByName(setting.encode()) == _OK:
-                    self._resolved[requested] = (setting, label)
+                    self._resolved[key] = (setting, label)
                     break
             else:
-                raise GenerationError(f"eSpeak NG has no voice for {requested!r}, nor English")
-        return self._resolved[requested]
+                raise GenerationError(f"eSpeak NG could not load its voice for {fallback!r}")
+        return self._resolved[key]
 
     def synthesize(self, text: str, voice: str, pitch: int) -> bytes:
         """16-bit mono PCM at `sample_rate` for `text` in the resolved `voice`."""
@@ -163,31 +250,26 @@ class _Espeak:
         return b"".join(self._chunks)
 
 
-_MARKS = re.compile(r"^(?:[#>]+\s*|[-+\u2022]\s+)")
 _LOCK = threading.Lock()
 _engine: _Espeak | None = None
-
-
-def _speakable(text: str) -> str:
-    """Text as it should be read: no markdown marks, and a pause after headings and items."""
-    sentences = []
-    for heading, lines in paragraphs(text):
-        for sentence in [heading] if heading is not None else lines:
-            words = _MARKS.sub("", " ".join(sentence.replace("*", " ").replace("`", " ").split()))
-            if words:
-                sentences.append(words if words[-1] in ".!?…:;," else words + ".")
-    return " ".join(sentences)
 
 
 @dataclass(frozen=True)
 class _Take:
     pcm: bytes
     voice: str
+    text: str
 
 
 def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int]:
     """Speak every line with its role's voice; returns the takes and the sample rate."""
     global _engine
+    language = narration.language
+    code = voice_for(language)
+    if code is None:
+        raise _no_voice(language)
+    lines = [(line.speaker, speakable(line.text, language)) for line in narration.lines]
+    requested = {NARRATOR: style.voices.narrator, SECOND_HOST: style.voices.second_host}
     with _LOCK:
         if _engine is None:
             try:
@@ -195,19 +277,18 @@ def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int
             except OSError as exc:
                 raise GenerationError(f"eSpeak NG could not start: {exc}") from exc
         roles = {
-            NARRATOR: _engine.resolve(style.voices.narrator),
-            SECOND_HOST: _engine.resolve(style.voices.second_host),
+            role: _engine.resolve(voice if _speaks_language(voice, language, code) else code, code)
+            for role, voice in requested.items()
         }
         same_voice = roles[NARRATOR][0] == roles[SECOND_HOST][0]
         takes = []
-        for line in narration.lines:
-            text = _speakable(line.text)
+        for speaker, text in lines:
             if not text:
                 continue
-            setting, label = roles.get(line.speaker, roles[NARRATOR])
-            raised = line.speaker == SECOND_HOST and same_voice
+            setting, label = roles.get(speaker, roles[NARRATOR])
+            raised = speaker == SECOND_HOST and same_voice
             pitch = _RAISED_PITCH if raised else _NORMAL_PITCH
-            takes.append(_Take(_engine.synthesize(text, setting, pitch), label))
+            takes.append(_Take(_engine.synthesize(text, setting, pitch), label, text))
         return takes, _engine.sample_rate
 
 
@@ -221,7 +302,18 @@ def _mp3(pcm: bytes, sample_rate: int) -> bytes:
 
 
 def speak(narration: Narration, style: ContentStyle) -> Media:
-    """An MP3 of the script: one voice per role, a short pause between lines."""
+    """An MP3 of the script: one voice per role, a short pause between lines.
+
+    The voices speak `narration.language`: a style's voice only when it is of that
+    language, else the language's own voice (the second host then speaks it at a raised
+    pitch). A language eSpeak has no voice for is a GenerationError naming it.
+
+    Metadata: `duration_seconds`, `sample_rate`, `engine`, `bitrate_kbps`; `voices`, the
+    voices used in order of first use (a style's name for its voice, else eSpeak's code
+    for the language, e.g. "cmn"); `language`, the narration's BCP-47 tag; and
+    `spoken_text`, exactly what eSpeak was given: one line per spoken line of the script,
+    joined with "\n" (lines left with nothing to say are not spoken, nor listed).
+    """
     if narration.is_empty:
         raise GenerationError("there is nothing to speak: the narration has no text")
     takes, sample_rate = _record(narration, style)
@@ -238,6 +330,8 @@ def speak(narration: Narration, style: ContentStyle) -> Media:
             "duration_seconds": round(len(pcm) / 2 / sample_rate, 3),
             "sample_rate": sample_rate,
             "voices": voices,
+            "language": narration.language,
+            "spoken_text": "\n".join(take.text for take in takes),
             "engine": "espeak-ng",
             "bitrate_kbps": _BITRATE_KBPS,
         },
