@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from stories_core.generation import SegmentSpan
-from stories_core.text import plain_inline, sentence_spans
+from stories_core.text import BlockKind, blocks, headings, sentence_spans
 from stories_local.analysis import STOPWORDS, key_phrase
 
 
@@ -32,7 +32,6 @@ _BOUNDARY_COST = {Boundary.HEADING: -0.25, Boundary.PARAGRAPH: 0.1, Boundary.SEN
 # The search is quadratic in units; longer texts are first coarsened to this many.
 _MAX_UNITS = 300
 
-_MARKDOWN_HEADING = re.compile(r"[ ]{0,3}#{1,6}[ \t]+(?P<title>.*?)[ \t#]*")
 _LIST_MARKER = re.compile(r"(?:[-*+•]|\d+[.)])\s")
 
 
@@ -44,15 +43,10 @@ class _Unit:
     heading: str | None = None
 
 
-def _heading_title(line: str) -> str | None:
-    """The title if `line` is a heading: a markdown `#` line, or a short title-like line.
-
-    Title-like means at most ten words, starting with a capital or a digit, and ending
-    neither with punctuation nor with a small word (a hard-wrapped line often does).
-    """
-    markdown = _MARKDOWN_HEADING.fullmatch(line)
-    if markdown:
-        return plain_inline(markdown.group("title").strip()) or None
+def _title_like(line: str) -> str | None:
+    """The line, if it reads as a title in plain text (no markdown marks): at most ten
+    words, starting with a capital or a digit, and ending neither with punctuation nor
+    with a small word (a hard-wrapped line often does)."""
     stripped = line.strip()
     words = stripped.split()
     if not words or len(words) > 10 or len(stripped) > 80 or _LIST_MARKER.match(stripped):
@@ -67,27 +61,26 @@ def _heading_title(line: str) -> str | None:
 
 
 def _pieces(text: str) -> list[tuple[int, int, str | None]]:
-    """Headings and paragraphs of body text, as (start, end, heading title or None)."""
+    """Headings and blocks of body text, as (start, end, heading title or None).
+
+    Markdown headings come from the core's parser (never a `#` line inside code); in plain
+    text, a title-like first line of a paragraph is its heading."""
+    titles = {heading.start: heading.title for heading in headings(text)}
     pieces: list[tuple[int, int, str | None]] = []
-    body_start: int | None = None
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        start, offset = offset, offset + len(line)
-        content = line.rstrip("\r\n")
-        # A title-like line is a heading only where a paragraph could begin.
-        can_be_heading = body_start is None or content.lstrip().startswith("#")
-        title = _heading_title(content) if content.strip() and can_be_heading else None
-        if content.strip() and title is None:
-            if body_start is None:
-                body_start = start
+    for block in blocks(text):
+        if block.kind is BlockKind.HEADING and titles.get(block.start):
+            pieces.append((block.start, block.end, titles[block.start]))
             continue
-        if body_start is not None:
-            pieces.append((body_start, start, None))
-            body_start = None
-        if title is not None:
-            pieces.append((start, start + len(content), title))
-    if body_start is not None:
-        pieces.append((body_start, len(text), None))
+        if block.kind is BlockKind.PROSE:
+            line_end = text.find("\n", block.start, block.end)
+            first_end = block.end if line_end < 0 else line_end
+            title = _title_like(text[block.start : first_end])
+            if title is not None:
+                pieces.append((block.start, first_end, title))
+                if line_end >= 0:
+                    pieces.append((line_end + 1, block.end, None))
+                continue
+        pieces.append((block.start, block.end, None))
     return pieces
 
 

@@ -132,7 +132,7 @@ def make(
         audio_type=audio,
         backend=backend or settings.default_backend,
         tenant=settings.tenant,
-        language=language,
+        language=language or None,  # empty, as over gRPC: detect it
     )
     try:
         validate(

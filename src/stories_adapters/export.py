@@ -187,7 +187,7 @@ audio {{ width: 100%; margin: .75rem 0; }}
 </style>
 </head>
 <body>
-<header>{about}, made by stories.</header>
+<header lang="en" dir="ltr">{about}, made by stories.</header>
 {heading}
 {body}
 </body>

