@@ -16,6 +16,7 @@ from stories_core.generation import (
     SpokenLine,
 )
 from stories_core.model import AudioType
+from stories_core.text import plain
 from stories_gemini import prompts
 from stories_gemini.audio import duration_seconds, encode_mp3, pcm_format
 from stories_gemini.client import GeminiClient
@@ -47,7 +48,9 @@ class GeminiBackend:
         if audio_type == AudioType.NONE:
             return Narration((), language=brief.language)
         if audio_type == AudioType.VERBATIM:
-            return Narration((SpokenLine("narrator", brief.text),), language=brief.language)
+            # As written, but as read: no markup, link targets, code or emoji spoken.
+            words = plain(brief.text)
+            return Narration((SpokenLine("narrator", words),), language=brief.language)
         if audio_type == AudioType.PODCAST:
             prompt = prompts.podcast(brief, style)
             response = self._write("podcast script", prompt, prompts.PODCAST_SCHEMA)
