@@ -35,7 +35,7 @@ def test_first_party_plugins_load_through_the_entry_point_group() -> None:
     names = {info.name: info for info in registry.plugins}
     assert names["educational"].content_styles == ["educational"]
     assert names["local"].backends == ["local"]
-    assert names["financial"].version == "0.1.0"
+    assert names["financial"].version == "0.2.0"
 
 
 def test_each_call_builds_a_fresh_manager() -> None:
