@@ -1,20 +1,24 @@
 """Drawing helpers: the style's palette, text set in shipped fonts, and PNG bytes.
 
-Text is set by a `Typesetter`: cleaned of what cannot be drawn, split into runs by the face
-that covers them (see `fonts`), shaped by raqm, and put in visual order for right-to-left
-and mixed-direction lines. `fit` makes a text fit a box: it wraps (between words, and
-between characters for scripts written without spaces), then shrinks the size, then keeps
-the lines that fit and ends the last with "…". `place` draws a fitted block in its box and
+Text is set by a `Typesetter`: cleaned of what cannot be drawn (what no shipped font has
+is told by `Block.missing`), split into runs of one face and one embedding level of
+Unicode's bidirectional algorithm (UAX #9, resolved by GNU FriBidi, the library raqm
+itself uses), each run shaped by raqm in its own direction, and the runs put in
+visual order (rule L2). `fit` makes a text fit a box: it wraps (between words, and between
+characters for scripts written without spaces), then shrinks the size, then keeps the
+lines that fit and ends the last with "…". `place` draws a fitted block in its box and
 returns what was drawn, for the image's metadata.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import math
 import unicodedata
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from PIL import Image, ImageColor, ImageDraw
 
@@ -102,6 +106,10 @@ class Typesetter:
     def prepare(self, text: str) -> str:
         return fonts.clean(text, self.faces)
 
+    def missing(self, text: str) -> str:
+        """The characters of `text` that `prepare` leaves out because no face has them."""
+        return fonts.missing(text, self.faces)
+
     def directed(self, text: str) -> Typesetter:
         """This setter with its direction fixed to that of `text` (one paragraph)."""
         return replace(self, direction=fonts.paragraph_direction(text, self.language))
@@ -109,12 +117,22 @@ class Typesetter:
 
 @dataclass(frozen=True)
 class Run:
-    """A piece of a line drawn with one face in one direction, `x` pixels from its start."""
+    """A piece of a line drawn with one face in one direction, `x` pixels from its start.
+
+    `text` is in logical order: the shaper lays a right-to-left run out from right to left.
+    """
 
     text: str
     face: Face
     direction: str
     x: float
+    level: int = 0
+    """The run's embedding level (odd: right to left)."""
+
+    @property
+    def visual(self) -> str:
+        """The run's characters in the order they appear from left to right."""
+        return self.text[::-1] if self.direction == "rtl" else self.text
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,12 @@ class Line:
     def width(self) -> float:
         return self.right - self.left
 
+    @property
+    def visual(self) -> str:
+        """The line's characters from left to right, as drawn (rule L2 of the bidirectional
+        algorithm; mirrored brackets are drawn mirrored, but listed as they are written)."""
+        return "".join(run.visual for run in self.runs)
+
 
 @lru_cache(maxsize=8192)
 def _run_metrics(
@@ -154,77 +178,88 @@ def _run_metrics(
     return advance, ink
 
 
-def _strength(text: str) -> str | None:
-    """The direction a piece's characters ask for: rtl, ltr, num (digits only) or None."""
-    direction = fonts.strong_direction(text)
-    if direction:
-        return direction
-    return "num" if any(unicodedata.bidirectional(c) in ("EN", "AN") for c in text) else None
+_NEEDS_BIDI = frozenset(
+    ["R", "AL", "AN", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"]
+)
 
 
-def _split_by_direction(text: str) -> list[str]:
-    """`text` cut where its strong direction changes; neutrals join the piece before."""
-    pieces: list[str] = []
-    current, strong = "", None
-    for char in text:
-        kind = unicodedata.bidirectional(char)
-        here = "rtl" if kind in ("R", "AL") else "ltr" if kind == "L" else None
-        if here and strong and here != strong:
-            pieces.append(current)
-            current = ""
-        if here:
-            strong = here
-        current += char
-    return [*pieces, current] if current else pieces
+class _FriBidi:
+    """GNU FriBidi, the reference implementation of Unicode's bidirectional algorithm
+    (UAX #9), through ctypes: the same library raqm uses inside Pillow to lay out a run,
+    so our runs and its shaping agree. Debian's libfribidi0 (on every machine image);
+    Pillow's wheel loads it too."""
+
+    _PAR = {"ltr": 0x110, "rtl": 0x111}  # FRIBIDI_PAR_LTR, FRIBIDI_PAR_RTL
+
+    def __init__(self) -> None:
+        name = ctypes.util.find_library("fribidi") or "libfribidi.so.0"
+        lib = ctypes.CDLL(name)
+        u32p, i8p = ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_int8)
+        lib.fribidi_get_bidi_types.argtypes = [u32p, ctypes.c_int, u32p]
+        lib.fribidi_get_bracket_types.argtypes = [u32p, ctypes.c_int, u32p, u32p]
+        lib.fribidi_get_par_embedding_levels_ex.argtypes = [u32p, u32p, ctypes.c_int, u32p, i8p]
+        lib.fribidi_get_par_embedding_levels_ex.restype = ctypes.c_int8
+        lib.fribidi_reorder_line.argtypes = [
+            ctypes.c_uint32, u32p, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, i8p,
+            ctypes.c_void_p, ctypes.c_void_p,
+        ]  # fmt: skip
+        lib.fribidi_reorder_line.restype = ctypes.c_int8
+        self._lib = lib
+
+    def levels(self, text: str, direction: str) -> list[int]:
+        """Rules P2 to I2 for the paragraph, then L1 for the line (trailing whitespace
+        and separators take the paragraph's level)."""
+        size = len(text)
+        chars = (ctypes.c_uint32 * size)(*map(ord, text))
+        types = (ctypes.c_uint32 * size)()
+        brackets = (ctypes.c_uint32 * size)()
+        levels = (ctypes.c_int8 * size)()
+        base = ctypes.c_uint32(self._PAR[direction])
+        self._lib.fribidi_get_bidi_types(chars, size, types)
+        self._lib.fribidi_get_bracket_types(chars, size, types, brackets)
+        if not self._lib.fribidi_get_par_embedding_levels_ex(
+            types, brackets, size, ctypes.byref(base), levels
+        ):
+            raise RuntimeError("FriBidi could not resolve the line's embedding levels")
+        self._lib.fribidi_reorder_line(0, types, size, 0, base.value, levels, None, None)
+        return list(levels)
 
 
-def _pieces(text: str, faces: tuple[Face, ...]) -> list[tuple[str, Face]]:
-    """Font runs, cut further by direction, with edge spaces as pieces of their own."""
-    pieces: list[tuple[str, Face]] = []
-    for run, face in fonts.itemize(text, faces):
-        for part in _split_by_direction(run):
-            core = part.strip(" ")
-            lead = part[: len(part) - len(part.lstrip(" "))]
-            trail = part[len(part.rstrip(" ")) :]
-            pieces.extend((piece, face) for piece in (lead, core, trail) if piece)
+@cache
+def _fribidi() -> _FriBidi:
+    return _FriBidi()
+
+
+@lru_cache(maxsize=8192)
+def embedding_levels(text: str, direction: str) -> tuple[int, ...]:
+    """Each character's embedding level when `text` is one line of a paragraph whose base
+    direction is `direction` ("ltr" or "rtl"): odd levels run right to left. Resolved by
+    FriBidi (Unicode's bidirectional algorithm, brackets included, and rule L1)."""
+    if not text:
+        return ()
+    if direction != "rtl" and not any(unicodedata.bidirectional(c) in _NEEDS_BIDI for c in text):
+        return (0,) * len(text)  # nothing right-to-left: every level is the paragraph's
+    return tuple(_fribidi().levels(text, direction))
+
+
+def _pieces(text: str, faces: tuple[Face, ...], direction: str) -> list[tuple[str, Face, int]]:
+    """Runs of one face and one level, with edge spaces as pieces of their own."""
+    pieces: list[tuple[str, Face, int]] = []
+    for run, face, level in fonts.itemize(text, faces, embedding_levels(text, direction)):
+        core = run.strip(" ")
+        if not core:
+            pieces.append((run, face, level))
+            continue
+        lead = run[: len(run) - len(run.lstrip(" "))]
+        trail = run[len(run.rstrip(" ")) :]
+        pieces.extend((piece, face, level) for piece in (lead, core, trail) if piece)
     return pieces
 
 
-def _levels(kinds: list[str | None], base: int) -> list[int]:
-    """Embedding levels of the pieces, as the bidi algorithm would resolve them at run level.
-
-    Numbers take the direction before them; neutrals take the direction around them when
-    both sides agree, else the paragraph's.
-    """
-    paragraph = "rtl" if base else "ltr"
-    resolved: list[str | None] = []
-    previous = paragraph
-    for kind in kinds:
-        if kind == "num":
-            kind = "num-" + previous
-        elif kind:
-            previous = kind
-        resolved.append(kind)
-    strong = [kind if kind in ("ltr", "rtl") else None for kind in resolved]
-    levels = []
-    for index, kind in enumerate(resolved):
-        if kind is None:
-            before = next((s for s in reversed(strong[:index]) if s), paragraph)
-            after = next((s for s in strong[index + 1 :] if s), paragraph)
-            kind = before if before == after else paragraph
-        if kind == "rtl":
-            levels.append(1)
-        elif kind == "num-rtl" or (kind.startswith("num") and base):
-            levels.append(2)
-        elif kind in ("ltr", "num-ltr"):
-            levels.append(2 if base else 0)
-        else:
-            levels.append(base)
-    return levels
-
-
 def _visual_order(levels: list[int]) -> list[int]:
-    """Indices of the pieces left to right (rule L2: reverse runs from the highest level)."""
+    """Indices of the pieces left to right (rule L2: from the highest level down to 1, reverse
+    every sequence of pieces at that level or higher). Reversing whole runs is the same as
+    reversing characters: a run's own characters are laid out by the shaper."""
     order = list(range(len(levels)))
     for level in range(max(levels, default=0), 0, -1):
         index = 0
@@ -245,14 +280,14 @@ def shape(setter: Typesetter, text: str, size: int) -> Line:
     """`text` (already prepared, one line) shaped at `size` pixels, runs in visual order."""
     language = fonts.raqm_language(setter.language)
     direction = setter.direction or fonts.paragraph_direction(text, setter.language)
-    pieces = _pieces(text, setter.faces)
-    levels = _levels([_strength(piece) for piece, _ in pieces], 1 if direction == "rtl" else 0)
+    pieces = _pieces(text, setter.faces, direction)
+    levels = [level for _, _, level in pieces]
     runs: list[Run] = []
     x, ascent, descent = 0.0, 0.0, 0.0
     ink = [math.inf, math.inf, -math.inf, -math.inf]
     for index in _visual_order(levels):
-        piece, face = pieces[index]
-        run_direction = "rtl" if levels[index] % 2 else "ltr"
+        piece, face, level = pieces[index]
+        run_direction = "rtl" if level % 2 else "ltr"
         advance, (left, top, right, bottom) = _run_metrics(
             face, size, setter.weight, piece, run_direction, language
         )
@@ -265,7 +300,7 @@ def shape(setter: Typesetter, text: str, size: int) -> Line:
             ]
         font_ascent, font_descent = fonts.load(face, size, setter.weight).getmetrics()
         ascent, descent = max(ascent, font_ascent), max(descent, font_descent)
-        runs.append(Run(piece, face, run_direction, x))
+        runs.append(Run(piece, face, run_direction, x, level))
         x += advance
     if not runs:
         font_ascent, font_descent = fonts.load(setter.faces[0], size, setter.weight).getmetrics()
@@ -441,6 +476,8 @@ class Block:
     top: float
     bottom: float
     direction: str
+    missing: str = ""
+    """Characters of the text that no shipped face has, left out (each once, in order)."""
 
     @property
     def text(self) -> str:
@@ -531,8 +568,22 @@ def fit(
     Wraps at the largest size, shrinking towards `smallest` until it fits; at the smallest
     size, keeps the lines that fit and ends the last with "…". Only when not even one line
     fits at `smallest` does it go smaller, down to `MIN_SIZE`. None: nothing to draw, or no
-    room to draw it.
+    room to draw it (`Typesetter.missing` still tells what could not be drawn). The block's
+    `missing` lists the characters of `text` left out because no shipped face has them.
     """
+    block = _fit(setter, text, width, height, max_lines, largest, smallest)
+    return replace(block, missing=setter.missing(text)) if block else None
+
+
+def _fit(
+    setter: Typesetter,
+    text: str,
+    width: float,
+    height: float,
+    max_lines: int,
+    largest: int,
+    smallest: int,
+) -> Block | None:
     prepared = setter.prepare(text)
     if not prepared.replace(ZWSP, "").replace(SHY, "").strip():
         return None
@@ -569,6 +620,10 @@ class Placed:
     size: int = 0
     origins: list[tuple[float, float]] = field(default_factory=list)
     """Each line's start on its baseline."""
+    missing: str = ""
+    """Characters of the text that no shipped face has, left out (see `Block.missing`)."""
+    visual: list[str] = field(default_factory=list)
+    """Each line's characters from left to right, as drawn (see `Line.visual`)."""
 
 
 def arrange(
@@ -610,7 +665,10 @@ def arrange(
         math.ceil(y0 + block.height),
     )
     texts = [line.text for line in block.lines]
-    return Placed(block.text, pixel_box, block.faces(), texts, block.size, origins)
+    visual = [line.visual for line in block.lines]
+    return Placed(
+        block.text, pixel_box, block.faces(), texts, block.size, origins, block.missing, visual
+    )
 
 
 def render(draw: ImageDraw.ImageDraw, block: Block, placed: Placed, fill: RGB) -> None:

@@ -8,26 +8,37 @@ downloaded), so every machine draws the same pictures:
   of one of these scripts tries its own face first, even where Noto Sans also has it);
 - Heebo for Hebrew (Noto Sans Hebrew is not packaged; Heebo is small and in the same
   `fontpkg` layout);
+- Noto Sans Bengali, Gurmukhi, Gujarati, Oriya, Kannada, Malayalam, Sinhala, Georgian,
+  Armenian, Ethiopic, Myanmar and Lao, from `manimgx-fonts` (Noto as published, OFL-1.1);
 - Noto Sans CJK for Chinese, Japanese and Korean, in the face the language asks for.
 
+No shipped font has Tibetan (no font package on PyPI has it), nor emoji in colour.
+
 Text is cleaned before it is drawn: invisible characters (Unicode default-ignorables) are
-never drawn, and a character no shipped face covers (most emoji) is left out rather than
-drawn as a missing-glyph box. What is left is split into runs, each drawn with the face
-made for its script, else the first face that covers it; punctuation, digits, spaces and
-marks stay with the run they follow when its face has them, so a sentence is not broken
-into needless pieces.
+never drawn, and a character no shipped face covers is left out rather than drawn as a
+missing-glyph box; `missing` tells which characters were left out, and `script_names`
+their scripts, so that a picture can record them. What is left is split into runs, each
+drawn with the face made for its script, else the first face that covers it; punctuation,
+digits, spaces and marks stay with the run they follow when its face has them and they
+are on the same bidirectional level, else go with the run that follows (so both brackets
+around an English word in a Hebrew sentence are drawn in the Hebrew face).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import emoji
+from fontTools import unicodedata as font_unicodedata
 from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
+
+from stories_core.text import text_direction
 
 REGULAR = "Regular"
 BOLD = "Bold"
@@ -61,9 +72,6 @@ _IGNORABLE_RANGES = (
     (0xE0000, 0xE0FFF),
 )
 
-_RTL_LANGUAGES = frozenset(
-    ["ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ps", "sd", "syr", "ug", "ur", "yi"]
-)
 _CJK_FACE = {"ja": 0, "ko": 1, "sc": 2, "tc": 3}
 _TRADITIONAL_REGIONS = frozenset({"tw", "hk", "mo"})
 
@@ -115,30 +123,59 @@ _CJK = (
     (0xFF00, 0xFFEF),
     (0x20000, 0x3FFFF),
 )
-_SHIPPED = (
-    ("fontpkg_noto_sans", "NotoSans[wdth,wght].ttf", ((0x0000, 0x058F),)),
-    ("fontpkg_noto_sans_arabic", "NotoSansArabic[wdth,wght].ttf", _ARABIC),
-    ("fontpkg_heebo", "Heebo[wght].ttf", ((0x0590, 0x05FF), (0xFB1D, 0xFB4F))),
+_MANIMGX = "manimgx_fonts"
+"""Noto Sans for the scripts the `fontpkg` packages lack, as Noto publishes them (OFL-1.1)."""
+_SHIPPED: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
+    # (package, file inside the package, the Unicode blocks the face is made for)
+    ("fontpkg_noto_sans", "files/NotoSans[wdth,wght].ttf", ((0x0000, 0x052F),)),
+    ("fontpkg_noto_sans_arabic", "files/NotoSansArabic[wdth,wght].ttf", _ARABIC),
+    ("fontpkg_heebo", "files/Heebo[wght].ttf", ((0x0590, 0x05FF), (0xFB1D, 0xFB4F))),
     (
         "fontpkg_noto_sans_devanagari",
-        "NotoSansDevanagari[wdth,wght].ttf",
+        "files/NotoSansDevanagari[wdth,wght].ttf",
         ((0x0900, 0x097F), (0x1CD0, 0x1CFF), (0xA8E0, 0xA8FF)),
     ),
-    ("fontpkg_noto_sans_thai", "NotoSansThai[wdth,wght].ttf", ((0x0E00, 0x0E7F),)),
-    ("fontpkg_noto_sans_tamil", "NotoSansTamil[wdth,wght].ttf", ((0x0B80, 0x0BFF),)),
-    ("fontpkg_noto_sans_telugu", "NotoSansTelugu[wdth,wght].ttf", ((0x0C00, 0x0C7F),)),
+    ("fontpkg_noto_sans_thai", "files/NotoSansThai[wdth,wght].ttf", ((0x0E00, 0x0E7F),)),
+    ("fontpkg_noto_sans_tamil", "files/NotoSansTamil[wdth,wght].ttf", ((0x0B80, 0x0BFF),)),
+    ("fontpkg_noto_sans_telugu", "files/NotoSansTelugu[wdth,wght].ttf", ((0x0C00, 0x0C7F),)),
     (
         "fontpkg_noto_sans_khmer",
-        "NotoSansKhmer[wdth,wght].ttf",
+        "files/NotoSansKhmer[wdth,wght].ttf",
         ((0x1780, 0x17FF), (0x19E0, 0x19FF)),
     ),
+    (_MANIMGX, "NotoSansBengali[wght].ttf", ((0x0980, 0x09FF),)),
+    (_MANIMGX, "NotoSansGurmukhi[wght].ttf", ((0x0A00, 0x0A7F),)),
+    (_MANIMGX, "NotoSansGujarati[wght].ttf", ((0x0A80, 0x0AFF),)),
+    (_MANIMGX, "NotoSansOriya[wght].ttf", ((0x0B00, 0x0B7F),)),
+    (_MANIMGX, "NotoSansKannada[wght].ttf", ((0x0C80, 0x0CFF),)),
+    (_MANIMGX, "NotoSansMalayalam[wght].ttf", ((0x0D00, 0x0D7F),)),
+    (_MANIMGX, "NotoSansSinhala[wght].ttf", ((0x0D80, 0x0DFF), (0x111E0, 0x111FF))),
+    (
+        _MANIMGX,
+        "NotoSansGeorgian[wght].ttf",
+        ((0x10A0, 0x10FF), (0x1C90, 0x1CBF), (0x2D00, 0x2D2F)),
+    ),
+    (_MANIMGX, "NotoSansArmenian[wght].ttf", ((0x0530, 0x058F), (0xFB13, 0xFB17))),
+    (
+        _MANIMGX,
+        "NotoSansEthiopic[wght].ttf",
+        ((0x1200, 0x139F), (0x2D80, 0x2DDF), (0xAB00, 0xAB2F), (0x1E7E0, 0x1E7FF)),
+    ),
+    (
+        _MANIMGX,
+        "NotoSansMyanmar[wght].ttf",
+        ((0x1000, 0x109F), (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F)),
+    ),
+    (_MANIMGX, "NotoSansLao[wght].ttf", ((0x0E80, 0x0EFF),)),
 )
 
 
 @lru_cache(maxsize=1)
 def _script_faces() -> tuple[Face, ...]:
     """The faces before CJK, in the order a character tries them."""
-    found = ((_package_file(package, "files", file), blocks) for package, file, blocks in _SHIPPED)
+    found = (
+        (_package_file(package, *file.split("/")), blocks) for package, file, blocks in _SHIPPED
+    )
     return tuple(Face(path, 0, blocks) for path, blocks in found if path)
 
 
@@ -185,7 +222,7 @@ def faces_for(language: str, text: str = "") -> tuple[Face, ...]:
     return faces
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def coverage(face: Face) -> frozenset[int]:
     """The code points the face maps to a glyph (its own character map)."""
     with TTFont(face.path, fontNumber=face.index, lazy=True) as font:
@@ -206,8 +243,25 @@ def load(face: Face, size: int, weight: str = REGULAR) -> ImageFont.FreeTypeFont
     return font
 
 
+@lru_cache(maxsize=64)
+def _lookup(faces: tuple[Face, ...]) -> dict[str, Face | None]:
+    """A memo of `_first_covering` for one fallback chain (filled as characters come)."""
+    return {}
+
+
+def _face_for(char: str, faces: tuple[Face, ...], memo: dict[str, Face | None]) -> Face | None:
+    if char not in memo:
+        memo[char] = _first_covering(char, faces)
+    return memo[char]
+
+
 def _covered(char: str, faces: tuple[Face, ...]) -> bool:
-    return any(ord(char) in coverage(face) for face in faces)
+    return _face_for(char, faces, _lookup(faces)) is not None
+
+
+def _invisible(char: str) -> bool:
+    """Never drawn by design: ignorable, control, surrogate, private-use or unassigned."""
+    return is_default_ignorable(char) or unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}
 
 
 def _is_wordlike(char: str | None) -> bool:
@@ -236,7 +290,7 @@ def clean(text: str, faces: tuple[Face, ...]) -> str:
             following = text[position + 1] if position + 1 < len(text) else None
             if _is_wordlike(kept[-1] if kept else None) and _is_wordlike(following):
                 kept.append(char)
-        elif is_default_ignorable(char) or unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}:
+        elif _invisible(char):
             continue
         elif _covered(char, faces):
             kept.append(char)
@@ -248,34 +302,89 @@ def clean(text: str, faces: tuple[Face, ...]) -> str:
     return "".join(collapsed).strip(" ")
 
 
+def missing(text: str, faces: tuple[Face, ...]) -> str:
+    """The characters `clean` leaves out of `text` because no face covers them (not the
+    invisible ones, which are never drawn by design): each once, in order of appearance."""
+    left_out: dict[str, None] = {}
+    memo = _lookup(faces)
+    for char in unicodedata.normalize("NFC", text):
+        if char.isspace() or char in _NO_BREAK_SPACES or char in _JOINERS or _invisible(char):
+            continue
+        if _face_for(char, faces, memo) is None:
+            left_out.setdefault(char, None)
+    return "".join(left_out)
+
+
+def script_name(char: str) -> str:
+    """The Unicode script of `char` by its English name ("Tibetan"); "Emoji" for emoji."""
+    if emoji.is_emoji(char) or 0x1F1E6 <= ord(char) <= 0x1F1FF:  # regional indicators
+        return "Emoji"
+    return font_unicodedata.script_name(font_unicodedata.script(char))
+
+
+def script_names(chars: str) -> list[str]:
+    """The scripts of `chars` (see `script_name`), each once, sorted."""
+    return sorted({script_name(char) for char in chars})
+
+
 def _sticky(char: str) -> bool:
-    """Punctuation, digits, spaces, symbols and marks: they stay in the current run."""
+    """Punctuation, digits, spaces, symbols and marks: they go with a neighbouring run."""
     return unicodedata.category(char)[0] != "L"
 
 
-def itemize(text: str, faces: tuple[Face, ...]) -> list[tuple[str, Face]]:
-    """`text` split into runs, each with the face that draws it.
+def itemize(
+    text: str, faces: tuple[Face, ...], levels: Sequence[int] | None = None
+) -> list[tuple[str, Face, int]]:
+    """`text` split into runs of one face and one bidirectional embedding level.
 
     A letter takes the face made for its script if that covers it, else the first face
-    that does; anything else (punctuation, digits, spaces, marks) stays with the run it
-    follows when that run's face covers it. Text should be `clean`ed first: a character
-    no face covers is put in the current run (harmless for joiners, which shaping hides).
+    that does. Anything else (punctuation, digits, spaces, marks) stays with the run before
+    it when that run is on the same level and its face covers it; else it goes with the
+    next letter on the same level, when that letter's face covers it; else with the run
+    before it, on whatever level; else it takes the first face that covers it. `levels`
+    (one a character; all 0 when None) come from the bidirectional algorithm. Text should
+    be `clean`ed first: a character no face covers is put in the current run (harmless for
+    joiners, which shaping hides).
     """
-    runs: list[tuple[str, Face]] = []
+    if not text:
+        return []
+    levels = [0] * len(text) if levels is None else levels
+    if len(levels) != len(text):
+        raise ValueError("one level per character")
+    memo = _lookup(faces)
+    # The face of the next letter on the same level, for each position (right to left).
+    ahead: list[Face | None] = [None] * len(text)
+    following: Face | None = None
+    for index in range(len(text) - 1, -1, -1):
+        if index + 1 < len(text) and levels[index + 1] != levels[index]:
+            following = None
+        ahead[index] = following
+        char = text[index]
+        if not _sticky(char) and char not in _JOINERS:
+            following = _face_for(char, faces, memo) or following
+    runs: list[tuple[str, Face, int]] = []
     current: Face | None = None
-    for char in text:
-        if current is not None and (
-            char in _JOINERS
-            or char in (ZWSP, SHY)
-            or (_sticky(char) and ord(char) in coverage(current))
-        ):
+    for index, char in enumerate(text):
+        level = levels[index]
+        same_level = bool(runs) and runs[-1][2] == level
+        if current is not None and (char in _JOINERS or char in (ZWSP, SHY)):
             face = current
+        elif _sticky(char):
+            code = ord(char)
+            if current is not None and same_level and code in coverage(current):
+                face = current
+            elif ahead[index] is not None and code in coverage(ahead[index]):
+                face = ahead[index]
+            elif current is not None and code in coverage(current):
+                face = current
+            else:
+                face = _face_for(char, faces, memo) or current or faces[0]
         else:
-            face = _first_covering(char, faces) or current or faces[0]
-        if runs and face == current:
-            runs[-1] = (runs[-1][0] + char, face)
+            face = _face_for(char, faces, memo) or current or faces[0]
+        if same_level and face == current:
+            runs[-1] = (runs[-1][0] + char, face, level)
         else:
-            runs.append((char, face))
+            runs.append((char, face, level))
         current = face
     return runs
 
@@ -299,15 +408,19 @@ def strong_direction(text: str) -> str | None:
 
 
 def is_rtl_language(language: str) -> bool:
+    """Whether `language` is written right to left, as `stories_core.text.text_direction`
+    says (by the language's likely script: "pa-Arab" is, "pa" is not)."""
     tags = _subtags(language)
-    return bool(tags) and tags[0] in _RTL_LANGUAGES
+    return bool(tags) and tags[0] != "und" and text_direction(language) == "rtl"
 
 
 def paragraph_direction(text: str, language: str) -> str:
-    """The base direction of a line: right-to-left for a right-to-left language whose text
-    has right-to-left letters, else by the first strongly directional character."""
+    """The base direction of a paragraph: right-to-left for a right-to-left language whose
+    text has right-to-left letters (the language decides); else that of the first strongly
+    directional character (the text decides, rules P2 and P3 of Unicode's bidirectional
+    algorithm); else, with no such character, the language's direction."""
     has_rtl = any(unicodedata.bidirectional(char) in ("R", "AL") for char in text)
-    if is_rtl_language(language) and has_rtl:
+    if has_rtl and is_rtl_language(language):
         return "rtl"
     return strong_direction(text) or ("rtl" if is_rtl_language(language) else "ltr")
 

@@ -61,7 +61,7 @@ def segment_title(brief: SegmentBrief) -> str:
     """The segment's title, or a key phrase of its text when it has none."""
     if brief.title.strip():
         return brief.title.strip()
-    opening = sentences(brief.text)[:1]
+    opening = sentences(brief.text, brief.language)[:1]
     return (opening and key_phrase(opening[0], context=brief.text)) or f"Part {brief.index + 1}"
 
 

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from dataclasses import replace
 from functools import cache
 from itertools import combinations
 
 import pytest
+from bidi import get_display
 from fontTools.ttLib import TTFont
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from stories_educational import EDUCATIONAL
 from stories_fictional import FICTIONAL
 from stories_financial import FINANCIAL
 from stories_local import LocalBackendFactory, drawing, fonts
-from stories_local.canvas import Typesetter, fit, shape, wrap
+from stories_local.canvas import Typesetter, arrange, embedding_levels, fit, shape, wrap
 from stories_local.narrator import segment_title
 
 from stories_core.generation import ContentStyle, Media, SegmentBrief
+from stories_core.text import text_direction
 
 STYLES = (EDUCATIONAL, FINANCIAL, FICTIONAL)
 
@@ -271,6 +276,71 @@ def test_clean_keeps_joiners_only_between_letters() -> None:
     assert fonts.clean("Cafe\u0301\u00a0au  lait", faces) == "Café\u00a0au lait"
 
 
+# A sentence in each script the reviewer found blank, and the font that must draw it (None:
+# no shipped font has the script, so it must be listed as missing instead).
+SCRIPT_SAMPLES = {
+    "Bengali": ("bn", "ছোট বিড়ালটি সকালে বাড়ি থেকে বের হলো।", "NotoSansBengali[wght].ttf"),
+    "Gurmukhi": ("pa", "ਛੋਟੀ ਬਿੱਲੀ ਸਵੇਰੇ ਘਰੋਂ ਨਿਕਲੀ।", "NotoSansGurmukhi[wght].ttf"),
+    "Gujarati": ("gu", "નાની બિલાડી સવારે ઘરેથી નીકળી.", "NotoSansGujarati[wght].ttf"),
+    "Oriya": ("or", "ଛୋଟ ବିରାଡ଼ି ସକାଳେ ଘରୁ ବାହାରିଲା।", "NotoSansOriya[wght].ttf"),
+    "Kannada": ("kn", "ಚಿಕ್ಕ ಬೆಕ್ಕು ಬೆಳಿಗ್ಗೆ ಮನೆಯಿಂದ ಹೊರಟಿತು.", "NotoSansKannada[wght].ttf"),
+    "Malayalam": ("ml", "ചെറിയ പൂച്ച രാവിലെ വീട്ടിൽ നിന്ന് ഇറങ്ങി.", "NotoSansMalayalam[wght].ttf"),
+    "Sinhala": ("si", "පුංචි පූසා උදේ ගෙදරින් පිටත් විය.", "NotoSansSinhala[wght].ttf"),
+    "Georgian": ("ka", "პატარა კატა დილით სახლიდან გავიდა.", "NotoSansGeorgian[wght].ttf"),
+    "Armenian": ("hy", "Փոքրիկ կատուն առավոտյան դուրս եկավ տնից։", "NotoSansArmenian[wght].ttf"),  # noqa: RUF001
+    "Ethiopic": ("am", "ትንሿ ድመት ጠዋት ከቤት ወጣች።", "NotoSansEthiopic[wght].ttf"),
+    "Myanmar": ("my", "ကြောင်ကလေးသည် မနက်ခင်း အိမ်မှ ထွက်သွားသည်။", "NotoSansMyanmar[wght].ttf"),
+    "Lao": ("lo", "ແມວນ້ອຍອອກຈາກເຮືອນໃນຕອນເຊົ້າ.", "NotoSansLao[wght].ttf"),
+    "Tibetan": ("bo", "བྱི་ལ་ཆུང་ཆུང་ཞོགས་པ་ཁྱིམ་ནས་ཕྱིར་ཐོན།", None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPT_SAMPLES))
+def test_each_script_is_drawn_with_glyphs_or_listed_as_missing(script: str) -> None:
+    language, text, font = SCRIPT_SAMPLES[script]
+    setter = Typesetter.for_language(language, text)
+    block = fit(setter, text, 4000, 400, 1, 40, 40)
+    if font is None:
+        assert block is None  # nothing left to draw: no box, no blank pill
+        assert set(setter.missing(text)) == set(text) - {" "}
+        assert fonts.script_names(setter.missing(text)) == [script]
+        return
+    assert block is not None and block.missing == "" and setter.missing(text) == ""
+    assert block.text == text
+    for line in block.lines:
+        for run in line.runs:
+            for char in run.text:
+                if not char.isspace():
+                    assert ord(char) in cmap(run.face.name, run.face.index), (char, run)
+            if any(unicodedata.category(char)[0] == "L" for char in run.text):
+                assert run.face.name == font, run
+
+
+@pytest.mark.parametrize("script", sorted(s for s, (_, _, f) in SCRIPT_SAMPLES.items() if f))
+def test_a_story_in_each_newly_covered_script_shows_its_title(script: str) -> None:
+    language, text, font = SCRIPT_SAMPLES[script]
+    media = drawing.draw("p", brief_for(text, language), FINANCIAL, 1024, 576)
+    check_drawn_text(media, 1024, 576)
+    title = title_element(media)
+    assert title["fonts"][0] == font
+    assert title["text"]
+
+
+def test_what_no_font_has_is_left_out_and_told() -> None:
+    setter = Typesetter.for_language("en")
+    text = "Tibetan བོད and emoji 😀 in one line"
+    block = fit(setter, text, 2000, 200, 1, 30, 30)
+    assert block is not None
+    assert block.text == "Tibetan and emoji in one line"
+    assert block.missing == "བོད😀"
+    assert fonts.script_names(block.missing) == ["Emoji", "Tibetan"]
+    placed = arrange(block, (0, 0, 2000, 200))
+    assert placed.missing == "བོད😀"
+    assert placed.visual == ["Tibetan and emoji in one line"]
+    # Invisible characters are never drawn by design: they are not missing.
+    assert fonts.missing("a\u200bb\u00ad\u2060c\ufe0f", setter.faces) == ""
+
+
 # --- right-to-left and mixed lines -------------------------------------------------------
 
 
@@ -311,6 +381,119 @@ def test_arabic_titles_are_aligned_to_the_right_in_a_card() -> None:
     title = title_element(draw("arabic", FINANCIAL))
     assert title["box"][2] > 1024 - 72 - 8
     assert title["box"][0] > 72
+
+
+# Lines as python-bidi (the unicode-bidi crate) displays them, with the base direction the
+# paragraph should get: the language's where it is right to left and the text has
+# right-to-left letters, else the first strong letter's, else the language's.
+BIDI_LINES = [
+    ("he", "שלום עולם - hello world - שלום", "R"),
+    ("he", "אני אוהב C++ ו-Java!", "R"),  # noqa: RUF001
+    ("he", "1. שלום", "R"),
+    ("he", "ביקור ב-New York. · PART 1 OF 1", "R"),
+    ("he", "המחיר עלה ב-2023 ל-45% (בערך).", "R"),
+    ("he", "שלום (hello) עולם", "R"),
+    ("he", "Java היא שפה (language) טובה.", "R"),
+    ("he", "PART 1 OF 1", "L"),
+    ("en", "abc (שלום) def", "L"),
+    ("en", "The word مرحبا means hello, 123 شكرا 2023", "L"),
+    ("en", "שלום world (again) 42", "R"),
+    ("en", "(1) 2.5 - 3", "L"),
+    ("ar", "قال Tom (صديقي) مرحبا في عام 2023 و ١٢٣", "R"),
+    ("ar", "عام 2023 كان 45%", "R"),
+    ("ar", "السعر 1,234.50 دولار [تقريبا]", "R"),
+    ("fa", "سال ۱۴۰۲ (2023) بود", "R"),
+    ("pa-Arab", "123 - 456", "R"),
+    ("ur", "Tom کا گھر", "R"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "base"), BIDI_LINES)
+def test_lines_are_drawn_in_the_order_python_bidi_displays_them(
+    language: str, text: str, base: str
+) -> None:
+    setter = Typesetter.for_language(language).directed(text)
+    assert setter.direction == {"R": "rtl", "L": "ltr"}[base]
+    line = shape(setter, setter.prepare(text), 30)
+    assert line.visual == get_display(text, base_dir=base)
+    if language == "en":  # the text decides: python-bidi finds the same base itself
+        assert line.visual == get_display(text)
+    for run in line.runs:
+        assert run.direction == ("rtl" if run.level % 2 else "ltr")
+
+
+def test_the_reviewed_hebrew_lines_read_as_fribidi_shows_them() -> None:
+    def visual(text: str) -> str:
+        return shape(Typesetter.for_language("he").directed(text), text, 30).visual
+
+    # Characters from left to right (a Hebrew word's letters so appear reversed).
+    assert visual("שלום עולם - hello world - שלום") == "םולש - hello world - םלוע םולש"
+    assert visual("אני אוהב C++ ו-Java!") == "!Java-ו ++C בהוא ינא"  # noqa: RUF001
+    assert visual("1. שלום") == "םולש .1"
+    assert visual("ביקור ב-New York. · PART 1 OF 1") == "New York. · PART 1 OF 1-ב רוקיב"
+    assert visual("עלה ב-2023 ל-45%") == "45%-ל 2023-ב הלע"  # "%" stays with its number
+
+
+def test_each_run_has_one_level_and_brackets_share_the_face_of_what_surrounds_them() -> None:
+    assert run_view("ביקור ב-New York. · PART 1 OF 1", "he") == [
+        ("New York. · PART 1 OF 1", "NotoSans[wdth,wght].ttf", "ltr"),
+        ("ביקור ב-", "Heebo[wght].ttf", "rtl"),
+    ]
+    assert run_view("שלום (hello) עולם", "he") == [
+        (") עולם", "Heebo[wght].ttf", "rtl"),
+        ("hello", "NotoSans[wdth,wght].ttf", "ltr"),
+        ("שלום (", "Heebo[wght].ttf", "rtl"),
+    ]
+    # Digits in a right-to-left line read left to right, in a run of their own (in the
+    # face of the words before them, which has them).
+    assert run_view("عام 2023", "ar") == [
+        ("2023", "NotoSansArabic[wdth,wght].ttf", "ltr"),
+        ("عام", "NotoSansArabic[wdth,wght].ttf", "rtl"),
+    ]
+
+
+def test_embedding_levels_follow_rule_l1_for_trailing_spaces() -> None:
+    assert embedding_levels("abc  ", "rtl") == (2, 2, 2, 1, 1)
+    assert embedding_levels("שלום  ", "ltr") == (1, 1, 1, 1, 0, 0)
+    assert embedding_levels("abc 12", "ltr") == (0,) * 6
+    assert embedding_levels("ab 12", "rtl") == (2, 2, 2, 2, 2)
+    assert embedding_levels("א 12", "ltr") == (1, 1, 2, 2)  # numbers count as R (N1)
+    assert embedding_levels("א  b", "ltr") == (1, 0, 0, 0)
+
+
+_BIDI_ALPHABET = "abcXYZ שלוםמرحبا0123456789٠١٢۱۲.,:;-+/%#$€()[]!?\"'·"  # noqa: RUF001
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_BIDI_ALPHABET, max_size=40), rtl=st.booleans())
+def test_any_mixed_line_is_drawn_in_python_bidis_order(text: str, rtl: bool) -> None:
+    setter = replace(Typesetter.for_language("en"), direction="rtl" if rtl else "ltr")
+    prepared = setter.prepare(text)
+    line = shape(setter, prepared, 12)
+    assert line.visual == get_display(prepared, base_dir="R" if rtl else "L")
+    assert sorted(line.visual) == sorted(prepared)
+
+
+@pytest.mark.parametrize(
+    "language",
+    ["ar", "he", "fa", "ur", "ps", "yi", "dv", "ug", "ckb", "sd", "ks", "pa-Arab", "az-Arab",
+     "en", "pa", "hi", "zh", "ja", "ru", "az", "und"],
+)  # fmt: skip
+def test_the_base_direction_follows_stories_core_text_direction(language: str) -> None:
+    rtl = text_direction(language) == "rtl"
+    assert fonts.is_rtl_language(language) == (rtl and language != "und")
+    # No strong letter: the language decides.
+    assert fonts.paragraph_direction("2023 - 45%", language) == ("rtl" if rtl else "ltr")
+    # A right-to-left language whose text has right-to-left letters reads right to left;
+    # any other takes the first strong letter.
+    assert fonts.paragraph_direction("Java שלום", language) == ("rtl" if rtl else "ltr")
+    assert fonts.paragraph_direction("שלום Java", language) == "rtl"
+
+
+def test_punjabi_in_shahmukhi_reads_right_to_left_and_in_gurmukhi_left_to_right() -> None:
+    assert fonts.paragraph_direction("123", "pa-Arab") == "rtl"
+    assert fonts.paragraph_direction("123", "pa") == "ltr"
+    assert fonts.paragraph_direction("پنجابی 123", "pa-Arab") == "rtl"
 
 
 # --- wrapping, shrinking, ellipsis -------------------------------------------------------
@@ -403,3 +586,149 @@ def test_fonts_are_loaded_once_per_file_index_size_and_weight() -> None:
     face = fonts.faces_for("en")[0]
     assert fonts.load(face, 31) is fonts.load(face, 31)
     assert fonts.load(face, 31, fonts.BOLD) is not fonts.load(face, 31)
+
+
+# --- charts: negative bars, labels and axes in the text's language -----------------------
+
+
+def _chart(text: str, language: str, width: int = 1024, height: int = 576) -> Media:
+    brief = SegmentBrief(index=1, count=4, title="Results", text=text, language=language)
+    media = drawing.draw("prompt", brief, FINANCIAL, width, height)
+    assert media.metadata["renderer"] == "chart"
+    check_drawn_text(media, width, height)
+    return media
+
+
+def _texts(media: Media, role: str) -> list[str]:
+    return [element["text"] for element in elements(media) if element["role"] == role]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Profit was $5 million in 2022 and -$2 million in 2023.",
+        "Losses were -$5 million in 2022 and -$2 million in 2023.",
+        "Results: -$5 million in 2021, $3 million in 2022 and -$0.5 million in 2023.",
+    ],
+)
+def test_a_negative_bar_shows_both_its_value_and_its_label(text: str) -> None:
+    media = _chart(text, "en")
+    years = [year for year in ("2021", "2022", "2023") if year in text]
+    assert _texts(media, "label") == years
+    assert len(_texts(media, "value")) == len(years)
+    values = [e for e in elements(media) if e["role"] == "value"]
+    labels = [e for e in elements(media) if e["role"] == "label"]
+    assert max(e["box"][3] for e in values) <= min(e["box"][1] for e in labels)
+
+
+def test_bars_that_share_a_year_are_labelled_by_noun_and_year() -> None:
+    media = _chart(
+        "Revenue was $5 million in 2023 and $4 million in 2022, while profit was "
+        "$1 million in 2023 and -$0.8 million in 2022.",
+        "en",
+    )
+    assert _texts(media, "label") == ["revenue 2023", "revenue 2022", "profit 2023", "profit 2022"]
+
+
+def test_a_german_chart_is_written_the_german_way() -> None:
+    media = _chart(
+        "Der Umsatz stieg 2023 auf 5,2 Mio. € und lag 2022 bei 4,1 Mio. €; der Gewinn sank "
+        "2023 auf -0,4 Mio. € nach 0,6 Mio. € im Jahr 2022.",
+        "de",
+    )
+    ticks = _texts(media, "tick")
+    assert "0\u00a0€" in ticks and "2\u00a0Mio.\u00a0€" in ticks and "-2\u00a0Mio.\u00a0€" in ticks
+    bare = [tick.replace("Mio.", "") for tick in ticks]
+    assert not any("M" in tick or "." in tick for tick in bare), ticks  # not "€2.5M"
+    assert _texts(media, "label") == ["Umsatz 2023", "Umsatz 2022", "Gewinn 2023", "Gewinn 2022"]
+    assert _texts(media, "value") == ["5,2 Mio. €", "4,1 Mio. €", "-0,4 Mio. €", "0,6 Mio. €"]
+    assert _texts(media, "note") == []  # the English note; "0 €" marks the baseline
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "tick"),
+    [
+        ("ar", "بلغت الإيرادات 5.2 مليون € في عام 2023 و4.1 مليون € في عام 2022.", "مليون"),
+        ("zh", "2023年收入为520万欧元，2022年为410万欧元。收入€5.2 百万。", "万"),  # noqa: RUF001
+        ("zh", "收入在2023年是 €5,200,000，在2022年是 €4,100,000。", "万"),  # noqa: RUF001
+    ],
+)
+def test_charts_in_other_languages_carry_no_english_words(
+    language: str, text: str, tick: str
+) -> None:
+    brief = SegmentBrief(index=1, count=4, title="", text=text, language=language)
+    media = drawing.draw("prompt", brief, FINANCIAL, 1024, 576)
+    check_drawn_text(media, 1024, 576)
+    drawn = " ".join(element["text"] for element in elements(media))
+    for english in ("Figures", "Bars", "zero", "Part", "Untitled", "of 4"):
+        assert english not in drawn
+    if media.metadata["renderer"] == "chart" and tick:
+        assert all(tick in t for t in _texts(media, "tick") if t.strip("0\u00a0€US$") != "")
+
+
+@pytest.mark.parametrize("language", ["ar", "zh", "de", "hi"])
+@pytest.mark.parametrize("title", ["", "Untitled", "Part 2"])
+def test_other_languages_get_neutral_part_labels_and_titles(language: str, title: str) -> None:
+    brief = SegmentBrief(index=1, count=4, title=title, text="🚀 🚀", language=language)
+    for style in STYLES:
+        media = drawing.draw("prompt", brief, style, 1024, 576)
+        check_drawn_text(media, 1024, 576)
+        drawn = [element["text"] for element in elements(media)]
+        assert not any("Part" in text or "Untitled" in text for text in drawn), drawn
+        assert "2 / 4" in drawn
+    arabic = SegmentBrief(1, 4, "Untitled", TEXTS["arabic"][1], language="ar")
+    media = drawing.draw("prompt", arabic, FINANCIAL, 1024, 576)
+    assert _texts(media, "part_label") == ["2 / 4"]
+    assert _texts(media, "title")[0].startswith("خرج")
+
+
+def test_english_pictures_keep_their_english_part_label_and_note() -> None:
+    brief = SegmentBrief(index=1, count=4, title="", text="🚀 🚀", language="en")
+    media = drawing.draw("prompt", brief, FINANCIAL, 1024, 576)
+    assert _texts(media, "part_label") == ["PART 2 OF 4"]
+    assert _texts(media, "title") == ["Part 2"]
+    chart = _chart("Revenue was $3m in 2022 and $4m in 2023.", "en-GB")
+    assert _texts(chart, "note") == ["Figures as stated in the text. Bars start at zero."]
+    assert "$4M" in _texts(chart, "tick")
+
+
+def test_drawing_never_fails_on_any_text() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = [
+        *"0123456789", "1,234", "1.234,56", "9" * 40, "3.14159265358979323846264338327950288",
+        ".", ",", " ", "\u00a0", "\n", "-", "\u2212", "%", "$", "€", "¥", " million", "bn",
+        " Mio.", " 万", " per ", " a year", " each", " in 2023", " and ", "Revenue", "# ",
+        "**", "[x](http://a.b)", "🚀", "مليون", "收入", "\u200f",
+    ]  # fmt: skip
+    texts = st.lists(
+        st.one_of(st.sampled_from(pieces), st.text(max_size=4)), min_size=1, max_size=30
+    ).map("".join)
+    languages = st.sampled_from(["en", "de", "fr", "ar", "zh", "hi", "und", "", "xx"])
+    sizes = st.sampled_from([(320, 180), (200, 300), (64, 64)])
+
+    @settings(max_examples=60, deadline=None)
+    @given(texts, languages, st.sampled_from(STYLES), sizes)
+    def check(text: str, language: str, style: ContentStyle, size: tuple[int, int]) -> None:
+        brief = SegmentBrief(index=0, count=1, title="", text=text, language=language)
+        media = drawing.draw("prompt", brief, style, *size)
+        assert media.data.startswith(b"\x89PNG")
+
+    check()
+
+
+def test_the_scene_prompt_quotes_plain_words_split_by_the_texts_language() -> None:
+    from stories_local.prompts import image_prompt
+
+    text = (
+        "# 🚀 **Launch** [report](https://example.com/launch-report-2024) 🚀\n\n"
+        "The **rocket** rose at [dawn](https://example.com/dawn). It flew 🚀."
+    )
+    prompt = image_prompt(SegmentBrief(0, 1, "", text, language="en"), FICTIONAL)
+    assert prompt.endswith("The moment: The rocket rose at dawn.")
+    for markup in ("#", "*", "[", "](", "http", "example.com", "🚀"):
+        assert markup not in prompt
+    german = "Der Hund bzw. Wolf lief nach Hause. Dann schlief er."
+    prompt = image_prompt(SegmentBrief(0, 1, "Heimweg", german, language="de"), FICTIONAL)
+    assert prompt.endswith("The moment: Der Hund bzw. Wolf lief nach Hause.")
