@@ -18,14 +18,16 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
 from stories_core.generation import ContentStyle, Media, SegmentBrief
+from stories_core.text import plain, primary_language
 from stories_local import fonts
-from stories_local.analysis import key_terms, tokens, wordset
+from stories_local.analysis import key_phrase, key_terms, sentences, tokens, wordset
 from stories_local.canvas import (
     RGB,
     Block,
@@ -53,6 +55,33 @@ _FOREST = wordset("forest tree trees wood woods garden jungle orchard")
 
 Box = tuple[float, float, float, float]
 
+# The English titles a segment gets when it has none; a picture of a text in another
+# language shows its own words or the neutral "2 / 4" instead.
+_ENGLISH_FALLBACK_TITLE = re.compile(r"Part \d+|Untitled")
+
+
+def _english(language: str) -> bool:
+    """Whether the text is English: only then do pictures carry English words of their own
+    (the "Part 2 of 4" label, the chart's note); other languages get neutral forms."""
+    return primary_language(language or "") == "en"
+
+
+def _part_numbers(brief: SegmentBrief) -> str:
+    return f"{brief.index + 1} / {brief.count}"
+
+
+def _title(brief: SegmentBrief) -> str:
+    """The segment's title; in a language other than English, never an English fallback
+    ("Part 2", "Untitled"): a key phrase of the text's first sentence, else "2 / 4"."""
+    title = segment_title(brief)
+    if _english(brief.language) or not _ENGLISH_FALLBACK_TITLE.fullmatch(title):
+        return title
+    opening = sentences(plain(brief.text), language=brief.language or "en")[:1]
+    phrase = key_phrase(opening[0], context=plain(brief.text)) if opening else ""
+    if phrase and not _ENGLISH_FALLBACK_TITLE.fullmatch(phrase):
+        return phrase
+    return _part_numbers(brief)
+
 
 @dataclass(frozen=True)
 class _Frame:
@@ -71,6 +100,8 @@ class _Frame:
     brief: SegmentBrief
     setter: Typesetter
     elements: list[dict[str, object]] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    """Characters of any text set (drawn or not) that no shipped font has."""
 
     @property
     def width(self) -> int:
@@ -94,7 +125,11 @@ class _Frame:
         return max(floor, round(value * self.scale))
 
     def part_label(self) -> str:
-        label = f"Part {self.brief.index + 1} of {self.brief.count}"
+        """ "Part 2 of 4" in English, "2 / 4" in any other language."""
+        if _english(self.brief.language):
+            label = f"Part {self.brief.index + 1} of {self.brief.count}"
+        else:
+            label = _part_numbers(self.brief)
         return f"{self.brief.story_title} · {label}" if self.brief.story_title else label
 
     def clamp(self, box: Box) -> Box:
@@ -115,7 +150,9 @@ class _Frame:
         if right - left < 1 or bottom - top < 1:
             return None
         setter = self.setter.bold() if bold else self.setter
-        return fit(setter, text, right - left, bottom - top, max_lines, largest, smallest)
+        block = fit(setter, text, right - left, bottom - top, max_lines, largest, smallest)
+        self.left_out.append(block.missing if block else setter.missing(text))
+        return block
 
     def put(
         self,
@@ -147,6 +184,7 @@ class _Frame:
                 "lines": placed.lines,
                 "size": placed.size,
                 "weight": block.setter.weight,
+                "missing": block.missing,
             }
         )
         return placed
@@ -361,9 +399,16 @@ def _chart(frame: _Frame, figures: list[Figure]) -> None:
         bold=True,
     )
     top = (title.box[3] if title else frame.px(28)) + frame.px(36)
-    note_text = "Figures as stated in the text. Bars start at zero."
-    note = frame.fit(
-        note_text, (frame.px(20), 0, right, h * 0.15), frame.size(16, 7), frame.size(12, 6)
+    # The note is English; in other languages the zero tick and the baseline say it.
+    note = (
+        frame.fit(
+            "Figures as stated in the text. Bars start at zero.",
+            (frame.px(20), 0, right, h * 0.15),
+            frame.size(16, 7),
+            frame.size(12, 6),
+        )
+        if _english(frame.brief.language)
+        else None
     )
     note_bottom = h - frame.px(14)
     note_top = note_bottom - (note.height if note else 0)
@@ -378,7 +423,12 @@ def _chart(frame: _Frame, figures: list[Figure]) -> None:
     tick_size, gap, edge = frame.size(18, 7), frame.px(12), frame.px(8)
     tick_room = w * 0.3 - gap - edge
     tick_blocks = [
-        frame.fit(format_value(tick, figures[0].unit), (0, 0, tick_room, h), tick_size, 6)
+        frame.fit(
+            format_value(tick, figures[0].unit, frame.brief.language),
+            (0, 0, tick_room, h),
+            tick_size,
+            6,
+        )
         for tick in ticks
     ]
     widest = max((block.width for block in tick_blocks if block), default=0.0)
@@ -401,9 +451,12 @@ def _chart(frame: _Frame, figures: list[Figure]) -> None:
     value_size = frame.size(22, 7)
     value_h = value_size * 1.4
     top = min(top + value_h, bottom - 1)
+    # A negative bar's value is set below its end: room for it above the category labels.
+    floor = bottom - (value_h + frame.px(6) if low < 0 else 0)
+    floor = max(floor, min(top + 1, bottom))
 
     def y_of(value: float) -> float:
-        return bottom - (value - axis_low) / (axis_high - axis_low) * (bottom - top)
+        return floor - (value - axis_low) / (axis_high - axis_low) * (floor - top)
 
     for tick, block in zip(ticks, tick_blocks, strict=True):
         y = y_of(tick)
@@ -412,7 +465,7 @@ def _chart(frame: _Frame, figures: list[Figure]) -> None:
             half = block.height / 2
             box = (edge, y - half, left - gap, y + half)
             frame.put("tick", block, _shifted_inside(box, h), muted, "right", "middle", True)
-    draw.line((left, top, left, bottom), fill=muted, width=frame.px(2))
+    draw.line((left, top, left, floor), fill=muted, width=frame.px(2))
     bar_w = min(slot * 0.6, frame.px(150))
     zero = y_of(0.0)
     for index, figure in enumerate(figures):
@@ -584,7 +637,7 @@ def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, heig
     """A PNG for the segment; metadata names the renderer and lists every text drawn."""
     palette = Palette.of(style)
     image = Image.new("RGB", (width, height), palette.background)
-    title = segment_title(brief)
+    title = _title(brief)
     frame = _Frame(
         image=image,
         draw=ImageDraw.Draw(image),
@@ -615,5 +668,6 @@ def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, heig
             "renderer": renderer,
             "prompt": prompt,
             "text_elements": frame.elements,
+            "missing_scripts": fonts.script_names("".join(frame.left_out)),
         },
     )

@@ -25,11 +25,17 @@ The rules, in short:
   ("km", "t"). Plain counts have no unit.
 - Bare years (1800-2099) label figures instead of being figures; dates, times, ratios, ranges
   written with a hyphen, days of the month and numbers glued to letters ("A4", "5th") are not
-  figures.
+  figures. Nor is a number of more than 18 digits ("1,2,3,…,30" run together, digits of pi).
+- A rate ("€0.12 per share", "$15 an hour", "$50,000 a year", "3 kg each", "5 € je Aktie") has
+  a unit of its own, never shared with totals; its words are whole words of the text's
+  language, and "a year ago", "a decade earlier" are times, not rates.
+- A figure is labelled by the year of its clause, else by the nouns near it. In a chart no
+  two bars share a label: repeated ones become noun and year ("revenue 2023", "profit 2023").
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,6 +47,9 @@ from babel.core import get_global
 from babel.dates import get_month_names
 from babel.numbers import (
     NumberFormatError,
+    format_compact_currency,
+    format_compact_decimal,
+    format_percent,
     get_currency_precision,
     get_currency_symbol,
     get_decimal_symbol,
@@ -49,7 +58,8 @@ from babel.numbers import (
     parse_decimal,
 )
 
-from stories_local.analysis import STOPWORDS, is_salient, sentence_spans, tokens
+from stories_core.text import primary_language
+from stories_local.analysis import STOPWORDS, is_salient, sentence_spans, tokens, wordset
 
 # The currencies recognised; each is charted under its English symbol ("$", "CA$", "CHF").
 _CURRENCIES = (
@@ -65,6 +75,9 @@ _KNOWN_LOCALES = (
     "pt_PT", "it", "nl", "sv", "da", "nb", "pl", "ru", "tr", "ja", "zh", "ko", "hi",
 )  # fmt: skip
 _UNKNOWN_READERS = ("en", "de", "fr", "de_CH")
+# A number written with more digits than this is no figure anyone charts (a list of numbers
+# run together, digits of pi), and more than a float keeps apart: it is left out.
+_MAX_DIGITS = 18
 
 # Magnitude words CLDR lacks. A key with a capital letter must match exactly; others match
 # in any case. Keyed by language, or by locale for a region's own words.
@@ -77,6 +90,10 @@ _EXTRA_SCALES: dict[str, dict[str, str]] = {
     "fr": {"md": "1e9", "mds": "1e9", "mrd": "1e9", "mrds": "1e9", "milliers": "1e3"},
     "es": {"MM": "1e6", "mill.": "1e6"},
     "it": {"mln": "1e6", "mld": "1e9", "mrd": "1e9"},
+    "zh": {"千": "1e3", "百万": "1e6", "千万": "1e7", "十亿": "1e9", "百亿": "1e10",
+           "千亿": "1e11", "萬": "1e4", "億": "1e8"},
+    "ja": {"千": "1e3", "百万": "1e6", "千万": "1e7"},
+    "ar": {"مليارات": "1e9", "ترليونات": "1e12", "تريليون": "1e12", "تريليونات": "1e12"},
     "nl": {"mln": "1e6", "mld": "1e9", "mrd": "1e9"},
 }  # fmt: skip
 # Words after a number that make it something else (a subunit, a dozen): never charted.
@@ -124,14 +141,19 @@ _MEASURE_WORDS = {
 _SPACE = "[ \u00a0\u202f]"
 _GAP = rf"(?:{_SPACE}|\r?\n)?"  # between an amount and its words; a line may break there
 # Letters of the scripts that put spaces between words; in those a figure's words must end
-# where a word ends (in Chinese or Japanese they need not).
+# where a word ends (in Chinese or Japanese they need not). _CASED: the cased ones, which
+# also never touch a figure's digits; _SPACED adds Hebrew, Arabic and the Indic scripts,
+# where a prefix may be glued to a number ("و4" in Arabic).
 _CASED = "A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u052f"
-_WORD_END = rf"(?:(?<![{_CASED}])|(?![{_CASED}]))"
+_SPACED = _CASED + "\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\u0900-\u0dff"
+_WORD_END = rf"(?:(?<![{_SPACED}])|(?![{_SPACED}]))"
 _NUMBER = (
     r"(?>[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3}(?![0-9]))+(?:[.,'\u2019][0-9]+)*"
     r"|[0-9]+(?:[.,'\u2019\u00a0\u202f\u2009][0-9]+)*)"
 )
 _SPACES = " \u00a0\u202f\u2009"
+_CJK_NUMERALS = "十百千万萬亿億兆京"
+_NEXT_WORD = re.compile(r"[ \u00a0\u202f\u2009]?([^\W\d_]+)")
 _THIN_SPACES = re.compile("[\u00a0\u202f\u2009]")
 _ANY_SPACE = re.compile("[ \u00a0\u202f\u2009]")
 _JOINERS = "-\u2010\u2011\u2013\u2014/:%#\u2116"
@@ -143,7 +165,8 @@ _YEAR = re.compile(
     rf"(?<![0-9{_CASED}_.,$€£¥])(?:1[89][0-9]{{2}}|20[0-9]{{2}})(?![0-9{_CASED}%]|[.,][0-9])"
 )
 _CLAUSE_BREAK = (
-    r"[;()]|[,:](?![0-9])|(?<![0-9])[,:]|\s(?:and|but|while|whereas|compared with|versus|vs\.?{})\s"
+    r"[;()\u061b\uff1b\uff08\uff09]|[,:\u060c\uff0c\u3001\uff1a](?![0-9])|(?<![0-9])[,:]"
+    r"|\s(?:and|but|while|whereas|compared with|versus|vs\.?{})\s"
 )
 _CLAUSE_WORDS = {
     "de": "und|aber|während|gegenüber|sowie",
@@ -153,6 +176,21 @@ _CLAUSE_WORDS = {
     "it": "e|ma|mentre|contro",
     "nl": "en|maar|terwijl",
 }
+# Articles of the languages whose clause words are known: never a label, never a rate's "per".
+_ARTICLES = wordset(
+    """
+    le la les l un une des du de el los las lo una o os as um uma il gli i der die das den
+    dem ein eine einen einem einer
+    """
+)
+# Words that name nothing: a label is made of the other words (the year says "year").
+_NOT_NAMES = (
+    _ARTICLES
+    | frozenset(word for words in _CLAUSE_WORDS.values() for word in re.split(r"[|\s]+", words))
+    | wordset("year years jahr jahres jahre année an año ano anno jaar عام العام سنة")
+)
+# Languages that capitalise every noun: there a label is made of capitalised words only.
+_CAPITAL_NOUNS = frozenset({"de", "lb"})
 _PRIORITY = {"currency": 0, "percent": 1, "number": 2}
 
 
@@ -289,6 +327,9 @@ class _Conventions:
     dollar: str
     percent_first: bool
     clause_break: re.Pattern[str]
+    stems: tuple[str, ...]
+    """Magnitude words of three letters or more, folded: a word after a bare number that
+    starts with one ("مليونين", "Millionenhöhe") may be a magnitude not known here."""
 
     @property
     def known(self) -> bool:
@@ -368,6 +409,11 @@ def _conventions(language: str) -> _Conventions:
         first.percent_formats[None].pattern.lstrip("\u200e\u200f").startswith("%")
     )
 
+    # The magnitude words of every known language, so that a foreign one is seen and left
+    # out, and the text's own ("2.5 مليون" in Arabic) even where no known language has them.
+    scale_words = {*_all_scale_words()}
+    for reader in readers:
+        scale_words.update(*_scales(reader))
     codes = "|".join(_CURRENCIES)
     marks = _alternation([*symbols, *_SYMBOL_ALIASES], dotted=True)
     currency_words = _alternation([*_CURRENCY_WORDS, "real"])
@@ -381,7 +427,7 @@ def _conventions(language: str) -> _Conventions:
           | (?<![0-9{_CASED}_.,'\u2019])(?P<sign>[-\u2212])?(?P<pct_pre>[%٪]{_SPACE}?)?
         )
         (?P<num>{_NUMBER})
-        (?:(?P<scale_gap>{_GAP})(?P<scale>{_alternation(_all_scale_words())}){_WORD_END})?
+        (?:(?P<scale_gap>{_GAP})(?P<scale>{_alternation(scale_words)}){_WORD_END})?
         (?:
             {_GAP}(?:(?P<link>de|di|of|do|da)\s+|(?P<elided>d['\u2019]))?
             (?:
@@ -420,6 +466,7 @@ def _conventions(language: str) -> _Conventions:
         dollar=dollar,
         percent_first=percent_first,
         clause_break=re.compile(_CLAUSE_BREAK.format("|" + own_words if own_words else "")),
+        stems=tuple(sorted({w.casefold() for w in scale_words if len(w) >= 3}, key=len)),
     )
 
 
@@ -436,9 +483,11 @@ def _read(raw: str, locale: Locale) -> Decimal | None:
         text = text.replace("'", group).replace("\u2019", group)
     if any(char not in "0123456789" and char not in (group, decimal) for char in text):
         return None
+    if sum(char.isdigit() for char in text) > _MAX_DIGITS:
+        return None
     try:
         return parse_decimal(text, locale, strict=True)
-    except NumberFormatError:
+    except (NumberFormatError, ArithmeticError):  # decimal.InvalidOperation is arithmetic
         threes = rf"[0-9]{{1,3}}(?:{re.escape(group)}[0-9]{{3}})+(?:{re.escape(decimal)}[0-9]+)?"
         if re.fullmatch(threes, text):
             return Decimal(text.replace(group, "").replace(decimal, "."))
@@ -502,6 +551,13 @@ def _reading(match: re.Match[str], text: str, conventions: _Conventions) -> _Rea
         found.ok = False
         number = Decimal(0)
     found.small = abs(number) < 1000
+    if not any(groups[name] for name in ("scale", "tail", "percent", "points", "basis")):
+        following = _NEXT_WORD.match(text, match.end())
+        if following and (
+            following[1].casefold().startswith(conventions.stems)
+            or following[1][0] in _CJK_NUMERALS
+        ):
+            found.ok = False  # "7 مليونين", "5.2 百万": a magnitude in a form not known
 
     scale = Decimal(1)
     measure = None
@@ -560,7 +616,12 @@ def _reading(match: re.Match[str], text: str, conventions: _Conventions) -> _Rea
         ):
             found.ok = False  # a day of the month
     sign = -1 if signed else 1
-    found.value = float(sign * number * scale)
+    try:
+        found.value = float(sign * number * scale)
+    except (ArithmeticError, ValueError):
+        found.ok, found.value = False, 0.0
+    if not math.isfinite(found.value):
+        found.ok, found.value = False, 0.0  # no bar can be drawn for it
     return found
 
 
@@ -622,10 +683,11 @@ def _clause(
     return left, right
 
 
-def _sentences(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The text's sentences, joined where one seemed to end inside a figure ("2 Mio. €")."""
+def _sentences(text: str, spans: list[tuple[int, int]], language: str) -> list[tuple[int, int]]:
+    """The text's sentences by the rules of its language, joined where one seemed to end
+    inside a figure ("2 Mio. €")."""
     merged: list[tuple[int, int]] = []
-    for left, right in sentence_spans(text):
+    for left, right in sentence_spans(text, language=language or "en"):
         if merged and any(a < merged[-1][1] < b for a, b in spans):
             merged[-1] = (merged[-1][0], right)
         else:
@@ -657,19 +719,40 @@ def _years_in_turn(
     return labels
 
 
-def _nouns(passage: str) -> list[str]:
-    """The salient words of a passage, lower-cased."""
-    return [token.key for token in tokens(passage) if is_salient(token)]
+def _nouns(passage: str, language: str) -> list[str]:
+    """The salient words of a passage, lower-cased; no articles or conjunctions ("der",
+    "und") of the languages whose clause words are known. In German, nouns only, as
+    written ("Umsatz")."""
+    capitals = primary_language(language) in _CAPITAL_NOUNS
+    return [
+        token.text if capitals else token.key
+        for token in tokens(passage)
+        if is_salient(token)
+        and token.key not in _NOT_NAMES
+        and (token.text[0].isupper() or not capitals)
+    ]
 
 
-def _label(
+@dataclass(frozen=True)
+class _Names:
+    """What a figure can be called: the year of its clause, the nouns of its clause, and
+    the nouns that name it more widely (its clause's, else the nearest before it in its
+    sentence: "Revenue was $5M in 2023 and $4M in 2022": the $4M is revenue too)."""
+
+    year: str
+    nouns: str
+    subject: str
+
+
+def _names(
     text: str,
     sentences: list[tuple[int, int]],
     span: tuple[int, int],
     figures: list[tuple[int, int]],
     breaks: re.Pattern[str],
-) -> str:
-    """Name a figure: a year in its clause, else the nouns before it, else those after it."""
+    language: str,
+) -> _Names:
+    """The names of the figure at `span` (see `_Names`)."""
     start, end = span
     left, right = _clause(text, sentences, start, end, breaks)
     years = [
@@ -677,12 +760,22 @@ def _label(
         for m in _YEAR.finditer(text, left, right)
         if not any(a <= m.start() < b for a, b in figures)
     ]
-    if years:
-        return min(years, key=lambda m: abs(m.start() - start)).group()
+    year = min(years, key=lambda m: abs(m.start() - start)).group() if years else ""
     left = max([left] + [b for a, b in figures if b <= start])  # not another figure's words
     right = min([right] + [a for a, b in figures if a >= end])
-    before, after = _nouns(text[left:start]), _nouns(text[end:right])
-    return " ".join(before[-2:]) if before else " ".join(after[:2])
+    before, after = _nouns(text[left:start], language), _nouns(text[end:right], language)
+    nouns = " ".join(before[-2:]) if before else " ".join(after[:2])
+    subject = nouns
+    if not subject:  # the words between earlier figures of the sentence, nearest first
+        opening = next((a for a, b in sentences if a <= start < b), 0)
+        earlier = [(a, b) for a, b in figures if opening <= a and b <= left]
+        starts, ends = [opening] + [b for _, b in earlier], [a for a, _ in earlier] + [left]
+        for gap_start, gap_end in reversed(list(zip(starts, ends, strict=True))):
+            found = _nouns(text[gap_start:gap_end], language)
+            if found:
+                subject = " ".join(found[-2:])
+                break
+    return _Names(year, nouns, subject)
 
 
 def _as_written(passage: str) -> str:
@@ -693,50 +786,131 @@ def _as_written(passage: str) -> str:
 # --- the API ------------------------------------------------------------------------------
 
 
-# "€0.12 per share", "$15 an hour", "3 kg each": a rate, never on one axis with totals.
-_RATE = re.compile(
-    r"\s*(?:(?:per|pro|je|par|por|/)\s*(?P<per>[^\W\d_]+)|an?\s+(?P<an>[^\W\d_]+)|(?P<each>each)\b)",
+# "€0.12 per share", "$15 an hour", "3 kg each", "5 € je Aktie": a rate, never on one axis
+# with totals. Every language has "per" and "/"; these are a language's own. Each marker is
+# a whole word and so is the word after it ("$5 million profit" is no rate "per fit").
+_PER_WORDS = {"de": ("pro", "je"), "fr": ("par",), "es": ("por",), "pt": ("por",)}
+_EACH_WORDS = {
+    "en": ("each", "apiece"),
+    "de": ("jeweils",),
+    "fr": ("chacun", "chacune"),
+    "es": ("cada uno", "cada una"),
+    "pt": ("cada um", "cada uma"),
+    "it": ("ciascuno", "ciascuna", "cadauno"),
+}
+# After a marker, these words make no rate: articles ("por la demanda") and the words of
+# set phrases ("par rapport à", "je nach", "por ejemplo").
+_NOT_PER = _ARTICLES | wordset("nach rapport exemple ejemplo exemplo esempio cent cento ciento")
+# "$5 a total", "€2 a rise": English "a" then these words is no rate.
+_NOT_RATES = wordset(
+    """
+    total rise fall gain loss increase decrease record new further lot bit couple drop jump
+    boost cut surplus deficit
+    """
+)
+# "$5 a year ago", "$3 a decade earlier", "$4 a month later": a time, not a rate.
+_AGO = re.compile(
+    r"[\s-]+(?:ago|earlier|before|later|previously|prior|back|since|after|hence|on)\b",
     re.IGNORECASE,
 )
-# "$5 a year ago", "€2 a total": "a" then these words is no rate.
-_NOT_RATES = frozenset({"year", "total", "rise", "fall", "gain", "loss", "increase", "decrease"})
 
 
-def _rate_unit(text: str, end: int, unit: str) -> str:
-    found = _RATE.match(text, end)
+def _rate_language(language: str) -> str:
+    code = primary_language(language)
+    return code if code in _EACH_WORDS or code in _PER_WORDS else "en"  # else English words
+
+
+@lru_cache(maxsize=64)
+def _rate_pattern(code: str) -> re.Pattern[str]:
+    per = _alternation(["per", *_PER_WORDS.get(code, ())])
+    each = _alternation(_EACH_WORDS.get(code, ()))
+    an = r"|an?\s+(?P<an>[^\W\d_]+)" if code == "en" else ""
+    return re.compile(
+        rf"""\s*(?<![^\W_])(?:
+            (?P<each>{each})
+          | (?:{per})\s+(?P<per>[^\W\d_]+)
+          | /\s*(?P<slash>[^\W\d_]+)
+          {an}
+        )(?![\w])""",
+        re.IGNORECASE | re.VERBOSE,
+    )
+
+
+def _rate_unit(text: str, end: int, unit: str, language: str) -> str:
+    """The unit of the amount ending at `end`: `unit`, or `unit` per something, or each."""
+    code = _rate_language(language)
+    found = _rate_pattern(code).match(text, end)
     if found is None:
         return unit
     if found["each"]:
-        return f"{unit} each"
-    what = (found["per"] or found["an"]).lower()
-    if found["an"] and (what in _NOT_RATES or what in STOPWORDS):
+        return f"{unit} each".strip()
+    an = found.groupdict().get("an")
+    what = (found["per"] or found["slash"] or an).lower()
+    if what in _NOT_PER or (code == "en" and what in STOPWORDS):
         return unit
-    return f"{unit} per {what}"
+    if an and (what in _NOT_RATES or _AGO.match(text, found.end())):
+        return unit
+    return f"{unit} per {what}".strip()
+
+
+def _named_figures(text: str, language: str) -> list[tuple[Figure, _Names]]:
+    conventions = _conventions(language or "")
+    readings = [_reading(m, text, conventions) for m in conventions.pattern.finditer(text)]
+    _share_magnitudes(text, readings)
+    kept = [reading for reading in readings if reading.ok and not reading.year]
+    spans = [(reading.start, reading.end) for reading in kept]
+    sentences = _sentences(text, spans, language)
+    in_turn = _years_in_turn(text, sentences, spans)
+    found = []
+    for index, (reading, span) in enumerate(zip(kept, spans, strict=True)):
+        names = _names(text, sentences, span, spans, conventions.clause_break, language)
+        if index in in_turn:
+            names = _Names(in_turn[index], names.nouns, names.subject)
+        figure = Figure(
+            value=reading.value,
+            kind=reading.kind,
+            unit=_rate_unit(text, reading.end, reading.unit, language),
+            text=_as_written(text[reading.start : reading.end]),
+            label=names.year or names.nouns,
+            start=reading.start,
+        )
+        found.append((figure, names))
+    return found
 
 
 def find_figures(text: str, *, language: str = "en") -> list[Figure]:
     """Every figure in reading order, bare years excluded (they label figures instead).
 
     `language` is the text's BCP-47 tag; its conventions decide how numbers, magnitude
-    words and currency symbols are read. A figure that could be misread is left out."""
-    conventions = _conventions(language or "")
-    readings = [_reading(m, text, conventions) for m in conventions.pattern.finditer(text)]
-    _share_magnitudes(text, readings)
-    kept = [reading for reading in readings if reading.ok and not reading.year]
-    spans = [(reading.start, reading.end) for reading in kept]
-    sentences = _sentences(text, spans)
-    in_turn = _years_in_turn(text, sentences, spans)
+    words and currency symbols are read. A figure that could be misread is left out.
+    A figure's label is the year of its clause, else the nouns before it, else those
+    after it."""
+    return [figure for figure, _ in _named_figures(text, language)]
+
+
+def _distinct_labels(named: list[tuple[Figure, _Names]]) -> list[Figure]:
+    """The figures of one chart, each with a label no other bar has.
+
+    A figure with no words of its own in its clause is named by those before it in its
+    sentence ("Revenue rose to $5M, then to $6M": revenue). When labels repeat ("2023"
+    for revenue and for profit), every bar is named by its nouns and its year ("revenue
+    2023", "profit 2023"); a label that still repeats is numbered in reading order
+    ("revenue #1", "revenue #2"). A figure with no name at all keeps an empty label."""
+    figures = [figure for figure, _ in named]
+    labels = [figure.label or names.subject for figure, names in named]
+    if len(set(labels)) < len(labels):
+        labels = [
+            " ".join(part for part in (names.subject, names.year) if part) for _, names in named
+        ]
+    counts = {label: labels.count(label) for label in labels}
+    seen: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        if label and counts[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            labels[index] = f"{label} #{seen[label]}"
     return [
-        Figure(
-            value=reading.value,
-            kind=reading.kind,
-            unit=_rate_unit(text, reading.end, reading.unit),
-            text=_as_written(text[reading.start : reading.end]),
-            label=in_turn.get(index)
-            or _label(text, sentences, span, spans, conventions.clause_break),
-            start=reading.start,
-        )
-        for index, (reading, span) in enumerate(zip(kept, spans, strict=True))
+        Figure(f.value, f.kind, f.unit, f.text, label, f.start)
+        for f, label in zip(figures, labels, strict=True)
     ]
 
 
@@ -747,11 +921,11 @@ def chart_figures(text: str, limit: int = 8, *, language: str = "en") -> list[Fi
     counts. Plain counts need at least two figures to be worth charting, and a text that
     states money at all: there a count such as "950 millones" is likely money whose currency
     went unsaid. Money and percentages are charted even alone. Returns [] when nothing
-    qualifies.
+    qualifies. No two bars share a label (see `_distinct_labels`).
     """
-    groups: dict[tuple[str, str], list[Figure]] = {}
-    for figure in find_figures(text, language=language):
-        groups.setdefault((figure.kind, figure.unit), []).append(figure)
+    groups: dict[tuple[str, str], list[tuple[Figure, _Names]]] = {}
+    for figure, names in _named_figures(text, language):
+        groups.setdefault((figure.kind, figure.unit), []).append((figure, names))
     money = any(kind == "currency" for kind, _ in groups)
     eligible = [
         group
@@ -760,25 +934,63 @@ def chart_figures(text: str, limit: int = 8, *, language: str = "en") -> list[Fi
     ]
     if not eligible:
         return []
-    best = min(eligible, key=lambda g: (len(g) < 2, _PRIORITY[g[0].kind], -len(g), g[0].start))
-    return best[:limit]
+    best = min(
+        eligible,
+        key=lambda g: (len(g) < 2, _PRIORITY[g[0][0].kind], -len(g), g[0][0].start),
+    )
+    return _distinct_labels(best[:limit])
 
 
-def format_value(value: float, unit: str) -> str:
-    """A compact axis label: 3_400_000 with $ -> "$3.4M", 12 with % -> "12%",
-    5 with CHF -> "CHF 5", 2 with pp -> "2 pp"."""
-    magnitude = abs(value)
+@lru_cache(maxsize=1)
+def _codes_by_unit() -> dict[str, str]:
+    return {get_currency_symbol(code, "en"): code for code in _CURRENCIES}
+
+
+# Marks that set the direction of a run; the drawing sets each line's direction itself.
+_BIDI_MARKS = re.compile("[\u200e\u200f\u061c]")
+
+
+def _english_value(number: float, base: str) -> str:
+    magnitude = abs(number)
     for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if magnitude >= threshold:
-            number = f"{value / threshold:.1f}".removesuffix(".0") + suffix
+            written = f"{number / threshold:.1f}".removesuffix(".0") + suffix
             break
     else:
-        number = f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
-    if unit == "%":
-        return number + "%"
-    if unit in _currency_units():
-        unit += " " if unit[-1].isalpha() else ""
-        return ("-" + unit + number[1:]) if number.startswith("-") else unit + number
-    if unit:
-        return f"{number} {unit}"
-    return number
+        written = f"{number:.2f}".rstrip("0").rstrip(".") if number % 1 else f"{number:.0f}"
+    if base == "%":
+        return written + "%"
+    if base in _currency_units():
+        base += " " if base[-1].isalpha() else ""
+        return ("-" + base + written[1:]) if written.startswith("-") else base + written
+    return f"{written} {base}" if base else written
+
+
+def _local_value(number: float, base: str, locale: Locale) -> str:
+    digits = 1 if abs(number) >= 1000 else 2
+    if base == "%":
+        share = Decimal(repr(round(number, 2))) / 100
+        return format_percent(share, locale=locale, decimal_quantization=False)
+    code = _codes_by_unit().get(base)
+    if code:
+        return format_compact_currency(number, code, locale=locale, fraction_digits=digits)
+    written = format_compact_decimal(number, locale=locale, fraction_digits=digits)
+    return f"{written}\u00a0{base}" if base else written
+
+
+def format_value(value: float, unit: str, language: str = "en") -> str:
+    """A compact axis label in the conventions of the text's language (a BCP-47 tag; an
+    unknown one reads as English). In English: 3_400_000 with $ -> "$3.4M", 12 with % ->
+    "12%", 5 with CHF -> "CHF 5", 2 with pp -> "2 pp", 0.12 with "€ per share" ->
+    "€0.12 per share". Elsewhere babel (CLDR) writes it: 2_500_000 with € in German ->
+    "2,5 Mio. €"; a rate is written as its amount there (the bars' own words say per what)."""
+    rated = re.fullmatch(r"(.*?) ?(per .+|each)", unit)
+    base, rate = (rated[1], rated[2]) if rated else (unit, "")
+    locale = _locale(language or "") if primary_language(language or "en") != "en" else None
+    if locale is None:
+        written = _english_value(value, base)
+        return f"{written} {rate}" if rate else written
+    try:
+        return _BIDI_MARKS.sub("", _local_value(value, base, locale))
+    except (ArithmeticError, ValueError, KeyError):
+        return _english_value(value, base)

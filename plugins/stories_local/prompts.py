@@ -7,9 +7,20 @@ backend would send, so stored jobs look alike whichever backend made them.
 from __future__ import annotations
 
 from stories_core.generation import ContentStyle, SegmentBrief
+from stories_core.text import headings, plain
 from stories_local.analysis import join_words, key_terms, sentences
 from stories_local.figures import chart_figures
 from stories_local.narrator import segment_title
+
+
+def _opening(brief: SegmentBrief, title: str) -> list[str]:
+    """The text's first sentence as plain words (no markdown, link targets or emoji), split
+    by the rules of its language. Headings name the passage, they are no moment of it."""
+    blocks = plain(brief.text).split("\n")  # one block a line: a heading ends a sentence
+    found = sentences("\n\n".join(blocks), language=brief.language or "en")
+    named = {" ".join(h.title.split()).casefold() for h in headings(brief.text)}
+    named.add(title.casefold())
+    return [sentence for sentence in found if sentence.casefold() not in named][:1]
 
 
 def _subject(brief: SegmentBrief, style: ContentStyle, title: str) -> str:
@@ -24,7 +35,7 @@ def _subject(brief: SegmentBrief, style: ContentStyle, title: str) -> str:
             return f"A bar chart titled '{title}' from a zero baseline showing {'; '.join(stated)}."
         return f"A restrained title card '{title}' noting {listed}; no invented numbers."
     if style.visual == "scene":
-        opening = sentences(brief.text)[:1]
+        opening = _opening(brief, title)
         moment = f" The moment: {opening[0]}" if opening else ""
         return f"A cinematic wide shot for '{title}' featuring {listed}.{moment}"
     return f"A clean title card '{title}' with the key terms {listed}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
@@ -180,7 +181,7 @@ def test_an_amount_that_seems_to_borrow_the_next_ones_magnitude_is_left_out() ->
     assert read("Sales were between $2 and $3 billion.") == [(3e9, "$")]
     assert read("Sales were $2, $3 and $4 billion.") == [(4e9, "$")]
     assert read("It reached 2 to 3 million people.") == [(3e6, "")]
-    assert read("It grew 5 to 10% a year.") == [(10.0, "%")]
+    assert read("It grew 5 to 10% a year.") == [(10.0, "% per year")]  # "a year": a rate
     assert read("Der Umsatz lag zwischen 2 und 3 Mrd. €.", "de") == [(3e9, "€")]
     # A complete amount does not borrow: a unit after it, or a different kind.
     assert read("It cost 300 yuan, then RMB 5bn.") == [(300.0, "CN¥"), (5e9, "CN¥")]
@@ -417,3 +418,168 @@ def test_rates_never_share_an_axis_with_totals(text: str, units: list[str]) -> N
     assert [figure.unit for figure in find_figures(text)] == units
     charted = chart_figures(text)
     assert len({figure.unit for figure in charted}) == 1
+
+
+def test_a_salary_a_year_is_a_rate_but_an_amount_a_year_ago_is_not() -> None:
+    assert [f.unit for f in find_figures("She earns $50,000 a year.")] == ["$ per year"]
+    assert [f.unit for f in find_figures("It paid €40,000 per annum.")] == ["€ per annum"]
+    for text in (
+        "It cost $5 a year ago.",
+        "It cost $5 a decade earlier.",
+        "It cost $5 a month later, and $6 a year before.",
+        "It cost $5 a year-earlier.",
+        "Shares were $5 a week previously.",
+    ):
+        assert {f.unit for f in find_figures(text)} == {"$"}, text
+    text = "The CEO earns $900,000 a year; the firm made $5 million profit and $7 million in 2023."
+    charted = chart_figures(text)
+    assert [(f.value, f.unit) for f in charted] == [(5e6, "$"), (7e6, "$")]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "units"),
+    [
+        ("en", "The firm made $5 million profit.", ["$"]),
+        ("en", "It charged $5 parking and $3 anniversary fees.", ["$", "$"]),
+        ("en", "It cost $5 apartment fees, $6 perfume and $7 pearls.", ["$", "$", "$"]),
+        ("en", "It cost $5 annually and $6 eachday.", ["$", "$"]),
+        ("en", "It cost $5 a share, $6 an hour, $7 per head and $8 / month.",
+         ["$ per share", "$ per hour", "$ per head", "$ per month"]),
+        ("en", "It cost $5 per the contract and $6 a total.", ["$", "$"]),
+        ("en", "It cost $5 each and $6 apiece.", ["$ each", "$ each"]),
+        ("de", "Sie erhielten 5 € jeweils.", ["€ each"]),
+        ("de", "Es kostet 5 € jeweilige Gebühr.", ["€"]),
+        ("de", "Die Dividende betrug 2 € je Aktie und 3 € pro Jahr.",
+         ["€ per aktie", "€ per jahr"]),
+        ("de", "Es waren 5 € jedoch, 6 € prompt und 7 € Profit.", ["€", "€", "€"]),
+        ("de", "Es kostet 5 € je nach Region.", ["€"]),
+        ("fr", "Le prix de 5 € a augmenté, 6 € par an, 7 € parfois.", ["€", "€ per an", "€"]),
+        ("fr", "Il gagne 5 € par rapport à 2022.", ["€"]),
+        ("es", "Cuesta 5 € por la demanda y 6 € por acción, 7 € portátil.",
+         ["€", "€ per acción", "€"]),
+    ],
+)  # fmt: skip
+def test_rate_words_are_whole_words_of_the_texts_language(
+    language: str, text: str, units: list[str]
+) -> None:
+    assert [f.unit for f in find_figures(text, language=language)] == units
+
+
+# --- numbers too long to be figures ------------------------------------------------------------
+
+
+def test_a_number_with_too_many_digits_is_left_out_and_the_rest_is_read() -> None:
+    lottery = (
+        "The winning numbers were 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,"
+        "23,24,25,26,27,28,29,30 and the prize was $5 million."
+    )
+    assert [(f.value, f.unit, f.label) for f in chart_figures(lottery)] == [(5e6, "$", "prize")]
+    for language in ("de", "fr", "es", "und", "ar", "zh"):
+        assert find_figures("π ≈ 3.14159265358979323846264338327950288", language=language) == []
+        assert find_figures("π ≈ 3,14159265358979323846264338327950288 €", language=language) == []
+    assert find_figures("$" + "9" * 400) == []
+    assert find_figures("$" + "9" * 19) == []  # more digits than a float keeps apart
+    assert values("$" + "9" * 18) == [999999999999999999.0]
+    assert values("Revenue was $1,234,567,890,123.45 in 2023.") == [1234567890123.45]
+
+
+_FUZZ_PIECES = [
+    *"0123456789", "1,234", "1.234,56", "3.14159265358979323846264338327950288", "9" * 40,
+    ".", ",", "'", "\u2019", " ", "\u00a0", "\u202f", "\u2009", "\n", "-", "\u2212", "/", ":",
+    "%", "٪", "$", "€", "£", "¥", "CHF", "US$", "R$", "kr", "EUR", " USD", " dollars",
+    " million", " billion", "m", "bn", "k", " Mio.", " Mrd.", " Billionen", " millones",
+    " mil", " 万", "亿", " per ", " a ", " an ", " each", " year", " ago", " je ", " pro ",
+    " par ", " por ", " jeweils", "pp", " bps", " km", " t", " in 2023", " and ", ", while ",
+    "2022: ", "Revenue", " profit ", "Umsatz ", "إيرادات ", "收入", "# ", "**", "[x](http://a.b/9)",
+    "🚀", "May ", " 5th", "Q3", "COVID-19", ";", "(", ")", "…", "\u200f", "\u0661\u0662",
+]  # fmt: skip
+_FUZZ_TEXT = st.lists(
+    st.one_of(st.sampled_from(_FUZZ_PIECES), st.text(max_size=4)), max_size=40
+).map("".join)
+_FUZZ_LANGUAGES = st.sampled_from(
+    ["en", "en-IN", "en-CA", "de", "de-CH", "fr", "es", "pt-BR", "ar", "zh", "ja", "hi",
+     "und", "", "xx", "tlh", "sr-Latn"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FUZZ_TEXT, _FUZZ_LANGUAGES)
+def test_figures_never_fail_on_any_text(text: str, language: str) -> None:
+    figures = find_figures(text, language=language)
+    assert all(math.isfinite(f.value) for f in figures), text
+    charted = chart_figures(text, language=language)
+    assert len({(f.kind, f.unit) for f in charted}) <= 1, text
+    labels = [f.label for f in charted if f.label]
+    assert len(labels) == len(set(labels)), (text, labels)
+    for figure in charted:
+        assert format_value(figure.value, figure.unit, language)
+
+
+# --- chart labels and axis labels in the text's language ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "labels"),
+    [
+        (
+            "en",
+            "Revenue was $5 million in 2023 and $4 million in 2022, while profit was "
+            "$1 million in 2023 and $0.8 million in 2022.",
+            ["revenue 2023", "revenue 2022", "profit 2023", "profit 2022"],
+        ),
+        (
+            "en",
+            "Revenue was $5M in 2023 and $4M in 2022; costs were $3M in 2023 and $2M in 2022.",
+            ["revenue 2023", "revenue 2022", "costs 2023", "costs 2022"],
+        ),
+        (
+            "de",
+            "Der Umsatz stieg 2023 auf 5,2 Mio. € und lag 2022 bei 4,1 Mio. €; der Gewinn "
+            "sank 2023 auf -0,4 Mio. € nach 0,6 Mio. € im Jahr 2022.",
+            ["Umsatz 2023", "Umsatz 2022", "Gewinn 2023", "Gewinn 2022"],
+        ),
+        # Nothing else tells them apart: numbered in reading order.
+        ("en", "Revenue rose to $5M, then to $6M.", ["revenue #1", "revenue #2"]),
+        ("en", "In 2022 it made $5M, and $6M in 2022 too.", ["2022 #1", "2022 #2"]),
+        ("en", "$5M, $6M.", ["", ""]),  # no words at all: the chart numbers its bars
+        # Labels that differ already are kept as they are.
+        ("en", "Revenue was $3m in 2022 and $4m in 2023.", ["2022", "2023"]),
+    ],
+)
+def test_every_bar_of_a_chart_has_its_own_true_label(
+    language: str, text: str, labels: list[str]
+) -> None:
+    assert [f.label for f in chart_figures(text, language=language)] == labels
+
+
+def test_figures_labels_come_from_sentences_split_by_the_texts_language() -> None:
+    # English rules would end a sentence at "bzw." and so lose the year.
+    text = "Im Jahr 2023 stieg der Umsatz bzw. Gewinn auf 5 Mio. €."
+    assert [f.label for f in find_figures(text, language="de")] == ["2023"]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "language", "expected"),
+    [
+        (2.5e6, "€", "de", "2,5\u00a0Mio.\u00a0€"),
+        (-2e9, "€", "de-AT", "-2\u00a0Mrd.\u00a0€"),
+        (0.12, "€", "de", "0,12\u00a0€"),
+        (12.5, "%", "de", "12,5\u00a0%"),
+        (0.30000000000000004, "%", "fr", "0,3\u00a0%"),
+        (1.5, "km", "de", "1,5\u00a0km"),
+        (1500, "", "fr", "1,5\u00a0k"),
+        (2.5e6, "€", "ar", "2.5\u00a0مليون\u00a0€"),
+        (2.5e6, "$", "zh", "US$250万"),
+        (0.12, "€ per share", "de", "0,12\u00a0€"),  # the bars' own words say per what
+        # English, and languages babel does not know, keep the English forms.
+        (3.4e6, "$", "en", "$3.4M"),
+        (5e6, "CHF", "en-GB", "CHF 5M"),
+        (5e6, "CHF", "tlh", "CHF 5M"),
+        (5e6, "CHF", "und", "CHF 5M"),
+        (0.12, "€ per share", "en", "€0.12 per share"),
+    ],
+)
+def test_axis_labels_follow_the_texts_language(
+    value: float, unit: str, language: str, expected: str
+) -> None:
+    assert format_value(value, unit, language) == expected

@@ -732,3 +732,13 @@ def test_the_scene_prompt_quotes_plain_words_split_by_the_texts_language() -> No
     german = "Der Hund bzw. Wolf lief nach Hause. Dann schlief er."
     prompt = image_prompt(SegmentBrief(0, 1, "Heimweg", german, language="de"), FICTIONAL)
     assert prompt.endswith("The moment: Der Hund bzw. Wolf lief nach Hause.")
+
+
+def test_a_script_no_shipped_font_covers_is_listed_not_drawn() -> None:
+    text = "# བོད་ཡིག\n\nབོད་ཡིག་ནི་ཡིག་གཟུགས་ཡིན། 🚀"
+    media = drawing.draw("", brief_for(text, "bo"), EDUCATIONAL, 1024, 576)
+    assert "Tibetan" in media.metadata["missing_scripts"]
+    drawn = "".join(element["text"] for element in elements(media))
+    assert "བ" not in drawn and "🚀" not in drawn
+    english = drawing.draw("", brief_for("The Moon pulls the sea.", "en"), EDUCATIONAL, 640, 360)
+    assert english.metadata["missing_scripts"] == []
