@@ -77,7 +77,11 @@ def _title(brief: SegmentBrief) -> str:
     if _english(brief.language) or not _ENGLISH_FALLBACK_TITLE.fullmatch(title):
         return title
     opening = sentences(plain(brief.text), language=brief.language or "en")[:1]
-    phrase = key_phrase(opening[0], context=plain(brief.text)) if opening else ""
+    phrase = (
+        key_phrase(opening[0], context=plain(brief.text), language=brief.language)
+        if opening
+        else ""
+    )
     if phrase and not _ENGLISH_FALLBACK_TITLE.fullmatch(phrase):
         return phrase
     return _part_numbers(brief)
@@ -327,7 +331,7 @@ def _diagram(frame: _Frame) -> None:
     node_w = (face.width if face else 0) + 2 * pad_x
     node_h = (face.height if face else 0) + 2 * pad_y
     node = (cx - node_w / 2, cy - node_h / 2, cx + node_w / 2, cy + node_h / 2)
-    title_words = {token.key for token in tokens(frame.title)}
+    title_words = {token.key for token in tokens(frame.title, frame.brief.language)}
     terms = [term for term in frame.terms if term.lower() not in title_words][:6]
     pad = frame.px(16)
     term_w = max(w * 0.2, min(w * 0.4, 100))
@@ -599,7 +603,9 @@ def _forest(frame: _Frame, rng: random.Random, base: float, height: int, colour:
 def _scene(frame: _Frame) -> None:
     """A letterboxed 2.39:1 landscape whose mood and features follow the text's words."""
     draw, w, h = frame.draw, frame.width, frame.height
-    words = {token.key for token in tokens(f"{frame.title} {frame.brief.text}")}
+    words = {
+        token.key for token in tokens(f"{frame.title} {frame.brief.text}", frame.brief.language)
+    }
     digest = hashlib.sha256(f"{frame.title}\n{frame.brief.text}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     inner = min(h, round(w / _CINEMA_RATIO))
@@ -644,7 +650,7 @@ def draw(prompt: str, brief: SegmentBrief, style: ContentStyle, width: int, heig
         palette=palette,
         scale=min(width / 1024, height / 576),
         title=title,
-        terms=key_terms(brief.text, limit=6),
+        terms=key_terms(brief.text, limit=6, language=brief.language),
         brief=brief,
         setter=Typesetter.for_language(brief.language, f"{title}\n{brief.text}"),
     )

@@ -726,8 +726,8 @@ def _nouns(passage: str, language: str) -> list[str]:
     capitals = primary_language(language) in _CAPITAL_NOUNS
     return [
         token.text if capitals else token.key
-        for token in tokens(passage)
-        if is_salient(token)
+        for token in tokens(passage, language)
+        if is_salient(token, language)
         and token.key not in _NOT_NAMES
         and (token.text[0].isupper() or not capitals)
     ]

@@ -62,7 +62,9 @@ def segment_title(brief: SegmentBrief) -> str:
     if brief.title.strip():
         return brief.title.strip()
     opening = sentences(brief.text, brief.language)[:1]
-    return (opening and key_phrase(opening[0], context=brief.text)) or f"Part {brief.index + 1}"
+    return (
+        opening and key_phrase(opening[0], context=brief.text, language=brief.language)
+    ) or f"Part {brief.index + 1}"
 
 
 def _fill(template: str, title: str, style: ContentStyle) -> str:
@@ -83,13 +85,16 @@ def _body(brief: SegmentBrief, title: str) -> list[list[str]]:
     return [[f"{heading}."] if heading is not None else lines for heading, lines in found]
 
 
-def _key_sentence(body: list[list[str]], text: str) -> tuple[int, int]:
+def _key_sentence(body: list[list[str]], text: str, language: str) -> tuple[int, int]:
     """Where the sentence densest in the passage's recurring words is (earliest on ties)."""
-    frequency = Counter(token.key for token in tokens(text) if is_salient(token))
+    frequency = Counter(
+        token.key for token in tokens(text, language) if is_salient(token, language)
+    )
 
     def density(sentence: str) -> float:
-        words = tokens(sentence)
-        return sum(frequency[w.key] for w in words if is_salient(w)) / math.sqrt(len(words) + 1)
+        words = tokens(sentence, language)
+        salient = sum(frequency[w.key] for w in words if is_salient(w, language))
+        return salient / math.sqrt(len(words) + 1)
 
     places = [(p, i) for p, paragraph in enumerate(body) for i in range(len(paragraph))]
     ranked = enumerate(places)
@@ -104,7 +109,7 @@ def _recap(brief: SegmentBrief, style: ContentStyle) -> str | None:
     if figures:
         stated = [f"{f.text} for {f.label}" if f.label else f.text for f in figures[:4]]
         return f"Key figures: {join_words(stated)}."
-    terms = key_terms(brief.text, limit=4)
+    terms = key_terms(brief.text, limit=4, language=brief.language)
     return f"Key terms: {join_words(terms)}." if terms else None
 
 
@@ -117,7 +122,7 @@ def _retelling(brief: SegmentBrief, style: ContentStyle) -> Narration:
     if style.keeps_source_words or not any(body):
         lines.extend(" ".join(paragraph) for paragraph in body)
     else:
-        lead_paragraph, lead = _key_sentence(body, brief.text)
+        lead_paragraph, lead = _key_sentence(body, brief.text, brief.language)
         lines.append(body[lead_paragraph][lead])
         for number, paragraph in enumerate(body):
             rest = [s for i, s in enumerate(paragraph) if (number, i) != (lead_paragraph, lead)]
@@ -158,7 +163,11 @@ def _dialogue(brief: SegmentBrief, style: ContentStyle) -> Narration:
     for number, turn in enumerate(turns):
         if number % 2:
             parts = [_pick(_REACTIONS, turn), turn]
-            upcoming = key_terms(turns[number + 1], limit=1) if number + 1 < len(turns) else []
+            upcoming = (
+                key_terms(turns[number + 1], limit=1, language=brief.language)
+                if number + 1 < len(turns)
+                else []
+            )
             if upcoming:
                 parts.append(_pick(_QUESTIONS, turn).format(term=upcoming[0]))
             asked = bool(upcoming)
@@ -166,7 +175,7 @@ def _dialogue(brief: SegmentBrief, style: ContentStyle) -> Narration:
         else:
             answer = _pick(_ANSWERS, turn) if asked else ""
             lines.append(SpokenLine(NARRATOR, f"{answer} {turn}".strip()))
-    terms = key_terms(brief.text, limit=3)
+    terms = key_terms(brief.text, limit=3, language=brief.language)
     recap = f"So, to sum up: {join_words(terms)}." if terms else "That was a lot to take in."
     last_part = brief.index + 1 >= brief.count
     outro = _fill(style.outro_template, title, style) if style.outro_template else ""

@@ -24,7 +24,7 @@ def _opening(brief: SegmentBrief, title: str) -> list[str]:
 
 
 def _subject(brief: SegmentBrief, style: ContentStyle, title: str) -> str:
-    terms = key_terms(brief.text, limit=5)
+    terms = key_terms(brief.text, limit=5, language=brief.language)
     listed = join_words(terms) if terms else title.lower()
     if style.visual == "diagram":
         return f"A labelled diagram titled '{title}' connecting {listed}."

@@ -14,7 +14,7 @@ from enum import IntEnum
 
 from stories_core.generation import SegmentSpan
 from stories_core.text import BlockKind, blocks, headings, sentence_spans
-from stories_local.analysis import STOPWORDS, key_phrase
+from stories_local.analysis import key_phrase, stopwords
 
 
 class Boundary(IntEnum):
@@ -43,7 +43,7 @@ class _Unit:
     heading: str | None = None
 
 
-def _title_like(line: str) -> str | None:
+def _title_like(line: str, language: str) -> str | None:
     """The line, if it reads as a title in plain text (no markdown marks): at most ten
     words, starting with a capital or a digit, and ending neither with punctuation nor
     with a small word (a hard-wrapped line often does)."""
@@ -54,13 +54,13 @@ def _title_like(line: str) -> str | None:
     title_like = (
         (stripped[0].isupper() or stripped[0].isdigit())
         and stripped[-1] not in ".!?,;:…\"'\u201d\u2019-"
-        and words[-1].lower() not in STOPWORDS
+        and words[-1].lower() not in stopwords(language)
         and any(c.isalpha() for c in stripped)
     )
     return stripped if title_like else None
 
 
-def _pieces(text: str) -> list[tuple[int, int, str | None]]:
+def _pieces(text: str, language: str) -> list[tuple[int, int, str | None]]:
     """Headings and blocks of body text, as (start, end, heading title or None).
 
     Markdown headings come from the core's parser (never a `#` line inside code); in plain
@@ -74,7 +74,7 @@ def _pieces(text: str) -> list[tuple[int, int, str | None]]:
         if block.kind is BlockKind.PROSE:
             line_end = text.find("\n", block.start, block.end)
             first_end = block.end if line_end < 0 else line_end
-            title = _title_like(text[block.start : first_end])
+            title = _title_like(text[block.start : first_end], language)
             if title is not None:
                 pieces.append((block.start, first_end, title))
                 if line_end >= 0:
@@ -89,7 +89,7 @@ def _units(text: str, language: str) -> list[_Unit]:
     (a title with only a sub-heading under it) open one unit, titled by the first."""
     found: list[_Unit] = []
     pending: tuple[int, str] | None = None  # (where the headings began, the first title)
-    for start, end, title in _pieces(text):
+    for start, end, title in _pieces(text, language):
         if title is not None:
             pending = pending or (start, title)
             continue
@@ -180,7 +180,9 @@ def segment(text: str, pictures: int, language: str = "en") -> list[SegmentSpan]
         title = unit.heading
         if title is None:
             first_start, first_end = sentence_spans(text, unit.start, unit.end, language)[0]
-            title = key_phrase(text[first_start:first_end], context=text[start:end])
+            title = key_phrase(
+                text[first_start:first_end], context=text[start:end], language=language
+            )
         spans.append(SegmentSpan(start=start, end=end, title=title or f"Part {number + 1}"))
     return spans
 
@@ -191,7 +193,7 @@ def paragraphs(text: str, language: str = "en") -> list[tuple[str | None, list[s
     Narration reads from this: sentences come back on one line each, hard breaks removed.
     """
     found: list[tuple[str | None, list[str]]] = []
-    for start, end, title in _pieces(text):
+    for start, end, title in _pieces(text, language):
         spans = sentence_spans(text, start, end, language)
         lines = [" ".join(text[a:b].split()) for a, b in spans]
         found.append((title, []) if title is not None else (None, lines))
