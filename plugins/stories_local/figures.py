@@ -49,6 +49,8 @@ from babel.numbers import (
     NumberFormatError,
     format_compact_currency,
     format_compact_decimal,
+    format_currency,
+    format_decimal,
     format_percent,
     get_currency_precision,
     get_currency_symbol,
@@ -972,9 +974,18 @@ def _local_value(number: float, base: str, locale: Locale) -> str:
         share = Decimal(repr(round(number, 2))) / 100
         return format_percent(share, locale=locale, decimal_quantization=False)
     code = _codes_by_unit().get(base)
+    # Where the language has no short form for the magnitude (German has none below a
+    # million), CLDR's compact pattern is bare digits: write the number in full, grouped.
+    compact = format_compact_decimal(number, locale=locale, fraction_digits=digits)
+    whole = compact == format_decimal(number, locale=locale, group_separator=False)
     if code:
+        if whole:  # the language's own currency pattern, cents only where there are any
+            pattern = locale.currency_formats["standard"].pattern.replace("0.00", "0.##")
+            return format_currency(
+                number, code, locale=locale, format=pattern, currency_digits=False
+            )
         return format_compact_currency(number, code, locale=locale, fraction_digits=digits)
-    written = format_compact_decimal(number, locale=locale, fraction_digits=digits)
+    written = format_decimal(number, locale=locale) if whole else compact
     return f"{written}\u00a0{base}" if base else written
 
 

@@ -583,3 +583,19 @@ def test_axis_labels_follow_the_texts_language(
     value: float, unit: str, language: str, expected: str
 ) -> None:
     assert format_value(value, unit, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "language", "written"),
+    [
+        (500_000, "€", "de", "500.000\u00a0€"),
+        (0, "€", "de", "0\u00a0€"),
+        (250.5, "€", "de", "250,5\u00a0€"),
+        (1_500_000, "€", "de", "1,5\u00a0Mio.\u00a0€"),
+        (500_000, "", "de", "500.000"),
+    ],
+)
+def test_ticks_without_a_short_form_are_written_in_full_and_grouped(
+    value: float, unit: str, language: str, written: str
+) -> None:
+    assert format_value(value, unit, language) == written
