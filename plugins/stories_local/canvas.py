@@ -22,6 +22,7 @@ from functools import cache, lru_cache
 
 from PIL import Image, ImageColor, ImageDraw
 
+from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle
 from stories_local import fonts
 from stories_local.fonts import BOLD, NBSP, REGULAR, SHY, ZWSP, Face
@@ -193,7 +194,13 @@ class _FriBidi:
 
     def __init__(self) -> None:
         name = ctypes.util.find_library("fribidi") or "libfribidi.so.0"
-        lib = ctypes.CDLL(name)
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as error:
+            raise GenerationError(
+                "right-to-left text needs GNU FriBidi (Debian/Ubuntu: apt-get install "
+                f"libfribidi0), which could not be loaded: {error}"
+            ) from error
         u32p, i8p = ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_int8)
         lib.fribidi_get_bidi_types.argtypes = [u32p, ctypes.c_int, u32p]
         lib.fribidi_get_bracket_types.argtypes = [u32p, ctypes.c_int, u32p, u32p]
