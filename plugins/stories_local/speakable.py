@@ -541,6 +541,12 @@ class _Reader:
             and one_and_a_half.endswith(" " + five)
         )
         self.reads_years = bool(year and words and year != _said(1999, words))
+        minus_one = _said(-1, words) if words else None
+        self.minus = (
+            minus_one.removesuffix(one).strip()
+            if minus_one and one and minus_one.endswith(one) and minus_one != one
+            else None
+        )
         self.has_ordinals = bool(words and _said(3, words, "ordinal"))
 
         locale = self.locale
@@ -588,6 +594,8 @@ class _Reader:
 
         symbols = _alternation(_CURRENCY_SYMBOLS)
         codes = _alternation(_CURRENCY_CODES)
+        # A minus that opens an amount ("-$12.7M", "-5 %"): eSpeak says nothing for it.
+        self.negative = compile_(rf"(?<![\w.,)\]])[-−](?=(?:{symbols}|(?:{codes})\b)?\s?\d)")
         magnitude_words = _MAGNITUDE_WORDS.get(base, {})
         self._magnitudes = {**_MAGNITUDES, **magnitude_words}
         attached = _alternation({**_MAGNITUDES, **_MONEY_ONLY_MAGNITUDES})
@@ -870,6 +878,9 @@ class _Reader:
             lambda m: f" {point} ".join(self.say(int(p), p) for p in m.group().split(".")), text
         )
 
+    def negatives(self, text: str) -> str:
+        return self.negative.sub(f"{self.minus} ", text) if self.minus else text
+
     def money(self, text: str) -> str:
         if not any(c in text for c in "$€£¥₹₩₽₺₪₫฿₴₦₱￥zł") and not _CODE_LIKE.search(text):
             return text
@@ -1112,6 +1123,7 @@ class _Reader:
             text = self.times(text)
             text = self.phones(text)
             text = self.versions(text)
+            text = self.negatives(text)
             text = self.money(text)
             text = self.counted_magnitudes(text)
             text = self.percents(text)

@@ -282,3 +282,17 @@ def test_code_blocks_are_blanked_but_lines_and_prose_stay() -> None:
     assert "x = 1" not in cleaned and "```" not in cleaned
     assert "ordinary prose words" in cleaned
     assert without_code("No code here.") == "No code here."
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "said"),
+    [
+        ("Net debt was -$12.7M.", "en", "Net debt was minus twelve point seven million dollars."),
+        ("It fell to -5%.", "en", "It fell to minus five percent."),
+        ("It was \u22123 \u00b0C.", "en", "It was minus three degrees Celsius."),
+        ("Perte de -5 \u20ac.", "fr", "Perte de moins cinq euros."),
+        ("Range 5-10 km.", "en", "Range five to ten kilometers."),
+    ],
+)
+def test_a_minus_is_said(text: str, language: str, said: str) -> None:
+    assert speakable(text, language) == said
