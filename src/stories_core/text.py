@@ -118,8 +118,10 @@ class BlockKind(StrEnum):
     """A fenced code block."""
     ROW = "row"
     """A table row."""
+    RULE = "rule"
+    """A thematic break (`---`) or a table's delimiter row (`|---|:-:|`): no words."""
     OTHER = "other"
-    """An HTML block, a thematic break: read as one piece."""
+    """An HTML block: read as one piece."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ _KINDS = {
     "fence": BlockKind.CODE,
     "tr_open": BlockKind.ROW,
     "html_block": BlockKind.OTHER,
-    "hr": BlockKind.OTHER,
+    "hr": BlockKind.RULE,
 }
+_DELIMITER_ROW = re.compile(r"\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*")
 
 
 @lru_cache(maxsize=32)
@@ -174,7 +177,9 @@ def _uncovered(text: str, start: int, end: int) -> list[Block]:
     offset = start
     for line in text[start:end].splitlines(keepends=True):
         if line.strip():
-            lines.append(Block(offset, offset + len(line.rstrip("\n")), BlockKind.OTHER))
+            rule = _DELIMITER_ROW.fullmatch(line.rstrip("\n"))
+            kind = BlockKind.RULE if rule else BlockKind.OTHER
+            lines.append(Block(offset, offset + len(line.rstrip("\n")), kind))
         offset += len(line)
     return lines
 
@@ -195,13 +200,14 @@ def sentence_spans(
     """The sentences of `text[start:end]`, as (start, end) offsets into `text` with no
     whitespace at their edges, in order. A markdown block (heading, paragraph, list item,
     table row, code block) always ends a sentence; within prose, sentence ends are found
-    by sentencex for `language`; a code block or a table row is one piece."""
+    by sentencex for `language`; a code block or a table row is one piece; rules (`---`,
+    a table's delimiter row) have no words and are no sentence."""
     end = len(text) if end is None else end
     code = primary_language(language) or "en"
     spans: list[tuple[int, int]] = []
     for block in blocks(text):
         block_start, block_end = max(block.start, start), min(block.end, end)
-        if block_start >= block_end:
+        if block_start >= block_end or block.kind is BlockKind.RULE:
             continue
         piece = text[block_start:block_end]
         whole = [{"start_index": 0, "end_index": len(piece)}]
@@ -227,11 +233,41 @@ def _boundaries(code: str, block: str) -> list[dict]:
     """
     safe = _WIDE_SPACE.sub(" ", block)
     try:
-        return sentencex.get_sentence_boundaries(code, safe)
+        found = sentencex.get_sentence_boundaries(code, safe)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # pyo3's PanicException derives from BaseException
         return [{"start_index": 0, "end_index": len(block)}]
+    merged: list[dict] = []
+    for sentence in found:
+        if merged and _continues(block, merged[-1], sentence):
+            merged[-1] = {**merged[-1], "end_index": sentence["end_index"]}
+        else:
+            merged.append(sentence)
+    return merged
+
+
+# Where sentencex ends a sentence too early: after an abbreviation that numbers or
+# measures what follows ("Vol. 3", "approx. 350", "Jan. 2020"), before a lower-case word,
+# or before an acronym standing alone ("4 p.m. ET.").
+_COUNTING_ABBREVIATION = re.compile(
+    r"\b(?:vol|nos?|nr|figs?|approx|ca|pp?|ch|chap|sec|art|para|op|eqs?|vs|cf|ref|est"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.\s*$",
+    re.IGNORECASE,
+)
+_OPENS_WITH_NUMBER = re.compile(r"\s*[$€£¥]?\d")
+_OPENS_LOWER = re.compile(r"\s*[\"'(\u2018\u201c]?[a-z]")
+_ACRONYM_ALONE = re.compile(r"\s*[A-Z]{2,5}\.?\s*")
+
+
+def _continues(block: str, previous: dict, sentence: dict) -> bool:
+    before = block[previous["start_index"] : previous["end_index"]]
+    text = block[sentence["start_index"] : sentence["end_index"]]
+    return bool(
+        (_COUNTING_ABBREVIATION.search(before) and _OPENS_WITH_NUMBER.match(text))
+        or _OPENS_LOWER.match(text)
+        or _ACRONYM_ALONE.fullmatch(text)
+    )
 
 
 def sentences(text: str, language: str = "en") -> list[str]:
