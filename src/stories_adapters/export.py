@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from stories_core import markup
 from stories_core.model import Asset, Job
 from stories_core.text import plain_inline, text_direction
@@ -123,11 +125,7 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
     title = job.story_title or "Story"
     sections = []
     for segment in parsed.segments:
-        paragraphs = "".join(
-            _block_html(block, segment.title)
-            for block in segment.text.split("\n\n")
-            if block.strip()
-        )
+        paragraphs = _segment_html(segment.text, segment.title)
         media = ""
         if segment.image_asset_id and segment.image_asset_id in asset_paths:
             media += (
@@ -160,14 +158,29 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
     )
 
 
-def _block_html(block: str, title: str) -> str:
-    """A paragraph; a Markdown heading line becomes a heading, or nothing when it is the
-    segment's own title (already shown above it)."""
-    heading = block.strip()
-    if heading.startswith("#") and "\n" not in heading:
-        text = plain_inline(heading.lstrip("#").strip())
-        return "" if text == title.strip() else f"<h3>{html.escape(text)}</h3>"
-    return f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+# The segment's markdown as HTML: raw HTML escaped, not passed through (a text may hold
+# anything), links checked by markdown-it (no javascript: targets), line breaks kept.
+_PROSE = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
+
+
+def _segment_html(text: str, title: str) -> str:
+    """The segment's text as HTML under its own <h2>: its opening heading, or a plain
+    title line, is that heading already and is left out; its other headings sit below."""
+    tokens = _PROSE.parse(text)
+    if len(tokens) >= 3 and tokens[1].type == "inline":
+        first_line, _, rest = tokens[1].content.partition("\n")
+        if tokens[0].type == "heading_open" and plain_inline(tokens[1].content) == title:
+            tokens = tokens[3:]
+        elif tokens[0].type == "paragraph_open" and plain_inline(first_line) == title:
+            if rest.strip():
+                tokens[1].content = rest
+                tokens[1].children = _PROSE.parseInline(rest)[0].children
+            else:
+                tokens = tokens[3:]
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + 2)}"
+    return _PROSE.renderer.render(tokens, _PROSE.options, {})
 
 
 _PAGE = """<!doctype html>
@@ -177,8 +190,11 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font: 18px/1.6 Georgia, serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem;
-       color: #1f2937; background: #fafaf9; }}
+body {{ font: 18px/1.6 Georgia, "Noto Serif", "Noto Sans", "Noto Sans CJK SC", "Noto Sans Arabic",
+       "Noto Sans Hebrew", "Noto Sans Devanagari", serif; max-width: 46rem; margin: 2rem auto;
+       padding: 0 1rem; color: #1f2937; background: #fafaf9; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #d1d5db; padding: .2rem .6rem; }}
+pre {{ overflow-x: auto; background: #f3f4f6; padding: .75rem; }}
 header {{ color: #6b7280; font: 14px system-ui, sans-serif; margin-bottom: 2rem; }}
 section {{ margin-bottom: 3rem; }}
 h2 {{ font-family: system-ui, sans-serif; }}

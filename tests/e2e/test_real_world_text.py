@@ -173,3 +173,21 @@ def test_a_language_without_a_voice_is_refused_up_front_unless_audio_is_none(
         "--audio", "none", "--language", "fr-CA",
     )  # fmt: skip
     assert given["language"] == "fr-CA"
+
+
+def test_the_page_shows_markdown_as_html_and_never_passes_raw_html(
+    run_stories, tmp_path: Path
+) -> None:
+    text = (
+        "# Coffee\n\nThe *Coffea* plant, see [the article](https://example.com/coffee). "
+        "<script>alert(1)</script> A [trap](javascript:alert(1)) too.\n\n"
+        "| Roast | Taste |\n|---|---|\n| Light | Bright |\n"
+    )
+    job = make(run_stories, tmp_path, "md", text, "-t", "educational", "-n", "1", "--audio", "none")
+    page = (job["out"] / "story.html").read_text(encoding="utf-8")
+    assert "<em>Coffea</em>" in page
+    assert '<a href="https://example.com/coffee">the article</a>' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert "<td>Light</td>" in page and "|---|" not in page
+    assert page.count("Coffee</h2>") == 1 and "<p># Coffee" not in page
