@@ -868,16 +868,66 @@ def _named_figures(text: str, language: str) -> list[tuple[Figure, _Names]]:
         names = _names(text, sentences, span, spans, conventions.clause_break, language)
         if index in in_turn:
             names = _Names(in_turn[index], names.nouns, names.subject)
+        unit = _rate_unit(text, reading.end, reading.unit, language)
+        value, unit = _as_change(text, reading.start, reading.value, unit, language)
+        written = _as_written(text[reading.start : reading.end])
+        if unit.endswith(" change") and written[:1] not in "+-\u2212":
+            written = ("\u2212" if value < 0 else "+") + written
         figure = Figure(
-            value=reading.value,
+            value=value,
             kind=reading.kind,
-            unit=_rate_unit(text, reading.end, reading.unit, language),
-            text=_as_written(text[reading.start : reading.end]),
+            unit=unit,
+            text=written,
             label=names.year or names.nouns,
             start=reading.start,
         )
         found.append((figure, names))
     return found
+
+
+# "fell 3.5%", "rose by $2M", "sank um 5 %", "en baisse de 3 %": a change, not a level.
+# A change never shares an axis with levels, and a fall is drawn below zero.
+_CHANGES = {
+    "en": (
+        r"(?:rose|grew|increased|climbed|gained|jumped|up)(?:\s+by)?",
+        r"(?:fell|dropped|declined|decreased|slipped|shrank|lost|sank|down)(?:\s+by)?",
+    ),
+    "de": (
+        r"(?:stieg|stiegen|wuchs|wuchsen|legte|legten|zulegte|plus)(?:\s+um)?",
+        r"(?:sank|sanken|fiel|fielen|ging|gingen|verlor|verloren|minus)(?:\s+um)?",
+    ),
+    "fr": (
+        r"(?:augment[ée]e?s?|progress[ée]e?s?|en\s+hausse)\s+de",
+        r"(?:baiss[ée]e?s?|recul[ée]e?s?|chut[ée]e?s?|en\s+baisse)\s+de",
+    ),
+    "es": (
+        r"(?:subi[óo]|creci[óo]|aument[óo])(?:\s+un)?",
+        r"(?:baj[óo]|cay[óo]|disminuy[óo]|descendi[óo])(?:\s+un)?",
+    ),
+}
+
+
+@lru_cache(maxsize=64)
+def _change_patterns(code: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    words = _CHANGES.get(code)
+    if words is None:
+        return None
+    up, down = (re.compile(rf"\b{w}\s+$", re.IGNORECASE) for w in words)
+    return up, down
+
+
+def _as_change(text: str, start: int, value: float, unit: str, language: str) -> tuple[float, str]:
+    """A figure a verb says rose or fell by: its signed value, in its unit of change."""
+    patterns = _change_patterns(primary_language(language or "en"))
+    if patterns is None:
+        return value, unit
+    before = text[max(0, start - 40) : start]
+    up, down = patterns
+    if down.search(before):  # "fell 3%" and "fell -3%" alike
+        return -abs(value), f"{unit} change"
+    if up.search(before):
+        return value, f"{unit} change"
+    return value, unit
 
 
 def find_figures(text: str, *, language: str = "en") -> list[Figure]:
@@ -995,6 +1045,7 @@ def format_value(value: float, unit: str, language: str = "en") -> str:
     "12%", 5 with CHF -> "CHF 5", 2 with pp -> "2 pp", 0.12 with "€ per share" ->
     "€0.12 per share". Elsewhere babel (CLDR) writes it: 2_500_000 with € in German ->
     "2,5 Mio. €"; a rate is written as its amount there (the bars' own words say per what)."""
+    unit = unit.removesuffix(" change")  # the axis of a change is in the unit changed
     rated = re.fullmatch(r"(.*?) ?(per .+|each)", unit)
     base, rate = (rated[1], rated[2]) if rated else (unit, "")
     locale = _locale(language or "") if primary_language(language or "en") != "en" else None

@@ -185,7 +185,7 @@ def test_an_amount_that_seems_to_borrow_the_next_ones_magnitude_is_left_out() ->
     assert read("Der Umsatz lag zwischen 2 und 3 Mrd. €.", "de") == [(3e9, "€")]
     # A complete amount does not borrow: a unit after it, or a different kind.
     assert read("It cost 300 yuan, then RMB 5bn.") == [(300.0, "CN¥"), (5e9, "CN¥")]
-    assert read("Sales rose 12% to $4.5bn.") == [(12.0, "%"), (4.5e9, "$")]
+    assert read("Sales rose 12% to $4.5bn.") == [(12.0, "% change"), (4.5e9, "$")]
 
 
 # --- units ----------------------------------------------------------------------------------
@@ -231,8 +231,8 @@ def test_a_chart_never_mixes_currencies_or_units() -> None:
     text = "Revenue was $3m in 2022, €4m in 2023 and $5m in 2024. Margin was 12%."
     assert [(f.value, f.unit) for f in chart_figures(text)] == [(3e6, "$"), (5e6, "$")]
     text = "Inflation fell 2 percentage points to 3%, then 0.5 pp, while rates rose 50 bps."
-    assert read(text) == [(2.0, "pp"), (3.0, "%"), (0.5, "pp"), (50.0, "bp")]
-    assert {f.unit for f in chart_figures(text)} == {"pp"}
+    assert read(text) == [(-2.0, "pp change"), (3.0, "%"), (0.5, "pp"), (50.0, "bp change")]
+    assert {f.unit for f in chart_figures(text)} == {"pp change"}
     assert read("Die Inflation sank um 2 Prozentpunkte auf 3 Prozent.", "de") == [
         (2.0, "pp"),
         (3.0, "%"),
@@ -599,3 +599,29 @@ def test_ticks_without_a_short_form_are_written_in_full_and_grouped(
     value: float, unit: str, language: str, written: str
 ) -> None:
     assert format_value(value, unit, language) == written
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "read"),
+    [
+        (
+            "Revenue rose 12% to $4.2M. Operating costs fell 3.5%. The margin was 20%.",
+            "en",
+            [(12.0, "% change"), (4.2e6, "$"), (-3.5, "% change"), (20.0, "%")],
+        ),
+        ("Churn dropped by 2% and fell to 3% of users.", "en", [(-2.0, "% change"), (3.0, "%")]),
+        (
+            "Der Umsatz stieg um 5 %, die Kosten sanken um 2 %. Die Marge liegt bei 12 %.",
+            "de",
+            [(5.0, "% change"), (-2.0, "% change"), (12.0, "%")],
+        ),
+        ("Les ventes sont en baisse de 4 %.", "fr", [(-4.0, "% change")]),
+    ],
+)
+def test_a_rise_or_fall_is_a_signed_change_never_charted_with_levels(
+    text: str, language: str, read: list[tuple[float, str]]
+) -> None:
+    assert [(f.value, f.unit) for f in find_figures(text, language=language)] == read
+    charted = chart_figures(text, language=language)
+    assert len({f.unit for f in charted}) == 1
+    assert all(f.text.startswith("\u2212") for f in charted if f.value < 0 and "change" in f.unit)

@@ -512,9 +512,9 @@ def test_figures_are_read_with_their_units_and_labels() -> None:
         "Sales rose 12% to $4.5bn in 2023, while costs fell -3%. We hired 120 staff."
     )
     assert [(f.kind, f.value, f.unit, f.label) for f in found] == [
-        ("percent", 12.0, "%", "2023"),
+        ("percent", 12.0, "% change", "2023"),
         ("currency", 4.5e9, "$", "2023"),
-        ("percent", -3.0, "%", "costs"),
+        ("percent", -3.0, "% change", "costs"),
         ("number", 120.0, "", "staff"),
     ]
 
