@@ -234,11 +234,11 @@ def test_a_chart_never_mixes_currencies_or_units() -> None:
     assert read(text) == [(-2.0, "pp change"), (3.0, "%"), (0.5, "pp"), (50.0, "bp change")]
     assert {f.unit for f in chart_figures(text)} == {"pp change"}
     assert read("Die Inflation sank um 2 Prozentpunkte auf 3 Prozent.", "de") == [
-        (2.0, "pp"),
+        (-2.0, "pp change"),
         (3.0, "%"),
     ]
     assert read("L'inflation a baissé de 2 points de pourcentage à 3 %.", "fr") == [
-        (2.0, "pp"),
+        (-2.0, "pp change"),
         (3.0, "%"),
     ]
     text = "The line is 5 km long, carries 120 t by day and 40 tonnes at night; 3 trains."
