@@ -668,8 +668,23 @@ class _Reader:
         regex = re.compile(rf"(?<![\w/.-])(\d{{1,2}}){s}(\d{{1,2}}){s}(\d{{4}})(?![\w/-]|{s}\d)")
         return regex, order[:1] == ["d"]
 
+    def _month_abbreviations(self) -> dict[str, str]:
+        """"Jan." -> "January": the language's abbreviated month names (CLDR, by babel),
+        written with a full stop, where they differ from the whole name."""
+        if self.locale is None or self.cjk:
+            return {}
+        wide = get_month_names("wide", "format", self.locale)
+        found = {}
+        for number, short in get_month_names("abbreviated", "format", self.locale).items():
+            short = short.rstrip(".")
+            if short and short != wide[number] and short.isalpha():
+                found[f"{short}."] = wide[number]
+        if "Sep." in found:
+            found["Sept."] = found["Sep."]
+        return found
+
     def _compile_abbreviations(self) -> None:
-        plain = _ABBREVIATIONS.get(self.base, {})
+        plain = {**self._month_abbreviations(), **_ABBREVIATIONS.get(self.base, {})}
         titles = _TITLES.get(self.base, {})
         counters = _COUNTERS.get(self.base, {})
         self._expansions: dict[str, str] = {}

@@ -296,3 +296,16 @@ def test_code_blocks_are_blanked_but_lines_and_prose_stay() -> None:
 )
 def test_a_minus_is_said(text: str, language: str, said: str) -> None:
     assert speakable(text, language) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "said"),
+    [
+        ("We met in Jan. 2020.", "en", "We met in January twenty twenty."),
+        ("Due Sept. 5, 2024.", "en", "Due September fifth, twenty twenty-four."),
+        ("Am 3. Jan. 2024 kam er.", "de", "Am dritten Januar zweitausendvierundzwanzig kam er."),
+        ("Le 5 janv. 2024.", "fr", "Le cinq janvier deux mille vingt-quatre."),
+    ],
+)
+def test_abbreviated_months_are_said_whole(text: str, language: str, said: str) -> None:
+    assert speakable(text, language) == said
