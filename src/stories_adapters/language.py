@@ -40,7 +40,10 @@ class FastTextLanguageDetector:
 
     def detect(self, text: str) -> str:
         sample = plain(text[: _SAMPLE_CHARS * 2])[:_SAMPLE_CHARS]
-        scripts = Counter(_script(char) for char in sample if char.isalpha())
+        if sample.isascii():  # Latin letters only: no script to weigh
+            scripts = Counter({"LATIN": 1}) if any(c.isalpha() for c in sample) else Counter()
+        else:
+            scripts = Counter(_script(char) for char in sample if char.isalpha())
         if not scripts:
             return "en"
         main, _ = scripts.most_common(1)[0]
@@ -51,9 +54,9 @@ class FastTextLanguageDetector:
         if main == "Han":
             han = "".join(char for char in sample if _script(char) == "Han")
             return "zh-Hant" if hanzidentifier.identify(han) == hanzidentifier.TRADITIONAL else "zh"
-        words = " ".join(
-            word for word in _WORD.findall(_NOT_WORDS.sub(" ", sample)) if _script(word[0]) == main
-        )
+        found = _WORD.findall(_NOT_WORDS.sub(" ", sample))
+        one_script = sample.isascii()
+        words = " ".join(word for word in found if one_script or _script(word[0]) == main)
         best = self._detector().detect(words, k=1) if words else []
         label = _LABELS.get(best[0]["lang"], best[0]["lang"]) if best else "en"
         try:

@@ -156,7 +156,7 @@ def blocks(text: str) -> tuple[Block, ...]:
     last = len(offsets) - 1
     found: list[Block] = []
     covered_to = 0
-    for token in _MARKDOWN.parse(text):
+    for token in _parse(text):
         kind = _KINDS.get(token.type)
         if kind is None or not token.map:
             continue
@@ -290,6 +290,14 @@ class Heading:
 
 
 _MARKDOWN = MarkdownIt("commonmark").enable("table")
+# Every emoji lies in these ranges (Unicode's emoji data); text without them has none.
+_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
+
+
+@lru_cache(maxsize=32)
+def _parse(text: str) -> tuple[Token, ...]:
+    """The text's markdown tokens, parsed once for all who ask (read, never changed)."""
+    return tuple(_MARKDOWN.parse(text))
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 
@@ -303,7 +311,9 @@ def _inline_plain(token: Token) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             words.append(" ")
     plain = _URL.sub(" ", "".join(words))
-    return " ".join(emoji.replace_emoji(plain, "").split())
+    if _MAYBE_EMOJI.search(plain):  # the emoji library is slow; most text has none
+        plain = emoji.replace_emoji(plain, "")
+    return " ".join(plain.split())
 
 
 def plain_inline(markdown: str) -> str:
@@ -318,7 +328,7 @@ def headings(text: str) -> list[Heading]:
     for line in text.splitlines(keepends=True):
         offsets.append(offsets[-1] + len(line))
     found = []
-    tokens = _MARKDOWN.parse(text)
+    tokens = _parse(text)
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.map:
             title = _inline_plain(tokens[index + 1])
@@ -358,7 +368,7 @@ def plain(text: str) -> str:
     no HTML, no link targets, bare URLs or e-mail addresses, no emoji."""
     lines: list[str] = []
     row: list[str] | None = None
-    for token in _MARKDOWN.parse(text):
+    for token in _parse(text):
         if token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
