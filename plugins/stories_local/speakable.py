@@ -145,6 +145,8 @@ def _title_line(text: str) -> str:
         and (first.strip()[0].isupper() or first.strip()[0].isdigit())
         and first.strip()[-1] not in _TERMINAL | _CLOSERS | {","}
         and rest.lstrip()[:1].isupper()
+        # a long first line over shorter ones is hard-wrapped prose, not a title
+        and (len(first) < 40 or len(first) < 0.6 * max(len(line) for line in rest.splitlines()))
     ):
         return f"{first.strip()}. {rest}"
     return text
@@ -218,9 +220,17 @@ _EMOJI_CANDIDATE = re.compile(
 _EMOJI_LEFTOVER = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
 
 
+_NAMED_DOMAIN = re.compile(r"[A-Z][\w-]*\.(?:com|org|net|io|ai|de|fr|es|nl|ch|eu|co\.uk)")
+
+
 def _drop_link(match: re.Match[str]) -> str:
-    """Removes the address but not punctuation that ends the sentence after it."""
+    """Removes the address but not punctuation that ends the sentence after it; a
+    company named by its domain ("Amazon.com", "Check24.de") is said as a name."""
     found = match.group()
+    named = _NAMED_DOMAIN.fullmatch(found.rstrip(_TRAILING))
+    if named:
+        name, _, suffix = named.group().partition(".")
+        return f"{name} dot {suffix.replace('.', ' dot ')}{found[named.end() :]}"
     kept = len(found) - len(found.rstrip(_TRAILING))
     return " " + found[len(found) - kept :] if kept else " "
 
@@ -595,7 +605,9 @@ class _Reader:
         symbols = _alternation(_CURRENCY_SYMBOLS)
         codes = _alternation(_CURRENCY_CODES)
         # A minus that opens an amount ("-$12.7M", "-5 %"): eSpeak says nothing for it.
-        self.negative = compile_(rf"(?<![\w.,)\]])[-−](?=(?:{symbols}|(?:{codes})\b)?\s?\d)")
+        self.negative = compile_(
+            rf"(?<![\w.,)\]])(?<!\d\s)(?<!\d\u00a0)[-−](?=(?:{symbols}|(?:{codes})\b)?\s?\d)"
+        )
         magnitude_words = _MAGNITUDE_WORDS.get(base, {})
         self._magnitudes = {**_MAGNITUDES, **magnitude_words}
         attached = _alternation({**_MAGNITUDES, **_MONEY_ONLY_MAGNITUDES})
@@ -614,7 +626,7 @@ class _Reader:
             r"(?![\w€$£¥])"
         )
         self.percent = compile_(rf"{start}(?P<a>[-−]?{num})\s?[%٪](?!\w)")
-        dash = r"\s?[–—]\s?|-"
+        dash = r"\s?[–—]\s?|\s-\s|-"
         self.range = compile_(rf"(?<![\w.,-])(?P<a>{num})(?:{dash})(?P<b>{num})(?![\w-]|[.,]\d)")
         units = _alternation(_UNITS)
         self.unit = compile_(rf"(?<![\w.,])(?P<a>[-−]?{num})\s?(?P<u>{units})(?![\w/²])")
@@ -684,9 +696,10 @@ class _Reader:
         return found
 
     def _compile_abbreviations(self) -> None:
-        plain = {**self._month_abbreviations(), **_ABBREVIATIONS.get(self.base, {})}
+        plain = _ABBREVIATIONS.get(self.base, {})
         titles = _TITLES.get(self.base, {})
-        counters = _COUNTERS.get(self.base, {})
+        # "Jan. 2020", "Sept. 5": a month only before a number ("mar." is also the sea).
+        counters = {**self._month_abbreviations(), **_COUNTERS.get(self.base, {})}
         self._expansions: dict[str, str] = {}
         patterns: list[str] = []
         for kind, table in (("plain", plain), ("title", titles), ("counter", counters)):
@@ -822,7 +835,8 @@ class _Reader:
         if not 1 <= int(day) <= 31:
             return match.group()
         month = get_month_names("wide", locale=self.locale)[self._month_numbers[name]]
-        said = f"the {self.say_ordinal(int(day))} of {month}"
+        article = "" if match.string[: match.start()].lower().endswith("the ") else "the "
+        said = f"{article}{self.say_ordinal(int(day))} of {month}"
         return f"{said}, {self.say_year(int(year))}" if year else said
 
     def _german_day(self, match: re.Match[str]) -> str:
@@ -959,7 +973,7 @@ class _Reader:
         if self.cjk:
             return amount + name
         connector = _MAGNITUDE_OF.get(self.base) if power >= 6 else None
-        if connector == "de" and name[:1].lower() in "aeiouéèêh":
+        if connector == "de" and self.base == "fr" and name[:1].lower() in "aeiouéèêh":
             return f"{amount} d'{name}"
         return f"{amount} {connector} {name}" if connector else f"{amount} {name}"
 

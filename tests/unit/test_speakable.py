@@ -309,3 +309,31 @@ def test_a_minus_is_said(text: str, language: str, said: str) -> None:
 )
 def test_abbreviated_months_are_said_whole(text: str, language: str, said: str) -> None:
     assert speakable(text, language) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "said"),
+    [
+        (
+            "From 1990 - 2000 the city grew.",
+            "en",
+            "From nineteen ninety to two thousand the city grew.",
+        ),
+        ("Von 9 - 17 Uhr.", "de", "Von neun bis siebzehn Uhr."),
+        ("Nadamos en el mar. Luego comimos.", "es", "Nadamos en el mar. Luego comimos."),
+        ("I met Jan. He was nice.", "en", "I met Jan. He was nice."),
+        ("on the 5th of June", "en", "on the fifth of June."),
+        ("Cuesta €5m.", "es", "Cuesta cinco millones de euros."),
+        ("Amazon.com reported record sales.", "en", "Amazon dot com reported record sales."),
+        (
+            "The old lighthouse keeper climbed the stairs every evening\nTo light the lamp he needed oil.",
+            "en",
+            "The old lighthouse keeper climbed the stairs every evening To light the lamp he needed oil.",
+        ),
+        ("Quarterly Results\nRevenue rose.", "en", "Quarterly Results. Revenue rose."),
+    ],
+)
+def test_what_reads_like_something_else_is_read_as_meant(
+    text: str, language: str, said: str
+) -> None:
+    assert speakable(text, language) == said
