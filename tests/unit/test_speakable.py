@@ -326,9 +326,9 @@ def test_abbreviated_months_are_said_whole(text: str, language: str, said: str) 
         ("Cuesta €5m.", "es", "Cuesta cinco millones de euros."),
         ("Amazon.com reported record sales.", "en", "Amazon dot com reported record sales."),
         (
-            "The old keeper climbed the stairs every single evening\nTo light the lamp he used oil.",
+            "The old keeper climbed the stairs every single evening\nTo light it he used oil.",
             "en",
-            "The old keeper climbed the stairs every single evening To light the lamp he used oil.",
+            "The old keeper climbed the stairs every single evening To light it he used oil.",
         ),
         ("Quarterly Results\nRevenue rose.", "en", "Quarterly Results. Revenue rose."),
     ],
