@@ -292,6 +292,9 @@ def _starts_sentence(text: str, position: int) -> bool:
     return not before or before[-1] in ".!?…\n:#\u3002\uff01\uff1f\u061f"
 
 
+_LONGEST_TERM = 32
+
+
 def key_terms(text: str, limit: int = 6, language: str = "en") -> list[str]:
     """The most frequent salient words; ties go to the word seen first.
 
@@ -302,7 +305,12 @@ def key_terms(text: str, limit: int = 6, language: str = "en") -> list[str]:
     """
     lang = _language(language)
     text = plain(text)  # link targets, code, tables' rules and emoji are no terms
-    words = [token for token in tokens(text, lang) if is_salient(token, lang)]
+    # A "word" longer than any real one (a hash, a DNA sequence) is no term.
+    words = [
+        token
+        for token in tokens(text, lang)
+        if len(token.text) <= _LONGEST_TERM and is_salient(token, lang)
+    ]
     counts: Counter[str] = Counter(token.key for token in words)
     first: dict[str, Token] = {}
     for token in words:

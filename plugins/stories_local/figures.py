@@ -859,7 +859,9 @@ def _named_figures(text: str, language: str) -> list[tuple[Figure, _Names]]:
     conventions = _conventions(language or "")
     readings = [_reading(m, text, conventions) for m in conventions.pattern.finditer(text)]
     _share_magnitudes(text, readings)
-    kept = [reading for reading in readings if reading.ok and not reading.year]
+    # A chart shows a handful; naming each figure looks at its neighbours, so a pasted
+    # table of thousands of numbers is read up to a bound, not in quadratic time.
+    kept = [reading for reading in readings if reading.ok and not reading.year][:_MOST_FIGURES]
     spans = [(reading.start, reading.end) for reading in kept]
     sentences = _sentences(text, spans, language)
     in_turn = _years_in_turn(text, sentences, spans)
@@ -928,6 +930,9 @@ def _as_change(text: str, start: int, value: float, unit: str, language: str) ->
     if up.search(before):
         return value, f"{unit} change"
     return value, unit
+
+
+_MOST_FIGURES = 48
 
 
 def find_figures(text: str, *, language: str = "en") -> list[Figure]:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
 from stories_core.model import AudioType
+from stories_core.text import shorten
 from stories_local.analysis import (
     is_salient,
     join_words,
@@ -58,13 +59,13 @@ def _pick(options: tuple[str, ...], seed: str) -> str:
 
 
 def segment_title(brief: SegmentBrief) -> str:
-    """The segment's title, or a key phrase of its text when it has none."""
+    """The segment's title, or a key phrase of its text when it has none (at most 120
+    characters, as the core's titles)."""
     if brief.title.strip():
-        return brief.title.strip()
+        return shorten(brief.title.strip(), 120)
     opening = sentences(brief.text, brief.language)[:1]
-    return (
-        opening and key_phrase(opening[0], context=brief.text, language=brief.language)
-    ) or f"Part {brief.index + 1}"
+    phrase = opening and key_phrase(opening[0], context=brief.text, language=brief.language)
+    return shorten(phrase, 120) if phrase else f"Part {brief.index + 1}"
 
 
 def _fill(template: str, title: str, style: ContentStyle) -> str:

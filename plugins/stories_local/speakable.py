@@ -681,7 +681,7 @@ class _Reader:
         return regex, order[:1] == ["d"]
 
     def _month_abbreviations(self) -> dict[str, str]:
-        """"Jan." -> "January": the language's abbreviated month names (CLDR, by babel),
+        """ "Jan." -> "January": the language's abbreviated month names (CLDR, by babel),
         written with a full stop, where they differ from the whole name."""
         if self.locale is None or self.cjk:
             return {}

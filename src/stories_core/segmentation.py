@@ -33,7 +33,14 @@ def sentence_boundaries(text: str, language: str = "en") -> list[int]:
     one sentence splitter; never right after a heading, which stays with its text."""
     after_heading = heading_ends(text)
     cuts = [start for start, _ in sentence_spans(text, language=language)[1:]]
-    return [cut for cut in cuts if len(text[:cut].rstrip()) not in after_heading]
+    return [cut for cut in cuts if _content_end(text, cut) not in after_heading]
+
+
+def _content_end(text: str, cut: int) -> int:
+    """Where the text before `cut` ends, whitespace aside."""
+    while cut > 0 and text[cut - 1].isspace():
+        cut -= 1
+    return cut
 
 
 def count_sentences(text: str, language: str = "en") -> int:

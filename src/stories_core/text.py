@@ -11,6 +11,8 @@ Markdown is read by markdown-it-py (CommonMark, plus tables).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -184,6 +186,11 @@ def _uncovered(text: str, start: int, end: int) -> list[Block]:
     return lines
 
 
+@lru_cache(maxsize=32)
+def _block_ends(text: str) -> list[int]:
+    return [block.end for block in blocks(text)]
+
+
 def heading_ends(text: str) -> frozenset[int]:
     """Where the text's headings end (their last line, before its line break)."""
     return frozenset(block.end for block in blocks(text) if block.kind is BlockKind.HEADING)
@@ -205,7 +212,11 @@ def sentence_spans(
     end = len(text) if end is None else end
     code = primary_language(language) or "en"
     spans: list[tuple[int, int]] = []
-    for block in blocks(text):
+    found = blocks(text)
+    first = bisect.bisect_right(_block_ends(text), start)  # the blocks that reach past start
+    for block in itertools.islice(found, first, None):
+        if block.start >= end:
+            break
         block_start, block_end = max(block.start, start), min(block.end, end)
         if block_start >= block_end or block.kind is BlockKind.RULE:
             continue
@@ -298,6 +309,8 @@ _MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
 def _parse(text: str) -> tuple[Token, ...]:
     """The text's markdown tokens, parsed once for all who ask (read, never changed)."""
     return tuple(_MARKDOWN.parse(text))
+
+
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 

@@ -625,3 +625,10 @@ def test_a_rise_or_fall_is_a_signed_change_never_charted_with_levels(
     charted = chart_figures(text, language=language)
     assert len({f.unit for f in charted}) == 1
     assert all(f.text.startswith("\u2212") for f in charted if f.value < 0 and "change" in f.unit)
+
+
+def test_a_pasted_table_of_numbers_is_read_up_to_a_bound() -> None:
+    table = "\n".join(f"{1700 + i} ${5000 + i}" for i in range(3000))
+    found = find_figures(table)
+    assert 0 < len(found) <= 48
+    assert (found[1].text, found[1].value) == ("$5000", 5000.0)

@@ -742,3 +742,11 @@ def test_a_script_no_shipped_font_covers_is_listed_not_drawn() -> None:
     assert "བ" not in drawn and "🚀" not in drawn
     english = drawing.draw("", brief_for("The Moon pulls the sea.", "en"), EDUCATIONAL, 640, 360)
     assert english.metadata["missing_scripts"] == []
+
+
+def test_a_long_unbroken_word_neither_becomes_a_term_nor_stalls_the_picture() -> None:
+    text = f"The sequence {'ACGT' * 1000} was read. The sequence matters."
+    brief = SegmentBrief(0, 1, "", text, "", "en")
+    media = drawing.draw("", brief, EDUCATIONAL, 1024, 576)
+    assert all(len(element["text"]) <= 130 for element in elements(media))
+    check_drawn_text(media, 1024, 576)
