@@ -871,7 +871,10 @@ def _named_figures(text: str, language: str) -> list[tuple[Figure, _Names]]:
         if index in in_turn:
             names = _Names(in_turn[index], names.nouns, names.subject)
         unit = _rate_unit(text, reading.end, reading.unit, language)
-        value, unit = _as_change(text, reading.start, reading.value, unit, language)
+        if reading.kind in ("percent", "currency") or unit in ("pp", "bp"):
+            value, unit = _as_change(text, reading.start, reading.value, unit, language)
+        else:  # "lost 3 games", "picked up 20 passengers": counts, not changes
+            value = reading.value
         written = _as_written(text[reading.start : reading.end])
         if unit.endswith(" change") and written[:1] not in "+-\u2212":
             written = ("\u2212" if value < 0 else "+") + written
@@ -896,7 +899,7 @@ _CHANGES = {
     ),
     "de": (
         r"(?:stieg|stiegen|wuchs|wuchsen|legte|legten|zulegte|plus)(?:\s+um)?",
-        r"(?:sank|sanken|fiel|fielen|ging|gingen|verlor|verloren|minus)(?:\s+um)?",
+        r"(?:sank|sanken|fiel|fielen|verlor|verloren|minus)(?:\s+um)?",
     ),
     "fr": (
         r"(?:augment[ée]e?s?|progress[ée]e?s?|en\s+hausse)\s+de",

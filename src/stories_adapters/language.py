@@ -39,7 +39,8 @@ class FastTextLanguageDetector:
         self._model: LangDetector | None = None
 
     def detect(self, text: str) -> str:
-        sample = plain(text[: _SAMPLE_CHARS * 2])[:_SAMPLE_CHARS]
+        # NFKC: full-width Latin and half-width kana are the letters they stand for.
+        sample = unicodedata.normalize("NFKC", plain(text[: _SAMPLE_CHARS * 2])[:_SAMPLE_CHARS])
         if sample.isascii():  # Latin letters only: no script to weigh
             scripts = Counter({"LATIN": 1}) if any(c.isalpha() for c in sample) else Counter()
         else:
@@ -47,8 +48,8 @@ class FastTextLanguageDetector:
         if not scripts:
             return "en"
         main, _ = scripts.most_common(1)[0]
-        if main in ("Han", "Kana") and scripts["Kana"]:
-            return "ja"
+        if main in ("Han", "Kana") and scripts["Kana"] >= 0.25 * (scripts["Han"] + scripts["Kana"]):
+            return "ja"  # a Chinese text may quote a Japanese name; Japanese writes kana
         if main == "Hangul":
             return "ko"
         if main == "Han":

@@ -84,8 +84,9 @@ def language_tag(tag: str) -> str:
         standard = langcodes.standardize_tag(tag.strip())
     except (ValueError, LookupError) as error:
         raise ValueError(f"{tag!r} is not a valid BCP-47 language tag") from error
-    if primary_language(standard) in _NOT_LANGUAGES:
-        raise ValueError(f"{tag!r} names no language of a text")
+    primary = primary_language(standard)
+    if primary in _NOT_LANGUAGES or primary in ("x", "i") or "qaa" <= primary <= "qtz":
+        raise ValueError(f"{tag!r} names no language of a text (private or special use)")
     return standard
 
 

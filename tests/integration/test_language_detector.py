@@ -5,8 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stories_adapters.language import FastTextLanguageDetector
+from stories_core.text import language_tag
 
 DETECTOR = FastTextLanguageDetector()
+FULL_WIDTH = "".join(chr(ord(char) + 0xFEE0) for char in "ABCDEF fullwidth" if char != " ")
 
 
 @pytest.mark.parametrize(
@@ -18,6 +20,12 @@ DETECTOR = FastTextLanguageDetector()
         ("小猫早上离开了家。它走过一座小桥。它看见一条鱼。", "zh"),
         ("小貓早上離開了家。牠走過一座小橋。", "zh-Hant"),
         ("猫が家を出た。橋を渡った。", "ja"),
+        ("東京都は日本の首都です。人口は約千四百万人です。", "ja"),
+        # Chinese quoting a Japanese name in katakana
+        (
+            "我喜欢看ポケモン动画片\uff0c这是一个很长的中文句子\uff0c讲的是我的爱好和我的朋友们。",
+            "zh",
+        ),
         ("안녕하세요 반갑습니다. 오늘 날씨가 좋네요.", "ko"),
         ("मेरा नाम राम है। मैं दिल्ली में रहता हूँ।", "hi"),
         ("எனது பெயர் ராம். நான் சென்னையில் வசிக்கிறேன்.", "ta"),
@@ -47,6 +55,7 @@ def test_detects_the_language(text: str, language: str) -> None:
         "Climate report 气候报告 2024 — تقرير المناخ — जलवायु — דוח אקלים. The climate is "
         "changing quickly and the report explains why temperatures rise.",
         "Visit [our page](https://例子.测试/页面) and read the 🚀 **launch** notes today.",
+        FULL_WIDTH + " text is here and it is English all the same",
     ],
 )
 def test_a_few_words_of_another_script_do_not_change_the_language(text: str) -> None:
@@ -57,4 +66,4 @@ def test_a_few_words_of_another_script_do_not_change_the_language(text: str) -> 
 @given(st.text(max_size=60))
 def test_any_text_gets_a_valid_tag(text: str) -> None:
     tag = DETECTOR.detect(text)
-    assert tag and tag == tag.strip()
+    assert language_tag(tag) == tag, "a canonical tag of a real language"

@@ -632,3 +632,10 @@ def test_a_pasted_table_of_numbers_is_read_up_to_a_bound() -> None:
     found = find_figures(table)
     assert 0 < len(found) <= 48
     assert (found[1].text, found[1].value) == ("$5000", 5000.0)
+
+
+def test_counts_are_never_changes() -> None:
+    text = "We lost 3 games and picked up 20 passengers. Wir gingen 5 km. Sales fell 2%."
+    assert [(f.value, f.unit) for f in find_figures(text)] == [
+        (3.0, ""), (20.0, ""), (5.0, "km"), (-2.0, "% change"),
+    ]  # fmt: skip

@@ -180,7 +180,7 @@ def test_language_tags(tag: str, canonical: str, direction: str) -> None:
     assert text_direction(canonical) == direction
 
 
-@pytest.mark.parametrize("tag", ["", "klingon", "xx-bogus", "und", "en_US!"])
+@pytest.mark.parametrize("tag", ["", "klingon", "xx-bogus", "und", "en_US!", "x-foo", "qaa", "zxx"])
 def test_bad_language_tags_are_refused(tag: str) -> None:
     with pytest.raises(ValueError):
         language_tag(tag)
