@@ -343,14 +343,6 @@ def _headline(words: list[str]) -> list[str]:
     return out
 
 
-def title_case(words: list[str], language: str = "en") -> str:
-    """Headline capitalisation that leaves acronyms and mixed-case names alone, in English;
-    other languages' words are kept as written."""
-    if _language(language) != "en":
-        return " ".join(words)
-    return " ".join(_headline(words))
-
-
 def _title(sentence: str, chosen: list[Token], lang: str) -> str:
     """The chosen words as a title: in English, in headline capitals, one space apart (none
     between the words of a script written without spaces); in other languages, the

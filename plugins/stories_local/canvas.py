@@ -6,8 +6,8 @@ Unicode's bidirectional algorithm (UAX #9, resolved by GNU FriBidi, the library 
 itself uses), each run shaped by raqm in its own direction, and the runs put in
 visual order (rule L2). `fit` makes a text fit a box: it wraps (between words, and between
 characters for scripts written without spaces), then shrinks the size, then keeps the
-lines that fit and ends the last with "…". `place` draws a fitted block in its box and
-returns what was drawn, for the image's metadata.
+lines that fit and ends the last with "…". `arrange` and `render` put a fitted block in
+its box, and what was drawn goes into the image's metadata.
 """
 
 from __future__ import annotations
@@ -100,9 +100,6 @@ class Typesetter:
 
     def bold(self) -> Typesetter:
         return replace(self, weight=BOLD)
-
-    def regular(self) -> Typesetter:
-        return replace(self, weight=REGULAR)
 
     def prepare(self, text: str) -> str:
         return fonts.clean(text, self.faces)
@@ -694,20 +691,6 @@ def render(draw: ImageDraw.ImageDraw, block: Block, placed: Placed, fill: RGB) -
                 anchor="ls",
                 **options,
             )
-
-
-def place(
-    draw: ImageDraw.ImageDraw,
-    block: Block,
-    box: tuple[float, float, float, float],
-    fill: RGB,
-    align: str = "start",
-    valign: str = "top",
-) -> Placed:
-    """Draw `block` inside `box`; see `arrange` for the alignments."""
-    placed = arrange(block, box, align, valign)
-    render(draw, block, placed, fill)
-    return placed
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -43,10 +43,6 @@ def _content_end(text: str, cut: int) -> int:
     return cut
 
 
-def count_sentences(text: str, language: str = "en") -> int:
-    return len(sentence_boundaries(text, language)) + 1 if text.strip() else 0
-
-
 def enforce(
     text: str, spans: Sequence[SegmentSpan], pictures: int, language: str = "en"
 ) -> list[CheckedSpan]:
