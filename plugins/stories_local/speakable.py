@@ -522,6 +522,10 @@ def _works(call: Callable[[], str]) -> str | None:
 # --- the reader --------------------------------------------------------------------------------
 
 
+# Languages whose nouns agree with the number in ways one plural form cannot say.
+_NUMBER_AGREES = frozenset({"ru", "uk", "be", "pl", "cs", "sk", "sl", "hr", "sr", "bs", "lt", "lv"})
+
+
 class _Reader:
     """One language's rules, compiled once. Steps run in order over each sentence block."""
 
@@ -967,6 +971,10 @@ class _Reader:
             return self.say(amount, format(amount, "f"))
         if amount == 1 and not plural:
             return one
+        if self.base in _NUMBER_AGREES and amount == amount.to_integral_value():
+            # The magnitude's form follows the number ("пять миллионов", not "миллиона"):
+            # num2words knows the agreement, so it says the whole amount.
+            return self.say((amount * 10**power).normalize())
         return f"{self.say(amount, format(amount, 'f'))} {many}"
 
     def _with_currency(self, amount: str, name: str, power: int) -> str:

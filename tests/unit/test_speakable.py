@@ -337,3 +337,14 @@ def test_what_reads_like_something_else_is_read_as_meant(
     text: str, language: str, said: str
 ) -> None:
     assert speakable(text, language) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "said"),
+    [
+        ("Выручка составила $5m.", "ru", "Выручка составила пять миллионов долларов США."),
+        ("Przychód wyniósł $5m.", "pl", "Przychód wyniósł pięć milionów dolarów amerykańskich."),
+    ],
+)
+def test_magnitudes_agree_with_their_number(text: str, language: str, said: str) -> None:
+    assert speakable(text, language) == said
