@@ -312,7 +312,15 @@ def _parse(text: str) -> tuple[Token, ...]:
     return tuple(_MARKDOWN.parse(text))
 
 
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# An address ends before the punctuation that ends its sentence.
+_URL = re.compile(
+    r"\b(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'\"]"
+    r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
+)
+
+
+_GONE = "\x00"  # where a URL or emoji was taken out (a NUL never reaches here: refused)
+_GONE_BEFORE_PUNCTUATION = re.compile("\\s*\x00+(?=[.,;:!?\u2026)])")
 
 
 def _inline_plain(token: Token) -> str:
@@ -324,9 +332,11 @@ def _inline_plain(token: Token) -> str:
             words.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             words.append(" ")
-    plain = _URL.sub(" ", "".join(words))
+    plain = _URL.sub(_GONE, "".join(words))
     if _MAYBE_EMOJI.search(plain):  # the emoji library is slow; most text has none
-        plain = emoji.replace_emoji(plain, "")
+        plain = emoji.replace_emoji(plain, _GONE)
+    if _GONE in plain:  # "now 📈." -> "now.", not "now ."
+        plain = _GONE_BEFORE_PUNCTUATION.sub("", plain).replace(_GONE, " ")
     return " ".join(plain.split())
 
 

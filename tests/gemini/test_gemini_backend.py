@@ -266,3 +266,34 @@ def test_draw_with_imagen(
     assert request.body["instances"] == [{"prompt": "a calm chart"}]
     assert request.body["parameters"]["sampleCount"] == 1
     assert request.body["parameters"]["includeRaiReason"] is True
+
+
+def test_every_model_is_told_the_language(
+    backend: GeminiBackend, fake_gemini: FakeGemini, style: ContentStyle, brief: SegmentBrief
+) -> None:
+    german = SegmentBrief(
+        index=0, count=1, title="Zinsen", text="Die Zinsen stiegen. Kredite wurden teurer.",
+        language="de",
+    )  # fmt: skip
+    fake_gemini.queue(text_reply("Die Zinsen stiegen, also kosten Kredite mehr."))
+    backend.narrate(german, AudioType.FREE_SPEECH, style)
+    fake_gemini.queue(json_reply({"segments": [{"title": "Zinsen", "start": 0, "end": 42}]}))
+    backend.segment(german.text, 1, style, "de")
+    fake_gemini.queue(audio_reply(sine_pcm(0.5)))
+    backend.speak(Narration((SpokenLine("narrator", "Hallo."),), language="de"), style)
+    narration, segmentation, speech = fake_gemini.requests
+    system = narration.body["systemInstruction"]["parts"][0]["text"]
+    assert "Write in German (de)" in system
+    assert "German (de), the language of the text" in segmentation.prompt
+    assert "Spoken in German (de)." in speech.prompt
+
+
+def test_verbatim_speech_is_the_text_as_read_not_its_markup(
+    backend: GeminiBackend, style: ContentStyle
+) -> None:
+    brief = SegmentBrief(
+        index=0, count=1, title="T",
+        text="# Rates\n\nSee [the report](https://example.com) **now** 📈.\n\n```\ncode\n```",
+    )  # fmt: skip
+    narration = backend.narrate(brief, AudioType.VERBATIM, style)
+    assert narration.lines == (SpokenLine("narrator", "Rates\nSee the report now."),)

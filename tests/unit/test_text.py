@@ -269,3 +269,15 @@ def test_clean_normalises_after_removing_invisible_characters() -> None:
     assert clean("e\u00ad\u0301") == "\u00e9"
     assert clean("e\u0301\u200d\u0628") == "\u00e9\u0628"  # é is Latin: nothing to join
     assert clean("abc \u202edef\u202c \u2067x\u2069") == "abc def x"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "words"),
+    [
+        ("See [the report](https://example.com) **now** \U0001f4c8.", "See the report now."),
+        ("Visit https://x.org/a_b. Then go.", "Visit. Then go."),
+        ("Bonjour ! \u00c7a va ?", "Bonjour ! \u00c7a va ?"),
+    ],
+)
+def test_what_is_taken_out_leaves_no_space_before_punctuation(markdown: str, words: str) -> None:
+    assert plain(markdown) == words
