@@ -161,7 +161,8 @@ def stopwords(language: str = "en") -> frozenset[str]:
         import stopwordsiso  # parses every language's list: only when needed
 
         words |= stopwordsiso.stopwords(lang)
-    return frozenset(_fold(word.lower()) for word in words)
+    # Some of stop-words' files are JSON read as lines ('"שלכם",'): take the word out.
+    return frozenset(_fold(word.strip().strip('",\'').strip().lower()) for word in words)
 
 
 def _is_stopword(key: str, lang: str) -> bool:

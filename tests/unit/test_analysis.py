@@ -246,3 +246,9 @@ def test_salience_follows_the_language() -> None:
     (word,) = tokens("zehn")
     assert is_salient(word)  # English rules: any unknown word
     assert not is_salient(word, "de")  # lower case in German: no noun; and a number word
+
+
+def test_hebrew_stopwords_are_words_not_json_lines() -> None:
+    # stop-words ships its Hebrew list as JSON lines ('"אני",'); read bare, none matched.
+    assert {"אני", "זה", "על"} <= stopwords("he")
+    assert "אני" not in key_terms("אני אוהב את הים. אני שוחה בים כל יום.", language="he")
