@@ -162,7 +162,7 @@ def stopwords(language: str = "en") -> frozenset[str]:
 
         words |= stopwordsiso.stopwords(lang)
     # Some of stop-words' files are JSON read as lines ('"שלכם",'): take the word out.
-    return frozenset(_fold(word.strip().strip('",\'').strip().lower()) for word in words)
+    return frozenset(_fold(word.strip().strip("\",'").strip().lower()) for word in words)
 
 
 def _is_stopword(key: str, lang: str) -> bool:
