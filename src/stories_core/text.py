@@ -306,7 +306,7 @@ _MARKDOWN = MarkdownIt("commonmark").enable("table")
 _MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)  # a long text's tokens take megabytes: keep the latest few
 def _parse(text: str) -> tuple[Token, ...]:
     """The text's markdown tokens, parsed once for all who ask (read, never changed)."""
     return tuple(_MARKDOWN.parse(text))
