@@ -141,7 +141,7 @@ _FOLD = str.maketrans(
 @cache
 def _language(tag: str) -> str:
     """The language subtag that picks the rules: "pt-BR" -> "pt"; "" -> "en"."""
-    return primary_language(tag.strip()) or "en"
+    return primary_language(tag)
 
 
 def _fold(word: str) -> str:

@@ -38,7 +38,7 @@ from fontTools import unicodedata as font_unicodedata
 from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
 
-from stories_core.text import text_direction
+from stories_core.text import language_subtags, text_direction
 
 REGULAR = "Regular"
 BOLD = "Bold"
@@ -191,14 +191,10 @@ def shipped_faces() -> tuple[Face, ...]:
     return _script_faces() + extra
 
 
-def _subtags(language: str) -> list[str]:
-    return [tag for tag in language.replace("_", "-").lower().split("-") if tag]
-
-
 def _cjk_variant(language: str, text: str) -> str:
     """Which CJK face: by the language tag, else by the characters (kana, hangul)."""
-    tags = _subtags(language) or ["und"]
-    primary, rest = tags[0], set(tags[1:])
+    primary, script, territory = language_subtags(language)
+    rest = {tag.lower() for tag in (script, territory) if tag}
     if primary == "ja":
         return "ja"
     if primary == "ko":
@@ -410,8 +406,7 @@ def strong_direction(text: str) -> str | None:
 def is_rtl_language(language: str) -> bool:
     """Whether `language` is written right to left, as `stories_core.text.text_direction`
     says (by the language's likely script: "pa-Arab" is, "pa" is not)."""
-    tags = _subtags(language)
-    return bool(tags) and tags[0] != "und" and text_direction(language) == "rtl"
+    return text_direction(language) == "rtl"
 
 
 def paragraph_direction(text: str, language: str) -> str:
@@ -427,5 +422,5 @@ def paragraph_direction(text: str, language: str) -> str:
 
 def raqm_language(language: str) -> str | None:
     """The tag handed to the shaper (it picks localised forms), or None for no hint."""
-    tags = _subtags(language)
-    return "-".join(tags) if tags and tags[0] != "und" else None
+    tag = language.strip().replace("_", "-").lower()
+    return tag if tag and tag != "und" else None

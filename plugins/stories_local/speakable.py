@@ -32,21 +32,19 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 
 import emoji
-import langcodes
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, get_date_format, get_month_names
 from babel.numbers import get_currency_name, get_decimal_symbol, get_group_symbol
 from babel.units import UnknownUnitError, format_unit
-from langcodes.tag_parser import LanguageTagError
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from num2words import CONVERTER_CLASSES, num2words
 
+from stories_core.text import language_subtags, primary_language
+
 __all__ = [
     "as_sentence",
-    "base_language",
     "is_english",
-    "language_subtags",
     "speakable",
     "without_code",
 ]
@@ -55,28 +53,8 @@ __all__ = [
 
 
 @cache
-def language_subtags(tag: str) -> tuple[str, str | None, str | None]:
-    """(language, script, territory) of a BCP-47 tag, normalised ("iw" -> "he", "cmn" -> "zh").
-
-    An empty or undetermined ("und") tag is English, the service's default.
-    """
-    try:
-        parsed = langcodes.Language.get(tag.strip() or "und", normalize=True)
-    except (LanguageTagError, ValueError):
-        return tag.strip().replace("_", "-").split("-")[0].lower(), None, None
-    language = parsed.language or "en"
-    if language == "cmn":
-        language = "zh"
-    return language, parsed.script, parsed.territory
-
-
-def base_language(tag: str) -> str:
-    """The language subtag of a BCP-47 tag ("pt-BR" -> "pt"); "" and "und" count as "en"."""
-    return language_subtags(tag)[0]
-
-
 def is_english(tag: str) -> bool:
-    return base_language(tag) == "en"
+    return primary_language(tag) == "en"
 
 
 # --- markup ------------------------------------------------------------------------------------
@@ -183,7 +161,7 @@ def _blocks(text: str) -> list[str]:
 
 def as_sentence(text: str, language: str) -> str:
     """`text` ended as a sentence in `language` ("Title" -> "Title.", "标题" -> "标题。")."""
-    return _as_sentence(text, "。" if base_language(language) in _CJK else ".")
+    return _as_sentence(text, "。" if primary_language(language) in _CJK else ".")
 
 
 def _as_sentence(block: str, full_stop: str) -> str:

@@ -33,8 +33,9 @@ from babel import Locale
 
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Media, Narration
+from stories_core.text import language_subtags, primary_language
 from stories_local.narrator import NARRATOR, SECOND_HOST
-from stories_local.speakable import base_language, language_subtags, speakable
+from stories_local.speakable import speakable
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000
@@ -157,7 +158,7 @@ def speaks(language: str) -> bool:
 
 
 def _no_voice(language: str) -> GenerationError:
-    base = base_language(language)
+    base = primary_language(language)
     name = Locale("en").languages.get(base)
     reason = _UNREADABLE.get(base)
     return GenerationError(
@@ -173,7 +174,7 @@ def _speaks_language(voice: str, language: str, code: str) -> bool:
     name = voice.strip().partition("+")[0]
     if not name:
         return False
-    return base_language(name) in (base_language(language), base_language(code))
+    return primary_language(name) in (primary_language(language), primary_language(code))
 
 
 class _Espeak:

@@ -84,7 +84,7 @@ def language_tag(tag: str) -> str:
         standard = langcodes.standardize_tag(tag.strip())
     except (ValueError, LookupError) as error:
         raise ValueError(f"{tag!r} is not a valid BCP-47 language tag") from error
-    primary = primary_language(standard)
+    primary = standard.split("-", 1)[0]  # as written: "und" must not read as English here
     if primary in _NOT_LANGUAGES or primary in ("x", "i") or "qaa" <= primary <= "qtz":
         raise ValueError(f"{tag!r} names no language of a text (private or special use)")
     return standard
@@ -94,9 +94,22 @@ def language_tag(tag: str) -> str:
 _NOT_LANGUAGES = frozenset({"und", "zxx", "mul", "mis"})
 
 
+@lru_cache(maxsize=256)
+def language_subtags(tag: str) -> tuple[str, str | None, str | None]:
+    """(language, script, territory) of a BCP-47 tag, normalised ("iw" -> "he", "cmn" ->
+    "zh", "pt_BR" -> ("pt", None, "BR")). An empty or undetermined ("und") tag is English,
+    the service's default."""
+    try:
+        parsed = langcodes.Language.get(tag.strip() or "und", normalize=True)
+    except (LookupError, ValueError):  # langcodes' LanguageTagError is a ValueError
+        return tag.strip().replace("_", "-").split("-")[0].lower() or "en", None, None
+    language = parsed.language or "en"
+    return ("zh" if language == "cmn" else language), parsed.script, parsed.territory
+
+
 def primary_language(tag: str) -> str:
-    """The language subtag alone: "pt-BR" -> "pt", "zh-Hant" -> "zh"."""
-    return tag.split("-", 1)[0].lower()
+    """The language subtag alone: "pt-BR" -> "pt", "zh-Hant" -> "zh"; "" -> "en"."""
+    return language_subtags(tag)[0]
 
 
 @lru_cache(maxsize=256)

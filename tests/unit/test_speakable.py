@@ -15,13 +15,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stories_local.speakable import (
-    as_sentence,
-    base_language,
-    language_subtags,
-    speakable,
-    without_code,
-)
+from stories_local.speakable import as_sentence, speakable, without_code
+
+from stories_core.text import language_subtags, primary_language
 
 # --- English -----------------------------------------------------------------------------------
 
@@ -262,7 +258,7 @@ def test_nothing_left_to_say_is_empty() -> None:
      ("zh-Hant-TW", "zh"), ("EN_us", "en")],
 )  # fmt: skip
 def test_languages_are_read_from_bcp47_tags(tag: str, base: str) -> None:
-    assert base_language(tag) == base
+    assert primary_language(tag) == base
 
 
 def test_language_subtags_keep_script_and_territory() -> None:
