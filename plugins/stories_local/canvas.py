@@ -575,19 +575,6 @@ def fit(
     room to draw it (`Typesetter.missing` still tells what could not be drawn). The block's
     `missing` lists the characters of `text` left out because no shipped face has them.
     """
-    block = _fit(setter, text, width, height, max_lines, largest, smallest)
-    return replace(block, missing=setter.missing(text)) if block else None
-
-
-def _fit(
-    setter: Typesetter,
-    text: str,
-    width: float,
-    height: float,
-    max_lines: int,
-    largest: int,
-    smallest: int,
-) -> Block | None:
     prepared = setter.prepare(text)
     if not prepared.replace(ZWSP, "").replace(SHY, "").strip():
         return None
@@ -599,7 +586,7 @@ def _fit(
         if len(wrapped) <= max_lines:
             block = _block(setter, size, wrapped)
             if block.width <= width and block.height <= height:
-                return block
+                return replace(block, missing=setter.missing(text))
         if size <= smallest:
             break
         size = max(smallest, min(size - 1, math.floor(size * 0.88)))
@@ -608,14 +595,14 @@ def _fit(
             setter, size, wrap(prepared, setter, size, width), width, height, max_lines
         )
         if block:
-            return block
+            return replace(block, missing=setter.missing(text))
         size -= 1
     return None
 
 
 @dataclass
 class Placed:
-    """Where a block goes in its box; what `place` drew, for the image's metadata."""
+    """Where a block goes in its box (from `arrange`): what is drawn, for the image's metadata."""
 
     text: str
     box: tuple[int, int, int, int]
