@@ -36,11 +36,17 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, get_date_format, get_month_names
 from babel.numbers import get_currency_name, get_decimal_symbol, get_group_symbol
 from babel.units import UnknownUnitError, format_unit
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from num2words import CONVERTER_CLASSES, num2words
 
-from stories_core.text import language_subtags, primary_language
+from stories_core.text import (
+    BlockKind,
+    blocks,
+    language_subtags,
+    markdown_tokens,
+    primary_language,
+    reads_as_prose,
+)
 
 __all__ = [
     "as_sentence",
@@ -59,19 +65,10 @@ def is_english(tag: str) -> bool:
 
 # --- markup ------------------------------------------------------------------------------------
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 _TAG = re.compile(r"<[^>]*>")
 _HIDDEN_HTML = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_WORDS = re.compile(r"[^\W\d_]{2,}")
-_CODE_MARKS = frozenset("{}[]();=<>_/\\|$#@*&^~`")
 _TERMINAL = frozenset(".!?…:;。！？；：।॥؟۔።၊။")
 _CLOSERS = frozenset("\"'”’»)]」』）")
-
-
-def _reads_as_prose(content: str) -> bool:
-    """Whether an indented block is indented prose (read it) rather than code (drop it)."""
-    symbols = sum(character in _CODE_MARKS for character in content)
-    return len(_WORDS.findall(content)) >= 4 and symbols <= 0.02 * len(content)
 
 
 def without_code(text: str) -> str:
@@ -81,15 +78,14 @@ def without_code(text: str) -> str:
     """
     if "```" not in text and "~~~" not in text and "    " not in text and "\t" not in text:
         return text
-    lines = text.splitlines(keepends=True)
-    for token in _MARKDOWN.parse(text):
-        if token.map and (
-            token.type == "fence"
-            or (token.type == "code_block" and not _reads_as_prose(token.content))
-        ):
-            for number in range(*token.map):
-                lines[number] = "\n" if lines[number].endswith("\n") else ""
-    return "".join(lines)
+    code = [block for block in blocks(text) if block.kind is BlockKind.CODE]
+    if not code:
+        return text
+    kept, end = [], 0
+    for block in code:  # the block's characters go; its line breaks stay
+        kept += [text[end : block.start], "\n" * text.count("\n", block.start, block.end)]
+        end = block.end
+    return "".join([*kept, text[end:]])
 
 
 def _inline_text(children: list[Token]) -> str:
@@ -135,7 +131,7 @@ def _blocks(text: str) -> list[str]:
     blocks: list[str] = []
     row: list[str] | None = None
     item_number = ""
-    for token in _MARKDOWN.parse(text):
+    for token in markdown_tokens(text):
         kind = token.type
         if kind == "inline":
             words = _inline_text(token.children or [])
@@ -154,7 +150,7 @@ def _blocks(text: str) -> list[str]:
             row = None
         elif kind == "html_block":
             blocks.append(_TAG.sub(" ", _HIDDEN_HTML.sub(" ", token.content)))
-        elif kind == "code_block" and _reads_as_prose(token.content):
+        elif kind == "code_block" and reads_as_prose(token.content):
             blocks.append(token.content)
     return blocks
 

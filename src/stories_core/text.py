@@ -125,13 +125,24 @@ def text_direction(tag: str) -> str:
 # --- Blocks -----------------------------------------------------------------------------
 
 
+_CODE_MARKS = frozenset("{}[]();=<>_/\\|$#@*&^~`")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def reads_as_prose(content: str) -> bool:
+    """Whether an indented block is indented prose (plain texts indent paragraphs and
+    quotes) rather than code: four words or more, and almost no code punctuation."""
+    symbols = sum(character in _CODE_MARKS for character in content)
+    return len(_WORDS.findall(content)) >= 4 and symbols <= 0.02 * len(content)
+
+
 class BlockKind(StrEnum):
     HEADING = "heading"
     PROSE = "prose"
-    """A paragraph, a list item's paragraph, a quoted paragraph, an indented block (plain
-    texts indent prose too)."""
+    """A paragraph, a list item's paragraph, a quoted paragraph, an indented block that
+    reads as prose (plain texts indent paragraphs too)."""
     CODE = "code"
-    """A fenced code block."""
+    """A fenced code block, or an indented one that does not read as prose."""
     ROW = "row"
     """A table row."""
     RULE = "rule"
@@ -153,7 +164,7 @@ class Block:
 _KINDS = {
     "heading_open": BlockKind.HEADING,
     "paragraph_open": BlockKind.PROSE,
-    "code_block": BlockKind.PROSE,
+    "code_block": BlockKind.PROSE,  # unless it does not read as prose
     "fence": BlockKind.CODE,
     "tr_open": BlockKind.ROW,
     "html_block": BlockKind.OTHER,
@@ -172,16 +183,21 @@ def blocks(text: str) -> tuple[Block, ...]:
     last = len(offsets) - 1
     found: list[Block] = []
     covered_to = 0
-    for token in _parse(text):
+    for token in markdown_tokens(text):
         kind = _KINDS.get(token.type)
         if kind is None or not token.map:
             continue
+        if token.type == "code_block" and not reads_as_prose(token.content):
+            kind = BlockKind.CODE
         first, after = min(token.map[0], last), min(token.map[1], last)
         start, end = offsets[first], offsets[after]
         if start < covered_to or start >= end:
             continue  # a paragraph inside a table cell's row, already covered
         found.extend(_uncovered(text, covered_to, start))
-        found.append(Block(start, len(text[:end].rstrip("\n")), kind))
+        block_end = end
+        while block_end > start and text[block_end - 1] == "\n":
+            block_end -= 1
+        found.append(Block(start, block_end, kind))
         covered_to = end
     found.extend(_uncovered(text, covered_to, len(text)))
     return tuple(found)
@@ -314,14 +330,15 @@ class Heading:
     end: int
 
 
-_MARKDOWN = MarkdownIt("commonmark").enable("table")
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 # Every emoji lies in these ranges (Unicode's emoji data); text without them has none.
 _MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
 
 
 @lru_cache(maxsize=8)  # a long text's tokens take megabytes: keep the latest few
-def _parse(text: str) -> tuple[Token, ...]:
-    """The text's markdown tokens, parsed once for all who ask (read, never changed)."""
+def markdown_tokens(text: str) -> tuple[Token, ...]:
+    """The text's markdown tokens (markdown-it-py: CommonMark, tables, strikethrough),
+    parsed once for all who ask; read them, never change them."""
     return tuple(_MARKDOWN.parse(text))
 
 
@@ -365,7 +382,7 @@ def headings(text: str) -> list[Heading]:
     for line in text.splitlines(keepends=True):
         offsets.append(offsets[-1] + len(line))
     found = []
-    tokens = _parse(text)
+    tokens = markdown_tokens(text)
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.map:
             title = _inline_plain(tokens[index + 1])
@@ -405,7 +422,7 @@ def plain(text: str) -> str:
     no HTML, no link targets, bare URLs or e-mail addresses, no emoji."""
     lines: list[str] = []
     row: list[str] | None = None
-    for token in _parse(text):
+    for token in markdown_tokens(text):
         if token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
