@@ -334,7 +334,8 @@ _ABOUT_WORDS = {
 # Context that makes a four-digit number a year where years are read unlike counts.
 _YEAR_CONTEXT = {
     "en": "in since by from until till to of before after during around circa early late "
-    "mid year years summer winter spring autumn fall and or between through the",
+    "mid year years summer winter spring autumn fall and or between through the "
+    "q1 q2 q3 q4 h1 h2 fy",
     "de": "im seit bis von ab um vor nach Jahr Jahre Jahres Anfang Ende Mitte Sommer Winter "
     "Frühjahr Herbst und oder zwischen",
     "nl": "in sinds tot van vanaf rond jaar en of tussen",
@@ -733,7 +734,10 @@ class _Reader:
             return _said(whole, self.words) or self.digits(value)
         if not self.decimals:
             return self.digits(value)
-        return _said(value, self.words) or self.digits(value)
+        said = _said(value, self.words) or self.digits(value)
+        if self.base == "es" and self.decimal == ",":
+            said = said.replace(" punto ", " coma ")  # num2words says the point of Mexico
+        return said
 
     def say_ordinal(self, number: int) -> str | None:
         if not self.has_ordinals:

@@ -344,3 +344,17 @@ def test_what_reads_like_something_else_is_read_as_meant(
 )
 def test_magnitudes_agree_with_their_number(text: str, language: str, said: str) -> None:
     assert speakable(text, language) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "said"),
+    [
+        ("Madrid tiene 3,3 millones.", "es", "Madrid tiene tres coma tres millones."),
+        ("México tiene 3.3 millones.", "es-MX", "México tiene tres punto tres millones."),
+        ("# Q3 2024 Results", "en", "Q3 twenty twenty-four Results."),
+    ],
+)
+def test_decimal_marks_and_fiscal_years_are_said_as_written(
+    text: str, language: str, said: str
+) -> None:
+    assert speakable(text, language) == said
