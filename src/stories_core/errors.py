@@ -99,6 +99,14 @@ class GenerationError(StoriesError):
         self.retryable = retryable
 
 
+class BackendMisconfigured(GenerationError):
+    """A backend's `STORIES_<NAME>_*` settings are missing or wrong; the message names every
+    bad variable (never its value: it may be a secret). Not retryable until fixed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="BACKEND_MISCONFIGURED", retryable=False)
+
+
 class ModelOutputInvalid(GenerationError):
     """A backend's answer could not be parsed or repaired."""
 
