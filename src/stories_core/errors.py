@@ -1,10 +1,23 @@
-"""Domain errors. Adapters map them to exit codes and gRPC status codes."""
+"""Domain errors.
+
+Every error's `code` is a domain reason in UPPER_SNAKE: it says what went wrong, not how a
+transport reports it. It is stable and machine-readable: a failed job stores it as its
+`error_code`, the command line prints it, and the gRPC API sends it as the reason of the
+`google.rpc.ErrorInfo` on every error (reason == code, always). A few reasons share their
+spelling with a gRPC status name because that is also the plainest domain word and the
+API has always sent it: NOT_FOUND, UNAUTHENTICATED and INTERNAL (the base class: a fault
+on our side). No other code is a gRPC status name.
+
+Which transport status an error becomes is the adapters' business, never the core's: the
+gRPC mapping (a table from error class to status code, with the google.rpc details each
+kind carries) lives in `stories_adapters.grpc.errors`.
+"""
 
 from __future__ import annotations
 
 
 class StoriesError(Exception):
-    """Base of every error the core raises on purpose; `code` is stable and machine-readable."""
+    """Base of every error the core raises on purpose; `code` is its domain reason."""
 
     code = "INTERNAL"
 
@@ -16,7 +29,7 @@ class StoriesError(Exception):
 class InvalidInput(StoriesError):
     """A request field is wrong; nothing was changed."""
 
-    code = "INVALID_ARGUMENT"
+    code = "INVALID_FIELD"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -28,7 +41,7 @@ class NotEnabled(StoriesError):
     """A request field asks for something this deployment does not offer; nothing was
     changed. (Unlike InvalidInput, the same request can work on another deployment.)"""
 
-    code = "FAILED_PRECONDITION"
+    code = "NOT_ENABLED"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -44,13 +57,13 @@ class NotFound(StoriesError):
 class IllegalTransition(StoriesError):
     """A state change the state machine does not allow."""
 
-    code = "FAILED_PRECONDITION"
+    code = "ILLEGAL_STATE"
 
 
 class ConflictingRequest(StoriesError):
     """An idempotency key was reused with a different request."""
 
-    code = "INVALID_ARGUMENT"
+    code = "REQUEST_ID_REUSED"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -60,19 +73,20 @@ class ConflictingRequest(StoriesError):
 class ConcurrentChange(StoriesError):
     """The thing changed between our read and our write; reading again and retrying is safe."""
 
-    code = "ABORTED"
+    code = "CONCURRENT_CHANGE"
 
 
 class AlreadyExists(StoriesError):
     """A unique key (such as a tenant's request_id) was taken by a concurrent writer."""
 
-    code = "ALREADY_EXISTS"
+    code = "KEY_TAKEN"
 
 
 class LeaseLost(StoriesError):
-    """Another worker holds this job now; every write of ours must stop."""
+    """Another worker holds this job now; every write of ours must stop. (Its code is
+    ConcurrentChange's: to anyone outside the worker, another writer got there first.)"""
 
-    code = "ABORTED"
+    code = "CONCURRENT_CHANGE"
 
 
 class DuplicateRegistration(StoriesError):
@@ -130,7 +144,7 @@ class Unauthenticated(StoriesError):
 class QuotaExceeded(StoriesError):
     """A tenant's key used up its allowance for the period."""
 
-    code = "RESOURCE_EXHAUSTED"
+    code = "QUOTA_EXCEEDED"
 
     def __init__(self, message: str, *, subject: str, retry_after_seconds: float) -> None:
         super().__init__(message)

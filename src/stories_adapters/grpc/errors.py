@@ -1,8 +1,23 @@
-"""Domain errors as canonical gRPC statuses with google.rpc details (via grpcio-status)."""
+"""Domain errors as canonical gRPC statuses with google.rpc details (via grpcio-status).
+
+Two tables decide what a client sees, both looked up along the error's MRO, so a subclass
+inherits its parent's entry until it is given its own:
+
+- `STATUS_CODES`: the gRPC status code of each error class;
+- `DETAILS`: the google.rpc details each kind carries. Every error carries an ErrorInfo
+  whose reason is the error's own domain `code` (reason == code, always); some add a
+  BadRequest, PreconditionFailure, QuotaFailure or RetryInfo.
+
+An error whose status is INTERNAL is a fault on our side: its text is logged, never sent
+(the client reads "internal error" and the ErrorInfo reason). An exception that is not a
+StoriesError is a bug: INTERNAL with reason INTERNAL, logged.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -10,26 +25,35 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from stories_core.errors import (
+    AlreadyExists,
+    BackendMisconfigured,
     ConcurrentChange,
     ConflictingRequest,
+    DuplicateRegistration,
+    GenerationError,
     IllegalTransition,
     InvalidInput,
+    InvalidPlugin,
     LeaseLost,
     NotEnabled,
     NotFound,
     QuotaExceeded,
     StoriesError,
     Unauthenticated,
+    WebhookRefused,
 )
 
 DOMAIN = "stories.v1"
+HIDDEN_MESSAGE = "internal error"
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 
 class RateLimited(StoriesError):
     """Too many calls from one key; try again after `retry_after_seconds`."""
 
-    code = "RESOURCE_EXHAUSTED"
+    code = "RATE_LIMITED"
 
     def __init__(self, message: str, retry_after_seconds: float) -> None:
         super().__init__(message)
@@ -39,16 +63,49 @@ class RateLimited(StoriesError):
 class TooManyStreams(RateLimited):
     """Too many WatchJob/ReadAsset streams open, on the server or with one key."""
 
+    code = "TOO_MANY_STREAMS"
+
     def __init__(self, message: str) -> None:
         super().__init__(message, retry_after_seconds=1.0)
 
 
 class OutOfRange(StoriesError):
+    """A position past the end of what there is (a ReadAsset offset)."""
+
     code = "OUT_OF_RANGE"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+STATUS_CODES: Mapping[type[StoriesError], int] = {
+    # Faults on our side. A misbuilt plugin set, a refused webhook or a backend failure
+    # belong to startup, the dispatcher and the workers; reaching a call, they are ours.
+    StoriesError: code_pb2.INTERNAL,
+    DuplicateRegistration: code_pb2.INTERNAL,
+    InvalidPlugin: code_pb2.INTERNAL,
+    WebhookRefused: code_pb2.INTERNAL,
+    GenerationError: code_pb2.INTERNAL,
+    # The deployment's own backend settings are wrong: no retry helps until an operator
+    # fixes them (a request that names the backend is refused earlier, by validate(), as
+    # INVALID_ARGUMENT on `backend`).
+    BackendMisconfigured: code_pb2.FAILED_PRECONDITION,
+    InvalidInput: code_pb2.INVALID_ARGUMENT,
+    ConflictingRequest: code_pb2.INVALID_ARGUMENT,
+    OutOfRange: code_pb2.OUT_OF_RANGE,
+    NotEnabled: code_pb2.FAILED_PRECONDITION,
+    IllegalTransition: code_pb2.FAILED_PRECONDITION,
+    NotFound: code_pb2.NOT_FOUND,
+    Unauthenticated: code_pb2.UNAUTHENTICATED,
+    QuotaExceeded: code_pb2.RESOURCE_EXHAUSTED,
+    RateLimited: code_pb2.RESOURCE_EXHAUSTED,
+    ConcurrentChange: code_pb2.ABORTED,
+    LeaseLost: code_pb2.ABORTED,
+    # A concurrent twin took the request_id (SubmitJob already retried once): sending
+    # the same request again returns the twin's job.
+    AlreadyExists: code_pb2.ABORTED,
+}
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -57,8 +114,9 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
-def _info(reason: str, **metadata: str) -> any_pb2.Any:
-    return _pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
+def _info(error: StoriesError, **metadata: str) -> any_pb2.Any:
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN, metadata=metadata)
+    return _pack(info)
 
 
 def _retry(seconds: float) -> any_pb2.Any:
@@ -72,54 +130,71 @@ def _bad_request(field: str, description: str) -> any_pb2.Any:
     return _pack(error_details_pb2.BadRequest(field_violations=[violation]))
 
 
+def _reason_only(error: StoriesError) -> list[any_pb2.Any]:
+    return [_info(error)]
+
+
+def _invalid_field(error: InvalidInput) -> list[any_pb2.Any]:
+    return [_info(error, field=error.field), _bad_request(error.field, error.reason)]
+
+
+def _request_id_reused(error: ConflictingRequest) -> list[any_pb2.Any]:
+    return [_info(error), _bad_request(error.field, error.message)]
+
+
+def _out_of_range(error: OutOfRange) -> list[any_pb2.Any]:
+    return [_info(error, field=error.field), _bad_request(error.field, error.message)]
+
+
+def _not_enabled(error: NotEnabled) -> list[any_pb2.Any]:
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type=error.code, subject=error.field, description=error.message
+    )
+    failure = error_details_pb2.PreconditionFailure(violations=[violation])
+    return [_info(error, field=error.field), _pack(failure)]
+
+
+def _quota_exceeded(error: QuotaExceeded) -> list[any_pb2.Any]:
+    violation = error_details_pb2.QuotaFailure.Violation(
+        subject=error.subject, description=error.message
+    )
+    failure = error_details_pb2.QuotaFailure(violations=[violation])
+    return [_info(error), _pack(failure), _retry(error.retry_after_seconds)]
+
+
+def _rate_limited(error: RateLimited) -> list[any_pb2.Any]:
+    return [_info(error), _retry(error.retry_after_seconds)]
+
+
+DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
+    StoriesError: _reason_only,
+    InvalidInput: _invalid_field,
+    ConflictingRequest: _request_id_reused,
+    OutOfRange: _out_of_range,
+    NotEnabled: _not_enabled,
+    QuotaExceeded: _quota_exceeded,
+    RateLimited: _rate_limited,
+}
+
+
+def lookup(table: Mapping[type[StoriesError], V], kind: type[StoriesError]) -> V:
+    """`kind`'s entry in `table`, else its nearest ancestor's (along the MRO)."""
+    for ancestor in kind.__mro__:
+        if ancestor in table:
+            return table[ancestor]
+    raise KeyError(kind)
+
+
 def to_status(error: Exception) -> grpc.Status:
-    """The status a client sees for `error`; unexpected errors never leak their text."""
-    code, message, details = code_pb2.INTERNAL, "internal error", [_info("INTERNAL")]
-    if isinstance(error, ConflictingRequest):
-        code, message = code_pb2.INVALID_ARGUMENT, error.message
-        details = [_info("REQUEST_ID_REUSED"), _bad_request(error.field, error.message)]
-    elif isinstance(error, InvalidInput):
-        code, message = code_pb2.INVALID_ARGUMENT, error.message
-        details = [
-            _info("INVALID_FIELD", field=error.field),
-            _bad_request(error.field, error.reason),
-        ]
-    elif isinstance(error, OutOfRange):
-        code, message = code_pb2.OUT_OF_RANGE, error.message
-        details = [_info("OUT_OF_RANGE", field=error.field), _bad_request(error.field, message)]
-    elif isinstance(error, NotEnabled):
-        code, message = code_pb2.FAILED_PRECONDITION, error.message
-        violation = error_details_pb2.PreconditionFailure.Violation(
-            type="NOT_ENABLED", subject=error.field, description=error.message
-        )
-        details = [
-            _info("NOT_ENABLED", field=error.field),
-            _pack(error_details_pb2.PreconditionFailure(violations=[violation])),
-        ]
-    elif isinstance(error, NotFound):
-        code, message, details = code_pb2.NOT_FOUND, error.message, [_info("NOT_FOUND")]
-    elif isinstance(error, IllegalTransition):
-        code, message = code_pb2.FAILED_PRECONDITION, error.message
-        details = [_info("ILLEGAL_STATE")]
-    elif isinstance(error, Unauthenticated):
-        code, message = code_pb2.UNAUTHENTICATED, error.message
-        details = [_info("UNAUTHENTICATED")]
-    elif isinstance(error, QuotaExceeded):
-        code, message = code_pb2.RESOURCE_EXHAUSTED, error.message
-        violation = error_details_pb2.QuotaFailure.Violation(
-            subject=error.subject, description=error.message
-        )
-        details = [
-            _info("QUOTA_EXCEEDED"),
-            _pack(error_details_pb2.QuotaFailure(violations=[violation])),
-            _retry(error.retry_after_seconds),
-        ]
-    elif isinstance(error, RateLimited):
-        code, message = code_pb2.RESOURCE_EXHAUSTED, error.message
-        reason = "TOO_MANY_STREAMS" if isinstance(error, TooManyStreams) else "RATE_LIMITED"
-        details = [_info(reason), _retry(error.retry_after_seconds)]
-    elif isinstance(error, LeaseLost | ConcurrentChange):
-        code, message, details = code_pb2.ABORTED, error.message, [_info("CONCURRENT_CHANGE")]
+    """The status a client sees for `error`; our own faults never leak their text."""
+    if not isinstance(error, StoriesError):
+        log.error("unexpected error in a gRPC call", exc_info=error)
+        code, message = code_pb2.INTERNAL, HIDDEN_MESSAGE
+        details = [_info(StoriesError(HIDDEN_MESSAGE))]
     else:
-        log.exception("unexpected error in a gRPC call", exc_info=error)
+        code = lookup(STATUS_CODES, type(error))
+        message, details = error.message, lookup(DETAILS, type(error))(error)
+        if code == code_pb2.INTERNAL:
+            log.error("%s in a gRPC call", error.code, exc_info=error)
+            message = HIDDEN_MESSAGE
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
