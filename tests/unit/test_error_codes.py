@@ -8,6 +8,7 @@ import inspect
 import logging
 import re
 from collections.abc import Callable
+from types import ModuleType
 
 import grpc
 import pytest
@@ -157,13 +158,13 @@ EXPECTED: dict[type[StoriesError], tuple[Callable[[], StoriesError], grpc.Status
 }
 
 
-def _error_classes(module: object) -> set[type[StoriesError]]:
+def _error_classes(module: ModuleType) -> set[type[StoriesError]]:
     return {
         value
         for value in vars(module).values()
         if inspect.isclass(value)
         and issubclass(value, StoriesError)
-        and value.__module__ == module.__name__  # type: ignore[attr-defined]
+        and value.__module__ == module.__name__
     }
 
 
@@ -199,7 +200,9 @@ def test_every_error_class_is_decided() -> None:
     assert core | adapter == set(EXPECTED), "decide the status and reason of a new error"
 
 
-@pytest.mark.parametrize("kind", sorted(EXPECTED, key=lambda k: k.__name__), ids=str)
+@pytest.mark.parametrize(
+    "kind", sorted(EXPECTED, key=lambda k: k.__name__), ids=lambda kind: kind.__name__
+)
 def test_every_error_has_a_status_and_sends_its_code_as_the_reason(kind, caplog) -> None:
     make, status_code, reason = EXPECTED[kind]
     error = make()
@@ -218,7 +221,9 @@ def test_every_error_has_a_status_and_sends_its_code_as_the_reason(kind, caplog)
         assert not caplog.records
 
 
-@pytest.mark.parametrize("kind", sorted(EXPECTED, key=lambda k: k.__name__), ids=str)
+@pytest.mark.parametrize(
+    "kind", sorted(EXPECTED, key=lambda k: k.__name__), ids=lambda kind: kind.__name__
+)
 def test_codes_are_domain_reasons_not_grpc_status_names(kind) -> None:
     code = EXPECTED[kind][0]().code
     assert UPPER_SNAKE.fullmatch(code), code
