@@ -37,7 +37,7 @@ from stories_core.model import (
     WebhookDelivery,
     WebhookState,
 )
-from stories_core.ports import JobCursor
+from stories_core.ports import EventSink, JobCursor, UnitOfWork
 
 STYLE = ContentStyle(
     name="plain", description="A plain test style.", tone="plain", image_style="plain"
@@ -60,22 +60,36 @@ class InMemoryJobRepository:
 
     def __init__(self, store: dict[str, Job]) -> None:
         self._store = store
+        self.seen: list[Job] = []
+
+    def _saw(self, job: Job) -> Job:
+        if not any(seen is job for seen in self.seen):
+            self.seen.append(job)
+        return job
+
+    def _stored(self, job: Job) -> Job:
+        """A copy without the operations' bookkeeping, as a database row would be."""
+        stored = copy.deepcopy(job)
+        stored.take_events()
+        stored.take_changed_segments()
+        return stored
 
     def add(self, job: Job) -> None:
         if job.request_id and self.find_by_request_id(job.tenant, job.request_id):
             raise AlreadyExists(f"request_id {job.request_id!r} is already taken")
-        self._store[job.id] = copy.deepcopy(job)
+        self._store[job.id] = self._stored(job)
+        self._saw(job)
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
         job = self._store.get(job_id)
         if job is None or (tenant is not None and job.tenant != tenant):
             raise NotFound(f"job {job_id} not found")
-        return copy.deepcopy(job)
+        return self._saw(copy.deepcopy(job))
 
     def find_by_request_id(self, tenant: str, request_id: str) -> Job | None:
         for job in self._store.values():
             if job.tenant == tenant and job.request_id == request_id:
-                return copy.deepcopy(job)
+                return self._saw(copy.deepcopy(job))
         return None
 
     def list(
@@ -93,13 +107,17 @@ class InMemoryJobRepository:
         return [copy.deepcopy(j) for j in jobs[:limit]]
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
+        self._saw(job)
         stored = self._store[job.id]
         if expected_state is not None and stored.state is not expected_state:
             raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
         segments = stored.segments
-        self._store[job.id] = replace(copy.deepcopy(job), segments=segments)
+        self._store[job.id] = replace(self._stored(job), segments=segments)
+        for segment in job.take_changed_segments():
+            self.update_segment(segment)
 
     def add_segments(self, job: Job, segments: Sequence[Segment]) -> None:
+        self._saw(job)
         self._store[job.id].segments.extend(copy.deepcopy(list(segments)))
 
     def _segment(self, segment_id: str) -> Segment:
@@ -126,11 +144,6 @@ class InMemoryJobRepository:
                 return copy.deepcopy(found)
         raise NotFound(f"asset {asset_id} not found")
 
-    @staticmethod
-    def _claimable(job: Job, now: datetime) -> bool:
-        expired = job.lease_expires_at is None or job.lease_expires_at < now
-        return job.state is JobState.QUEUED or (job.state is JobState.RUNNING and expired)
-
     def claimable(
         self, now: datetime, limit: int, queued_before: datetime | None = None
     ) -> list[tuple[str, str]]:
@@ -139,17 +152,15 @@ class InMemoryJobRepository:
             jobs = [
                 j for j in jobs if j.state is not JobState.QUEUED or j.updated_at < queued_before
             ]
-        return [(j.id, j.trace_id) for j in jobs if self._claimable(j, now)][:limit]
+        return [(j.id, j.trace_id) for j in jobs if j.claimable_at(now)][:limit]
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
-        job = self._store[job_id]
-        if self._claimable(job, now):
-            job.state = JobState.RUNNING
-            job.lease_owner, job.lease_expires_at = owner, until
-            job.attempt += 1
-            job.updated_at = now
-            return copy.deepcopy(job)
-        return None
+        if job_id not in self._store or not self._store[job_id].claimable_at(now):
+            return None
+        job = self.get(job_id)
+        job.claim(owner, now, until)
+        self._store[job_id] = self._stored(job)
+        return job
 
     def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
         job = self._store[job_id]
@@ -232,10 +243,11 @@ class InMemoryWebhookRepository:
         )
 
 
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(UnitOfWork):
     """Works on a copy of the database's tables and swaps it in on commit."""
 
     def __init__(self, database: InMemoryDatabase) -> None:
+        super().__init__(database.events)
         self._database = database
 
     def __enter__(self) -> InMemoryUnitOfWork:
@@ -253,16 +265,16 @@ class InMemoryUnitOfWork:
             self._working.webhooks, self._working.webhook_attempts
         )
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._database.lock.release()
-
-    def commit(self) -> None:
+    def _commit(self) -> None:
         self._database.tables = self._working
         self._database.commits += 1
         self._open(self._working)
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         self._open(self._database.tables)
+
+    def _close(self) -> None:
+        self._database.lock.release()
 
 
 @dataclass
@@ -277,7 +289,10 @@ class Tables:
 
 
 class InMemoryDatabase:
-    def __init__(self) -> None:
+    """`events` hears of the job events its units of work commit."""
+
+    def __init__(self, events: EventSink | None = None) -> None:
+        self.events = events
         self.tables = Tables()
         self.lock = threading.RLock()
         self.commits = 0

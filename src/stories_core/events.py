@@ -1,4 +1,8 @@
-"""Events a job emits as it moves: what watchers, progress bars and webhooks see."""
+"""Events a job emits as it moves: what watchers, progress bars and webhooks see.
+
+The job's operations (`stories_core.model.Job`) record them; the unit of work writes them
+to the outbox in the transaction that made them true, and hands them to the in-process
+event sink once it has committed."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from stories_core.model import Job, JobState, OutboxMessage, Topic
+from stories_core.states import JobState
 
 
 class EventKind(StrEnum):
@@ -73,32 +77,4 @@ class JobEvent:
             error_code=data.get("error_code"),
             error_message=data.get("error_message"),
             error_retryable=bool(data.get("error_retryable", False)),
-        )
-
-    def outbox_messages(self, webhook_url: str | None = None) -> list[OutboxMessage]:
-        """The event for the events topic, and for a terminal event with a webhook URL,
-        the webhook to deliver."""
-        messages = [OutboxMessage(Topic.EVENTS, self.job_id, self.to_dict(), self.occurred_at)]
-        if webhook_url and self.state.is_terminal:
-            payload = {"url": webhook_url, "event": self.to_dict()}
-            messages.append(OutboxMessage(Topic.WEBHOOKS, self.job_id, payload, self.occurred_at))
-        return messages
-
-    @classmethod
-    def of(
-        cls, kind: EventKind, job: Job, now: datetime, *, segment_index: int | None = None
-    ) -> JobEvent:
-        return cls(
-            kind=kind,
-            job_id=job.id,
-            tenant=job.tenant,
-            state=job.state,
-            progress=job.progress,
-            occurred_at=now,
-            trace_id=job.trace_id,
-            segment_index=segment_index,
-            segment_count=len(job.segments) or None,
-            error_code=job.error_code,
-            error_message=job.error_message,
-            error_retryable=job.error_retryable,
         )

@@ -1,37 +1,28 @@
-"""Jobs, segments and assets, with the state machines that govern them."""
+"""Jobs, segments and assets, with the state machines that govern them and the operations
+of a job's life.
+
+Each operation (`Job.create`, `claim`, `plan`, `finish_segment`, `succeed`, `fail`,
+`cancel`, `release`, `retry`) checks its transition, changes the job, its segments and
+its lease as one, and records the domain event it causes in `Job.events`. The unit of
+work (`stories_core.ports.UnitOfWork`) writes recorded events to the outbox in the same
+transaction, so use cases load, call and commit.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from stories_core.errors import IllegalTransition
+from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
+from stories_core.states import JobState, SegmentState
 
 # Fixed namespace so that ids derived from (job, index, kind) are the same on every retry.
 _ID_NAMESPACE = uuid.UUID("5d9a4e62-38a1-4c59-9c8e-4b1f3f6b6f10")
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-class SegmentState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class AudioType(StrEnum):
@@ -45,8 +36,6 @@ class AssetKind(StrEnum):
     IMAGE = "image"
     AUDIO = "audio"
 
-
-TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 # RUNNING -> QUEUED releases a job a worker gave back (shutdown, lost lease);
 # FAILED -> QUEUED is an explicit retry, which keeps finished segments.
@@ -160,6 +149,20 @@ class Job:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
 
+    events: list[JobEvent] = field(default_factory=list, repr=False, compare=False)
+    """Domain events recorded by the operations below and not yet written to the outbox."""
+    _changed_segments: dict[str, Segment] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def create(cls, *, now: datetime, **fields: Any) -> Job:
+        """A new QUEUED job (its fields as the constructor takes them); records JOB_QUEUED,
+        whose outbox messages include the workers' doorbell."""
+        job = cls(**fields, created_at=now, updated_at=now)
+        job._record(EventKind.JOB_QUEUED, now)
+        return job
+
     def transition(self, new_state: JobState, now: datetime) -> None:
         if new_state not in JOB_TRANSITIONS[self.state]:
             raise IllegalTransition(
@@ -167,6 +170,156 @@ class Job:
             )
         self.state = new_state
         self.updated_at = now
+
+    def claimable_at(self, now: datetime) -> bool:
+        """Queued, or running under a lease that has expired (its worker is presumed dead).
+        The repositories' queries for claimable jobs say the same in SQL."""
+        expired = self.lease_expires_at is None or self.lease_expires_at < now
+        return self.state is JobState.QUEUED or (self.state is JobState.RUNNING and expired)
+
+    def claim(self, owner: str, now: datetime, until: datetime) -> None:
+        """Take the lease for `owner` until `until`: RUNNING, one more attempt; records
+        JOB_STARTED. IllegalTransition when the job is not claimable now."""
+        if not self.claimable_at(now):
+            raise IllegalTransition(f"job {self.id} is {self.state.value} and not claimable")
+        if self.state is not JobState.RUNNING:
+            self.transition(JobState.RUNNING, now)
+        self.updated_at = now
+        self.lease_owner, self.lease_expires_at = owner, until
+        self.attempt += 1
+        self._record(EventKind.JOB_STARTED, now)
+
+    def plan(self, segments: Sequence[Segment], now: datetime) -> None:
+        """The running job's segments, once; records SEGMENTS_PLANNED."""
+        self._require(JobState.RUNNING, "planned")
+        if self.segments:
+            raise IllegalTransition(f"job {self.id} is already split into segments")
+        self.segments = list(segments)
+        self._record(EventKind.SEGMENTS_PLANNED, now)
+
+    def start_segment(self, segment: Segment) -> None:
+        """A segment of the running job is being generated. Kept in memory only: a write
+        per segment to record it would tell readers nothing the job's state does not."""
+        self._require(JobState.RUNNING, "generating segments")
+        if segment.state is not SegmentState.RUNNING:
+            segment.transition(SegmentState.RUNNING)
+
+    def finish_segment(self, segment: Segment, assets: Sequence[Asset], now: datetime) -> None:
+        """A running segment is done, with its assets; records SEGMENT_DONE."""
+        self._require(JobState.RUNNING, "given a finished segment")
+        segment.assets = sorted(assets, key=lambda a: a.kind.value)
+        self._set_segment(segment, SegmentState.SUCCEEDED)
+        self._record(EventKind.SEGMENT_DONE, now, segment_index=segment.index)
+
+    def succeed(self, markup: str, now: datetime) -> None:
+        """Every segment is done: SUCCEEDED with its markup, lease cleared; records
+        JOB_SUCCEEDED."""
+        unfinished = [s.index for s in self.segments if s.state is not SegmentState.SUCCEEDED]
+        if unfinished:
+            raise IllegalTransition(f"job {self.id} has unfinished segments {unfinished}")
+        self.transition(JobState.SUCCEEDED, now)
+        self.markup = markup
+        self._end_lease()
+        self._record(TERMINAL_EVENT[JobState.SUCCEEDED], now)
+
+    def fail(self, code: str, message: str, now: datetime, *, retryable: bool = False) -> None:
+        """FAILED with the error (`code` a domain reason; `retryable` whether trying later
+        may help), running segments FAILED, lease cleared; records JOB_FAILED."""
+        self.transition(JobState.FAILED, now)
+        self._set_segments({SegmentState.RUNNING}, SegmentState.FAILED)
+        self.error_code, self.error_message, self.error_retryable = code, message, retryable
+        self._end_lease()
+        self._record(TERMINAL_EVENT[JobState.FAILED], now)
+
+    def cancel(self, now: datetime) -> None:
+        """Stop a queued or running job: CANCELLED, its unfinished segments CANCELLED, lease
+        cleared; records JOB_CANCELLED. Cancelling a cancelled job changes nothing; a job
+        that succeeded or failed cannot be cancelled (IllegalTransition)."""
+        if self.state is JobState.CANCELLED:
+            return
+        if self.state.is_terminal:
+            raise IllegalTransition(f"job {self.id} has already {self.state.value}")
+        self.transition(JobState.CANCELLED, now)
+        self._set_segments({SegmentState.QUEUED, SegmentState.RUNNING}, SegmentState.CANCELLED)
+        self._end_lease()
+        self._record(TERMINAL_EVENT[JobState.CANCELLED], now)
+
+    def release(self, now: datetime) -> None:
+        """Give back a running job (its worker is stopping): queued again with its finished
+        segments kept and its running ones queued; records JOB_QUEUED (a new doorbell)."""
+        self._require(JobState.RUNNING, "released")
+        self._set_segments({SegmentState.RUNNING}, SegmentState.QUEUED)
+        self._requeue(now)
+
+    def retry(self, now: datetime) -> None:
+        """Queue a failed job again: its error cleared, its finished segments kept, the rest
+        queued; records JOB_QUEUED (a new doorbell)."""
+        if self.state is not JobState.FAILED:
+            raise IllegalTransition(
+                f"only a failed job can be retried; job {self.id} is {self.state.value}"
+            )
+        self.error_code = self.error_message = None
+        self.error_retryable = False
+        self._set_segments({SegmentState.FAILED, SegmentState.CANCELLED}, SegmentState.QUEUED)
+        self._requeue(now)
+
+    def event(
+        self, kind: EventKind, now: datetime, *, segment_index: int | None = None
+    ) -> JobEvent:
+        """An event of `kind` describing the job as it is now (recorded or not)."""
+        return JobEvent(
+            kind=kind,
+            job_id=self.id,
+            tenant=self.tenant,
+            state=self.state,
+            progress=self.progress,
+            occurred_at=now,
+            trace_id=self.trace_id,
+            segment_index=segment_index,
+            segment_count=len(self.segments) or None,
+            error_code=self.error_code,
+            error_message=self.error_message,
+            error_retryable=self.error_retryable,
+        )
+
+    def take_events(self) -> list[JobEvent]:
+        """The recorded events, oldest first, forgetting them (the unit of work writes
+        them, or drops them when its transaction rolls back)."""
+        events, self.events = self.events, []
+        return events
+
+    def take_changed_segments(self) -> list[Segment]:
+        """The segments whose state the operations changed since the last call, in order
+        (the repository writes them with the job)."""
+        changed = sorted(self._changed_segments.values(), key=lambda s: s.index)
+        self._changed_segments.clear()
+        return changed
+
+    def _requeue(self, now: datetime) -> None:
+        self.transition(JobState.QUEUED, now)
+        self._end_lease()
+        self._record(EventKind.JOB_QUEUED, now)
+
+    def _require(self, state: JobState, doing: str) -> None:
+        if self.state is not state:
+            raise IllegalTransition(
+                f"job {self.id} is {self.state.value}; only a {state.value} job can be {doing}"
+            )
+
+    def _end_lease(self) -> None:
+        self.lease_owner = self.lease_expires_at = None
+
+    def _set_segments(self, states: set[SegmentState], new_state: SegmentState) -> None:
+        for segment in self.segments:
+            if segment.state in states:
+                self._set_segment(segment, new_state)
+
+    def _set_segment(self, segment: Segment, new_state: SegmentState) -> None:
+        segment.transition(new_state)
+        self._changed_segments[segment.id] = segment
+
+    def _record(self, kind: EventKind, now: datetime, *, segment_index: int | None = None) -> None:
+        self.events.append(self.event(kind, now, segment_index=segment_index))
 
     @property
     def story_title(self) -> str:
@@ -219,6 +372,22 @@ class OutboxMessage:
     payload: dict[str, Any]
     created_at: datetime
     id: int | None = None
+
+
+def outbox_messages(event: JobEvent, webhook_url: str | None = None) -> list[OutboxMessage]:
+    """What a recorded event becomes in the outbox: the event itself (events topic); for
+    JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, keyed by job id);
+    for a terminal event of a job with a webhook URL, the webhook to deliver."""
+    at = event.occurred_at
+    messages = []
+    if event.kind is EventKind.JOB_QUEUED:
+        doorbell = {"job_id": event.job_id, "trace_id": event.trace_id}
+        messages.append(OutboxMessage(Topic.JOBS, event.job_id, doorbell, at))
+    messages.append(OutboxMessage(Topic.EVENTS, event.job_id, event.to_dict(), at))
+    if webhook_url and event.state.is_terminal:
+        payload = {"url": webhook_url, "event": event.to_dict()}
+        messages.append(OutboxMessage(Topic.WEBHOOKS, event.job_id, payload, at))
+    return messages
 
 
 class WebhookState(StrEnum):

@@ -5,10 +5,11 @@ Adapters implement them; the container wires them; tests use fakes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from stories_core.events import JobEvent
 from stories_core.generation import ContentStyle, Media, Narration, SegmentBrief, SegmentSpan
@@ -22,6 +23,7 @@ from stories_core.model import (
     Segment,
     WebhookAttempt,
     WebhookDelivery,
+    outbox_messages,
 )
 
 
@@ -101,6 +103,11 @@ class JobCursor:
 
 
 class JobRepository(Protocol):
+    """Jobs with their segments and assets. Every job it loads or writes is kept in `seen`,
+    so the unit of work can collect the events the job recorded."""
+
+    seen: list[Job]
+
     def add(self, job: Job) -> None:
         """AlreadyExists when the tenant's request_id is already taken."""
         ...
@@ -119,7 +126,8 @@ class JobRepository(Protocol):
         ...
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
-        """Write the job's own fields (state, markup, error, lease), not its segments.
+        """Write the job's own fields (state, markup, error, lease) and the segments its
+        operations changed (`Job.take_changed_segments`), not its assets.
         With `expected_state`, only if the stored state is still that one; otherwise
         ConcurrentChange (compare-and-set, so a racing writer is never overwritten)."""
         ...
@@ -144,7 +152,8 @@ class JobRepository(Protocol):
         ...
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
-        """Take the lease if it is free or expired; None if someone else holds it."""
+        """`Job.claim` the job and write it, atomically: None if it is not claimable now
+        (someone else holds the lease, or it has ended)."""
         ...
 
     def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
@@ -199,8 +208,14 @@ class WebhookRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without `commit()` rolls everything back."""
+class UnitOfWork(ABC):
+    """One transaction. Leaving the block without `commit()` rolls everything back.
+
+    The jobs its repository loaded or wrote are `seen`: on `commit()` the events their
+    operations recorded go to the outbox in the same transaction, and once the transaction
+    has committed they go to the event sink (nobody hears of a change that was rolled
+    back). This is cosmicpython's `collect_new_events`, with the outbox as the bus.
+    """
 
     jobs: JobRepository
     keys: ApiKeyRepository
@@ -208,13 +223,39 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     webhooks: WebhookRepository
 
-    def __enter__(self) -> UnitOfWork: ...
+    def __init__(self, events: EventSink | None = None) -> None:
+        self._sink = events
 
-    def __exit__(self, *exc_info: object) -> None: ...
+    @abstractmethod
+    def __enter__(self) -> Self: ...
 
-    def commit(self) -> None: ...
+    def __exit__(self, *exc_info: object) -> None:
+        """Roll back whatever was not committed, and end the transaction."""
+        self.rollback()
+        self._close()
 
-    def rollback(self) -> None: ...
+    def commit(self) -> None:
+        events = [(event, job.webhook_url) for job in self.jobs.seen for event in job.take_events()]
+        if events:
+            self.outbox.add([m for event, url in events for m in outbox_messages(event, url)])
+        self._commit()
+        if self._sink is not None:
+            for event, _ in events:
+                self._sink.emit(event)
+
+    def rollback(self) -> None:
+        for job in self.jobs.seen:
+            job.take_events()  # they describe changes that did not happen
+        self._rollback()
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

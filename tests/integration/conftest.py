@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,15 +21,14 @@ from stories_adapters.runtime import SystemClock
 from stories_adapters.sql.engine import make_engine, migrate
 from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_core.model import Job
-from stories_core.services.dispatch import relay_outbox
+from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
-from stories_core.services.steal import stealable
+from stories_core.services.steal import FindStealable
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from tests.fakes import (
     FakeCatalog,
     FixedLanguage,
     InMemoryBlobStore,
-    RecordingEvents,
     ScriptedBackend,
 )
 from tests.services import KafkaBroker, PostgresServer
@@ -102,7 +100,6 @@ class KafkaWorld:
             self.uow_factory,
             FakeCatalog(backend),
             self.clock,
-            RecordingEvents(),
             Limits(),
             FixedLanguage(),
         )
@@ -115,7 +112,7 @@ class KafkaWorld:
         return submit(JobRequest(text=text, **values))  # type: ignore[arg-type]
 
     def relay(self) -> int:
-        return relay_outbox(self.uow_factory, self.publisher, self.clock)
+        return RelayOutbox(self.uow_factory, self.publisher, self.clock)()
 
     def job(self, job_id: str) -> Job:
         with self.uow_factory() as uow:
@@ -127,7 +124,6 @@ class KafkaWorld:
             self.blobs,
             FakeCatalog(backend),
             self.clock,
-            RecordingEvents(),
             ProcessingSettings(**settings),  # type: ignore[arg-type]
             owner,
         )
@@ -155,9 +151,7 @@ class KafkaWorld:
             client_id=owner,
             concurrency=concurrency,
             shutdown_grace_seconds=grace,
-            steal=functools.partial(
-                stealable, self.uow_factory, self.clock, queued_for_seconds=steal_after
-            ),
+            steal=FindStealable(self.uow_factory, self.clock, queued_for_seconds=steal_after),
             steal_interval_seconds=0.1,
         )
         stop = threading.Event()

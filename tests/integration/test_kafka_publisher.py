@@ -14,8 +14,8 @@ from stories_adapters.kafka.producer import (
     KafkaProducer,
     KafkaPublisher,
 )
-from stories_core.services.dispatch import relay_outbox
-from stories_core.services.sweep import sweep
+from stories_core.services.dispatch import RelayOutbox
+from stories_core.services.sweep import Sweep
 from tests.integration.conftest import KafkaWorld, read_topic
 from tests.services import KafkaBroker, free_port
 
@@ -60,7 +60,7 @@ def test_a_failed_delivery_raises_and_leaves_the_rows_unsent(world: KafkaWorld) 
     publisher = KafkaPublisher(KafkaProducer(config), config)
     world.submit()
     with pytest.raises(DeliveryFailed, match="2 of 2 messages not delivered"):
-        relay_outbox(world.uow_factory, publisher, world.clock)
+        RelayOutbox(world.uow_factory, publisher, world.clock)()
     with world.uow_factory() as uow:
         assert len(uow.outbox.pending(10)) == 2
     assert world.relay() == 2, "a working broker takes them later"
@@ -69,7 +69,7 @@ def test_a_failed_delivery_raises_and_leaves_the_rows_unsent(world: KafkaWorld) 
 def test_the_sweeper_rings_again_for_a_waiting_job(world: KafkaWorld) -> None:
     job = world.submit()
     queue = KafkaJobQueue(world.producer, world.kafka)
-    assert sweep(world.uow_factory, world.clock, queue, queued_for_seconds=None) == 1
+    assert Sweep(world.uow_factory, world.clock, queue, queued_for_seconds=None)() == 1
     [doorbell] = read_topic(world.kafka, world.kafka.jobs_topic, 1)
     assert queue_pb2.JobMessage.FromString(doorbell.value()).job_id == job.id
 

@@ -16,7 +16,7 @@ from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.errors import WebhookRefused
 from stories_core.model import JobState, WebhookDelivery, WebhookState
-from stories_core.services.dispatch import relay_outbox
+from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.submit import JobRequest, Limits, SubmitJob
 from stories_core.services.webhooks import SIGNATURE_HEADER, DeliverWebhooks, WebhookPolicy, verify
@@ -24,7 +24,6 @@ from tests.fakes import (
     FakeCatalog,
     FixedLanguage,
     InMemoryBlobStore,
-    RecordingEvents,
     ScriptedBackend,
 )
 from tests.integration.conftest import wait_until
@@ -93,15 +92,13 @@ class Webhooks:
 
     def finish_job(self, url: str) -> str:
         catalog = FakeCatalog(ScriptedBackend())
-        events = RecordingEvents()
-        submit = SubmitJob(self.uow_factory, catalog, self.clock, events, Limits(), FixedLanguage())
+        submit = SubmitJob(self.uow_factory, catalog, self.clock, Limits(), FixedLanguage())
         job = submit(JobRequest("One.\n\nTwo.", "plain", 2, backend="scripted", webhook_url=url))
         process = ProcessJob(
             self.uow_factory,
             InMemoryBlobStore(),
             catalog,
             self.clock,
-            events,
             ProcessingSettings(),
             "worker-1",
         )
@@ -111,7 +108,7 @@ class Webhooks:
             def publish(self, messages: object) -> None:
                 pass
 
-        while relay_outbox(self.uow_factory, Broker(), self.clock):
+        while RelayOutbox(self.uow_factory, Broker(), self.clock)():
             pass
         return job.id
 

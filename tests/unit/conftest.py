@@ -19,16 +19,14 @@ class World:
     """The core wired to fakes."""
 
     def __init__(self, backend: ScriptedBackend | None = None, concurrency: int = 5) -> None:
-        self.database = InMemoryDatabase()
+        self.events = RecordingEvents()
+        self.database = InMemoryDatabase(self.events)
         self.blobs = InMemoryBlobStore()
         self.backend = backend or ScriptedBackend()
         self.catalog = FakeCatalog(self.backend)
         self.clock = FakeClock()
-        self.events = RecordingEvents()
         self.queue = RecordingQueue()
-        self.submit = SubmitJob(
-            self.database, self.catalog, self.clock, self.events, Limits(), FixedLanguage()
-        )
+        self.submit = SubmitJob(self.database, self.catalog, self.clock, Limits(), FixedLanguage())
         self.settings = ProcessingSettings(max_concurrent_segments=concurrency)
 
     def processor(self, owner: str = "worker-1") -> ProcessJob:
@@ -37,7 +35,6 @@ class World:
             self.blobs,
             self.catalog,
             self.clock,
-            self.events,
             self.settings,
             owner,
         )

@@ -56,7 +56,6 @@ def test_quota_counts_characters_per_key_and_refusal_changes_nothing(world: Worl
         world.database,
         world.catalog,
         world.clock,
-        world.events,
         Limits(),
         FixedLanguage(),
         QuotaPolicy(chars_per_period=25, period_seconds=3600),

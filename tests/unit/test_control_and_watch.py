@@ -21,7 +21,7 @@ class NoWait:
 
 def test_cancel_a_queued_job_and_cancelling_again_is_harmless(world: World) -> None:
     job = world.submit(world.request(TEXT, pictures=4, tenant="acme"))
-    cancel = CancelJob(world.database, world.clock, world.events)
+    cancel = CancelJob(world.database, world.clock)
     assert cancel(job.id, "acme").state is JobState.CANCELLED
     assert cancel(job.id, "acme").state is JobState.CANCELLED
     assert world.processor()(job.id) is None, "a cancelled job is never claimed"
@@ -30,7 +30,7 @@ def test_cancel_a_queued_job_and_cancelling_again_is_harmless(world: World) -> N
 def test_cancel_is_tenant_scoped(world: World) -> None:
     job = world.submit(world.request(TEXT, pictures=4, tenant="acme"))
     with pytest.raises(NotFound):
-        CancelJob(world.database, world.clock, world.events)(job.id, "globex")
+        CancelJob(world.database, world.clock)(job.id, "globex")
     assert JobQueries(world.database).get(job.id).state is JobState.QUEUED
 
 
@@ -38,13 +38,13 @@ def test_a_finished_job_cannot_be_cancelled(world: World) -> None:
     job = world.submit(world.request(TEXT, pictures=4))
     world.processor()(job.id)
     with pytest.raises(IllegalTransition, match="succeeded"):
-        CancelJob(world.database, world.clock, world.events)(job.id)
+        CancelJob(world.database, world.clock)(job.id)
 
 
 def test_cancelling_a_running_job_stops_its_worker() -> None:
     world = World(ScriptedBackend(delay=0.05), concurrency=1)
     job = world.submit(world.request(TEXT, pictures=4))
-    cancel = CancelJob(world.database, world.clock, world.events)
+    cancel = CancelJob(world.database, world.clock)
 
     def cancel_after_first_segment(event) -> None:
         if event.kind is EventKind.SEGMENT_DONE and event.segment_index == 0:
@@ -64,7 +64,7 @@ def test_cancelling_a_running_job_stops_its_worker() -> None:
 def test_retry_only_failed_jobs_and_keep_finished_segments() -> None:
     world = World(ScriptedBackend(fail_on_index=3))
     job = world.submit(world.request(TEXT, pictures=4))
-    retry = RetryJob(world.database, world.clock, world.events)
+    retry = RetryJob(world.database, world.clock)
     with pytest.raises(IllegalTransition, match="only a failed job"):
         retry(job.id)
     world.processor()(job.id)

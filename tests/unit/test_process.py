@@ -8,7 +8,7 @@ from stories_core.errors import ContentBlocked
 from stories_core.events import EventKind, JobEvent
 from stories_core.generation import Media
 from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
-from stories_core.services.dispatch import relay_outbox
+from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.query import JobQueries
 from tests.fakes import ScriptedBackend
 from tests.unit.conftest import World
@@ -136,8 +136,8 @@ def test_relay_publishes_pending_messages_once(world: World) -> None:
             self.messages.extend(messages)
 
     publisher = Collecting()
-    assert relay_outbox(world.database, publisher, world.clock) == 2
-    assert relay_outbox(world.database, publisher, world.clock) == 0
+    assert RelayOutbox(world.database, publisher, world.clock)() == 2
+    assert RelayOutbox(world.database, publisher, world.clock)() == 0
     assert [m.topic for m in publisher.messages] == [Topic.JOBS, Topic.EVENTS]
     assert publisher.messages[0].key == job.id
 

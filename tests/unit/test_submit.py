@@ -63,7 +63,6 @@ def test_a_webhook_is_refused_where_none_could_be_delivered(world: World) -> Non
         world.database,
         world.catalog,
         world.clock,
-        world.events,
         Limits(webhooks_enabled=False),
         FixedLanguage(),
     )
@@ -76,7 +75,7 @@ def test_a_webhook_is_refused_where_none_could_be_delivered(world: World) -> Non
 
 def test_the_text_is_recorded_clean_with_its_title_and_detected_language(world: World) -> None:
     detector = FixedLanguage("de")
-    submit = SubmitJob(world.database, world.catalog, world.clock, world.events, Limits(), detector)
+    submit = SubmitJob(world.database, world.catalog, world.clock, Limits(), detector)
     job = submit(world.request("\ufeff# Vulkane\r\n\r\nEin Vulkan ist eine Öffnung.\rLava."))
     assert job.text == "# Vulkane\n\nEin Vulkan ist eine Öffnung.\nLava."
     assert (job.language, job.title) == ("de", "Vulkane")

@@ -8,7 +8,7 @@ import pytest
 
 from stories_core.errors import WebhookRefused
 from stories_core.model import Topic, WebhookState
-from stories_core.services.dispatch import relay_outbox
+from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.webhooks import (
     SIGNATURE_HEADER,
     DeliverWebhooks,
@@ -49,7 +49,7 @@ class BrokerPublisher:
 def finished_job_with_webhook(world: World) -> str:
     job = world.submit(world.request(TEXT, pictures=2, webhook_url=URL))
     world.processor()(job.id)
-    while relay_outbox(world.database, BrokerPublisher(), world.clock):
+    while RelayOutbox(world.database, BrokerPublisher(), world.clock)():
         pass
     return job.id
 

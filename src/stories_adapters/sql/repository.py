@@ -44,7 +44,7 @@ from stories_core.model import (
     SegmentState,
     Topic,
 )
-from stories_core.ports import JobCursor
+from stories_core.ports import EventSink, JobCursor, UnitOfWork
 
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
@@ -83,6 +83,12 @@ _UPDATE_SEGMENT = update(segments).where(segments.c.id == bindparam("b_id"))
 class SqlJobRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self.seen: list[Job] = []
+
+    def _saw(self, job: Job) -> Job:
+        if not any(seen is job for seen in self.seen):
+            self.seen.append(job)
+        return job
 
     def add(self, job: Job) -> None:
         statement = prepare(_INSERT_JOB, self._db.dialect, ("id", *_JOB_FIELDS))
@@ -91,19 +97,20 @@ class SqlJobRepository:
         except self._db.dialect.loaded_dbapi.IntegrityError as error:
             # The transaction is spoilt: the caller starts anew.
             raise AlreadyExists(f"request_id {job.request_id!r} is already taken") from error
+        self._saw(job)
 
     def get(self, job_id: str, tenant: str | None = None, *, for_update: bool = False) -> Job:
         query = _JOB_BY_ID_FOR_UPDATE if for_update else _JOB_BY_ID
         rows = prepared.execute(self._db, prepare(query, self._db.dialect), {"job_id": job_id})
         if not rows or (tenant is not None and rows[0]["tenant"] != tenant):
             raise NotFound(f"job {job_id} not found")
-        return self._load(rows[0])
+        return self._saw(self._load(rows[0]))
 
     def find_by_request_id(self, tenant: str, request_id: str) -> Job | None:
         row = self._db.execute(
             select(jobs).where(jobs.c.tenant == tenant, jobs.c.request_id == request_id)
         ).first()
-        return self._load(row._mapping) if row else None
+        return self._saw(self._load(row._mapping)) if row else None
 
     def list(
         self, tenant: str, *, states: Sequence[JobState], limit: int, after: JobCursor | None
@@ -131,21 +138,23 @@ class SqlJobRepository:
         return page
 
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
+        self._saw(job)
         if expected_state is None:
             self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_job_row(job)})
-            return
-        values = {"b_id": job.id, "b_state": expected_state.value, **_job_row(job)}
-        if self._db.execute(_UPDATE_JOB_IN_STATE, values).rowcount != 1:
-            raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
+        else:
+            values = {"b_id": job.id, "b_state": expected_state.value, **_job_row(job)}
+            if self._db.execute(_UPDATE_JOB_IN_STATE, values).rowcount != 1:
+                raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
+        changed = job.take_changed_segments()
+        if changed:
+            self._db.execute(_UPDATE_SEGMENT, [_segment_state_row(s) for s in changed])
 
     def add_segments(self, job: Job, new_segments: Sequence[Segment]) -> None:
+        self._saw(job)
         self._db.execute(insert(segments), [_segment_row(s) for s in new_segments])
 
     def update_segment(self, segment: Segment) -> None:
-        self._db.execute(
-            _UPDATE_SEGMENT,
-            {"b_id": segment.id, "state": segment.state.value, "error": segment.error},
-        )
+        self._db.execute(_UPDATE_SEGMENT, _segment_state_row(segment))
 
     def put_asset(self, asset: Asset) -> None:
         """One upsert on (segment, kind): a retry or a race replaces, never duplicates."""
@@ -185,19 +194,20 @@ class SqlJobRepository:
         return [(row.id, row.trace_id) for row in self._db.execute(query)]
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
-        """One conditional UPDATE: atomic on PostgreSQL and SQLite alike."""
+        """The model decides (`Job.claim`); the write is one UPDATE conditional on the job
+        still being claimable, so of two racing claims one wins, on PostgreSQL and SQLite
+        alike."""
+        try:
+            job = self.get(job_id)
+        except NotFound:
+            return None
+        if not job.claimable_at(now):
+            return None
+        job.claim(owner, now, until)
         taken = self._db.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id, _claimable(now))
-            .values(
-                state=JobState.RUNNING.value,
-                lease_owner=owner,
-                lease_expires_at=until,
-                attempt=jobs.c.attempt + 1,
-                updated_at=now,
-            )
+            update(jobs).where(jobs.c.id == job_id, _claimable(now)).values(_job_row(job))
         )
-        return self.get(job_id) if taken.rowcount == 1 else None
+        return job if taken.rowcount == 1 else None
 
     def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:
         held = self._db.execute(
@@ -300,13 +310,16 @@ class SqlOutboxRepository:
             self._db.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=now))
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWork):
     """One connection and one transaction; leaving without commit() rolls back.
 
     A `read_only` unit of work reads a consistent snapshot without taking SQLite's write
-    lock, so queries never queue behind writers."""
+    lock, so queries never queue behind writers. `events` hears of committed job events."""
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, events: EventSink | None = None
+    ) -> None:
+        super().__init__(events)
         self._engine = engine
         self._read_only = read_only
         self._connection: Connection | None = None
@@ -321,21 +334,18 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookRepository(self._connection)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._connection is not None
-        try:
-            self.rollback()
-        finally:
-            self._connection.close()
-            self._connection = None
-
-    def commit(self) -> None:
+    def _commit(self) -> None:
         assert self._connection is not None
         self._connection.commit()
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         assert self._connection is not None
         self._connection.rollback()
+
+    def _close(self) -> None:
+        assert self._connection is not None
+        self._connection.close()
+        self._connection = None
 
 
 def _job_row(job: Job) -> dict[str, Any]:
@@ -343,6 +353,10 @@ def _job_row(job: Job) -> dict[str, Any]:
     row["state"] = job.state.value
     row["audio_type"] = job.audio_type.value
     return row
+
+
+def _segment_state_row(segment: Segment) -> dict[str, Any]:
+    return {"b_id": segment.id, "state": segment.state.value, "error": segment.error}
 
 
 def _segment_row(segment: Segment) -> dict[str, Any]:

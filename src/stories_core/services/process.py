@@ -19,14 +19,12 @@ from typing import Any, TypeVar
 
 from stories_core import markup
 from stories_core.errors import LeaseLost, StoriesError
-from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
 from stories_core.generation import ContentStyle, Media, SegmentBrief
 from stories_core.model import (
     Asset,
     AssetKind,
     AudioType,
     Job,
-    JobState,
     Segment,
     SegmentState,
     blob_key,
@@ -36,13 +34,11 @@ from stories_core.ports import (
     BlobStore,
     Catalog,
     Clock,
-    EventSink,
     GeneratorBackend,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from stories_core.segmentation import enforce
-from stories_core.services.submit import job_message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +59,6 @@ class ProcessJob:
         blobs: BlobStore,
         catalog: Catalog,
         clock: Clock,
-        events: EventSink,
         settings: ProcessingSettings,
         owner: str,
     ) -> None:
@@ -71,7 +66,6 @@ class ProcessJob:
         self._blobs = blobs
         self._catalog = catalog
         self._clock = clock
-        self._events = events
         self._settings = settings
         self._worker_id = owner
         self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
@@ -125,6 +119,7 @@ class ProcessJob:
                     until = now + timedelta(seconds=self._settings.lease_seconds)
                     uow.jobs.hold_lease(job.id, owner or "", now, until)
                     uow.commit()
+                job.lease_expires_at = until
             except LeaseLost:
                 return  # the next fenced write stops the run
 
@@ -143,17 +138,9 @@ class ProcessJob:
             except LeaseLost:
                 return False
             job = uow.jobs.get(job_id)
-            for segment in job.segments:
-                if segment.state is SegmentState.RUNNING:
-                    segment.transition(SegmentState.QUEUED)
-                    uow.jobs.update_segment(segment)
-            job.transition(JobState.QUEUED, now)
-            job.lease_owner = job.lease_expires_at = None
+            job.release(now)
             uow.jobs.update(job)
-            queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
-            uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
             uow.commit()
-        self._events.emit(queued)
         return True
 
     def _claim(self, job_id: str, owner: str) -> Job | None:
@@ -163,9 +150,7 @@ class ProcessJob:
             job = uow.jobs.claim(job_id, owner, now, until)
             if job is None:
                 return None
-            started = self._record(uow, EventKind.JOB_STARTED, job)
             uow.commit()
-        self._events.emit(started)
         return job
 
     async def _generate(self, job: Job, run: _Runner) -> None:
@@ -212,11 +197,9 @@ class ProcessJob:
         ]
         with self._uow_factory() as uow:
             self._hold_lease(uow, job)
+            job.plan(segments, self._clock.now())
             uow.jobs.add_segments(job, segments)
-            job.segments = segments
-            planned = self._record(uow, EventKind.SEGMENTS_PLANNED, job)
             uow.commit()
-        self._events.emit(planned)
 
     async def _generate_segment(
         self,
@@ -226,10 +209,7 @@ class ProcessJob:
         style: ContentStyle,
         run: _Runner,
     ) -> None:
-        # RUNNING is kept in memory only: a transaction per segment to record it would tell
-        # readers nothing the job's own state does not, and the fence is checked on write.
-        if segment.state is not SegmentState.RUNNING:
-            segment.transition(SegmentState.RUNNING)
+        job.start_segment(segment)
         brief = SegmentBrief(
             index=segment.index,
             count=len(job.segments),
@@ -262,12 +242,9 @@ class ProcessJob:
             self._hold_lease(uow, job)
             for asset in assets:
                 uow.jobs.put_asset(asset)
-            segment.assets = sorted(assets, key=lambda a: a.kind.value)
-            segment.transition(SegmentState.SUCCEEDED)
-            uow.jobs.update_segment(segment)
-            done = self._record(uow, EventKind.SEGMENT_DONE, job, segment_index=segment.index)
+            job.finish_segment(segment, assets, self._clock.now())
+            uow.jobs.update(job)
             uow.commit()
-        self._events.emit(done)
 
     async def _store(
         self,
@@ -298,52 +275,31 @@ class ProcessJob:
         )
 
     def _hold_lease(self, uow: UnitOfWork, job: Job) -> None:
-        """The write fence: stop unless we still own the job, and extend our lease."""
+        """The write fence: stop unless we still own the job, and extend our lease (here
+        too, so the job's next write carries the new expiry)."""
         now = self._clock.now()
         until = now + timedelta(seconds=self._settings.lease_seconds)
         uow.jobs.hold_lease(job.id, job.lease_owner or "", now, until)
+        job.lease_expires_at = until
 
     def _finish(self, job: Job) -> None:
-        now = self._clock.now()
         with self._uow_factory() as uow:
             self._hold_lease(uow, job)
-            job.markup = markup.render(markup.document_for(job))
-            job.transition(JobState.SUCCEEDED, now)
-            job.lease_owner = job.lease_expires_at = None
+            job.succeed(markup.render(markup.document_for(job)), self._clock.now())
             uow.jobs.update(job)
-            succeeded = self._record(uow, TERMINAL_EVENT[JobState.SUCCEEDED], job)
             uow.commit()
-        self._events.emit(succeeded)
 
     def _fail(self, job: Job, code: str, message: str, *, retryable: bool = False) -> Job | None:
         """Record the failure; None when the job is no longer ours to fail."""
-        now = self._clock.now()
         with self._uow_factory() as uow:
             try:
                 self._hold_lease(uow, job)
             except LeaseLost:
                 return None
-            for segment in job.segments:
-                if segment.state is SegmentState.RUNNING:
-                    segment.transition(SegmentState.FAILED)
-                    uow.jobs.update_segment(segment)
-            job.transition(JobState.FAILED, now)
-            job.error_code, job.error_message = code, message
-            job.error_retryable = retryable
-            job.lease_owner = job.lease_expires_at = None
+            job.fail(code, message, self._clock.now(), retryable=retryable)
             uow.jobs.update(job)
-            failed = self._record(uow, TERMINAL_EVENT[JobState.FAILED], job)
             uow.commit()
-        self._events.emit(failed)
         return job
-
-    def _record(
-        self, uow: UnitOfWork, kind: EventKind, job: Job, *, segment_index: int | None = None
-    ) -> JobEvent:
-        """Put the event in the outbox, in the transaction that made it true."""
-        event = JobEvent.of(kind, job, self._clock.now(), segment_index=segment_index)
-        uow.outbox.add(event.outbox_messages(job.webhook_url))
-        return event
 
 
 class _Runner:

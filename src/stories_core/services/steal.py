@@ -13,14 +13,22 @@ from datetime import timedelta
 from stories_core.ports import Clock, UnitOfWorkFactory
 
 
-def stealable(
-    uow_factory: UnitOfWorkFactory, clock: Clock, limit: int, *, queued_for_seconds: float
-) -> list[tuple[str, str]]:
-    """(job id, trace id) of up to `limit` claimable jobs, oldest first: queued for at least
-    `queued_for_seconds`, or running under an expired lease. Nothing when stealing is off
-    (`queued_for_seconds` 0): then the database is not asked."""
-    if queued_for_seconds <= 0 or limit <= 0:
-        return []
-    now = clock.now()
-    with uow_factory() as uow:
-        return uow.jobs.claimable(now, limit, now - timedelta(seconds=queued_for_seconds))
+class FindStealable:
+    """Jobs an idle worker may take: queued for at least `queued_for_seconds`, or running
+    under an expired lease. Stealing is off when `queued_for_seconds` is 0."""
+
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, *, queued_for_seconds: float
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._queued_for = queued_for_seconds
+
+    def __call__(self, limit: int) -> list[tuple[str, str]]:
+        """(job id, trace id) of up to `limit` such jobs, oldest first. Nothing when
+        stealing is off or `limit` is 0: then the database is not asked."""
+        if self._queued_for <= 0 or limit <= 0:
+            return []
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            return uow.jobs.claimable(now, limit, now - timedelta(seconds=self._queued_for))

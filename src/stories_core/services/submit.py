@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from stories_core.errors import (
@@ -16,16 +15,8 @@ from stories_core.errors import (
     NotEnabled,
     StoriesError,
 )
-from stories_core.events import EventKind, JobEvent
-from stories_core.model import AudioType, Job, OutboxMessage, Topic, new_id
-from stories_core.ports import (
-    Catalog,
-    Clock,
-    EventSink,
-    LanguageDetector,
-    UnitOfWorkFactory,
-    speaks,
-)
+from stories_core.model import AudioType, Job, new_id
+from stories_core.ports import Catalog, Clock, LanguageDetector, UnitOfWorkFactory, speaks
 from stories_core.services.access import QuotaPolicy, charge_quota
 from stories_core.text import clean, language_tag, story_title
 
@@ -163,7 +154,6 @@ class SubmitJob:
         uow_factory: UnitOfWorkFactory,
         catalog: Catalog,
         clock: Clock,
-        events: EventSink,
         limits: Limits,
         detector: LanguageDetector,
         quota: QuotaPolicy | None = None,
@@ -172,7 +162,6 @@ class SubmitJob:
         self._uow_factory = uow_factory
         self._catalog = catalog
         self._clock = clock
-        self._events = events
         self._limits = limits
         self._quota = quota or QuotaPolicy(chars_per_period=0)
 
@@ -201,7 +190,8 @@ class SubmitJob:
                             f"{request.request_id!r} was already used for a different request",
                         )
                     return existing
-            job = Job(
+            job = Job.create(
+                now=now,
                 id=new_id(),
                 tenant=request.tenant,
                 text=request.text,
@@ -209,8 +199,6 @@ class SubmitJob:
                 pictures=request.pictures,
                 audio_type=checked.audio_type,
                 backend=request.backend,
-                created_at=now,
-                updated_at=now,
                 trace_id=trace_id or new_id().replace("-", ""),
                 request_id=request.request_id,
                 request_fingerprint=fingerprint,
@@ -221,13 +209,5 @@ class SubmitJob:
             if api_key_id is not None:
                 charge_quota(uow, self._quota, api_key_id, len(request.text), now)
             uow.jobs.add(job)
-            queued = JobEvent.of(EventKind.JOB_QUEUED, job, now)
-            uow.outbox.add([job_message(job, now), *queued.outbox_messages()])
             uow.commit()
-        self._events.emit(queued)
         return job
-
-
-def job_message(job: Job, now: datetime) -> OutboxMessage:
-    """The doorbell for workers: the job's id and trace id, keyed by job id."""
-    return OutboxMessage(Topic.JOBS, job.id, {"job_id": job.id, "trace_id": job.trace_id}, now)

@@ -11,22 +11,33 @@ from datetime import timedelta
 from stories_core.ports import Clock, JobQueue, UnitOfWorkFactory
 
 
-def sweep(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    queue: JobQueue,
-    *,
-    queued_for_seconds: float | None,
-    limit: int = 500,
-) -> int:
-    """Publish claimable jobs (queued ones only once they have waited `queued_for_seconds`,
-    or all of them when None); returns how many were published."""
-    now = clock.now()
-    queued_before = (
-        None if queued_for_seconds is None else now - timedelta(seconds=queued_for_seconds)
-    )
-    with uow_factory() as uow:
-        stale = uow.jobs.claimable(now, limit, queued_before)
-    for job_id, trace_id in stale:
-        queue.publish(job_id, trace_id)
-    return len(stale)
+class Sweep:
+    """Publish claimable jobs: queued ones only once they have waited `queued_for_seconds`
+    (all of them when None), and running ones whose lease expired."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        queue: JobQueue,
+        *,
+        queued_for_seconds: float | None,
+        limit: int = 500,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._queue = queue
+        self._queued_for = queued_for_seconds
+        self._limit = limit
+
+    def __call__(self) -> int:
+        """How many doorbells were published."""
+        now = self._clock.now()
+        queued_before = (
+            None if self._queued_for is None else now - timedelta(seconds=self._queued_for)
+        )
+        with self._uow_factory() as uow:
+            stale = uow.jobs.claimable(now, self._limit, queued_before)
+        for job_id, trace_id in stale:
+            self._queue.publish(job_id, trace_id)
+        return len(stale)

@@ -47,7 +47,7 @@ class WatchJob:
     def _follow(
         self, job: Job, tenant: str | None, still_wanted: Callable[[], bool]
     ) -> Iterator[JobEvent]:
-        yield JobEvent.of(_SNAPSHOT_KIND[job.state], job, self._clock.now())
+        yield job.event(_SNAPSHOT_KIND[job.state], self._clock.now())
         done = {s.index for s in job.segments if s.state is SegmentState.SUCCEEDED}
         planned = bool(job.segments)
         state, attempt = job.state, job.attempt
@@ -58,19 +58,19 @@ class WatchJob:
             job = self._load(job.id, tenant)
             now = self._clock.now()
             if job.attempt > attempt:  # claimed by a worker since we last looked
-                yield JobEvent.of(EventKind.JOB_STARTED, job, now)
+                yield job.event(EventKind.JOB_STARTED, now)
             if job.state is JobState.QUEUED and state is not JobState.QUEUED:
-                yield JobEvent.of(EventKind.JOB_QUEUED, job, now)
+                yield job.event(EventKind.JOB_QUEUED, now)
             if job.segments and not planned:
                 planned = True
-                yield JobEvent.of(EventKind.SEGMENTS_PLANNED, job, now)
+                yield job.event(EventKind.SEGMENTS_PLANNED, now)
             for segment in job.segments:
                 if segment.state is SegmentState.SUCCEEDED and segment.index not in done:
                     done.add(segment.index)
-                    yield JobEvent.of(EventKind.SEGMENT_DONE, job, now, segment_index=segment.index)
+                    yield job.event(EventKind.SEGMENT_DONE, now, segment_index=segment.index)
             state, attempt = job.state, job.attempt
             if state.is_terminal:
-                yield JobEvent.of(TERMINAL_EVENT[state], job, now)
+                yield job.event(TERMINAL_EVENT[state], now)
 
     def _load(self, job_id: str, tenant: str | None) -> Job:
         with self._uow_factory() as uow:
