@@ -76,8 +76,8 @@ class JobConsumer:
             while not stop.is_set():
                 # Doorbells wait only while every slot is busy: then a job's end is the news
                 # to wake for, and the consumer is polled without blocking.
-                waiting = self._jobs.waiting
-                self._finish(consumer, self._jobs.collect(self._poll_seconds if waiting else 0))
+                wait = self._poll_seconds if self._jobs.waiting else 0
+                self._finish(consumer, self._jobs.collect(wait))
                 self._jobs.start_waiting()
                 self._pause_while_buffer_full(consumer)
                 message = consumer.poll(0 if self._jobs.waiting else self._poll_seconds)
