@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from stories_core.errors import GenerationError
+from stories_core.errors import BackendMisconfigured
+from stories_core.plugins import backend_settings
+from stories_core.plugins.settings import env_prefix
 
-ENV_PREFIX = "STORIES_GEMINI_"
-API_KEY_VARIABLE = f"{ENV_PREFIX}API_KEY"
+NAME = "gemini"
+API_KEY_VARIABLE = f"{env_prefix(NAME)}API_KEY"
 DEFAULT_IMAGE_MODELS = {"gemini": "gemini-3.1-flash-image", "imagen": "imagen-3.0-generate-002"}
 
 
-class GeminiSettings(BaseSettings):
+class GeminiSettings(BaseModel):
     """What the backend may be told. Field `x` is the variable `STORIES_GEMINI_X`."""
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_key: SecretStr
     base_url: str | None = None
@@ -43,39 +44,11 @@ class GeminiSettings(BaseSettings):
     def resolved_image_model(self) -> str:
         return self.image_model or DEFAULT_IMAGE_MODELS[self.image_api]
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the mapping handed to `create()`: never os.environ, a .env file or secrets."""
-        return (init_settings,)
-
 
 def load_settings(environ: Mapping[str, str]) -> GeminiSettings:
     """Build the settings from the `STORIES_GEMINI_*` entries, or fail naming the variable."""
-    values = {
-        name.removeprefix(ENV_PREFIX).lower(): value
-        for name, value in environ.items()
-        if name.startswith(ENV_PREFIX)
-    }
-    if not values.get("api_key", "").strip():
-        raise GenerationError(
-            f"{API_KEY_VARIABLE} is not set: the gemini backend needs a Gemini API key",
-            code="BACKEND_MISCONFIGURED",
+    if not environ.get(API_KEY_VARIABLE, "").strip():
+        raise BackendMisconfigured(
+            f"{API_KEY_VARIABLE} is not set: the gemini backend needs a Gemini API key"
         )
-    try:
-        return GeminiSettings(**values)
-    except ValidationError as exc:
-        # Built from locations and messages only: the inputs may include the key.
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise GenerationError(
-            f"gemini backend settings are invalid: {problems}", code="BACKEND_MISCONFIGURED"
-        ) from None
+    return backend_settings(GeminiSettings, NAME, environ)

@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import Annotated
 
-from stories_core.errors import InvalidInput
+from pydantic import BaseModel, ConfigDict, Field
+
 from stories_core.generation import ContentStyle, Media, Narration, SegmentBrief, SegmentSpan
 from stories_core.model import AudioType
+from stories_core.plugins import backend_settings
 from stories_local import drawing, narrator, prompts, segmenter, speech
 
-_SIZE_RANGE = (64, 4096)
+Pixels = Annotated[int, Field(ge=64, le=4096)]
 
 
-def _dimension(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    low, high = _SIZE_RANGE
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(
-            name, f"must be a whole number of pixels from {low} to {high}, not {raw!r}"
-        )
-    return int(raw)
+class LocalSettings(BaseModel):
+    """`STORIES_LOCAL_*` settings: the size of drawn images, in pixels (64 to 4096)."""
 
+    model_config = ConfigDict(frozen=True)
 
-@dataclass(frozen=True)
-class LocalSettings:
-    """`STORIES_LOCAL_*` settings: the size of drawn images."""
-
-    image_width: int = 1024
-    image_height: int = 576
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> LocalSettings:
-        return cls(
-            image_width=_dimension(environ, "STORIES_LOCAL_IMAGE_WIDTH", cls.image_width),
-            image_height=_dimension(environ, "STORIES_LOCAL_IMAGE_HEIGHT", cls.image_height),
-        )
+    image_width: Pixels = 1024
+    image_height: Pixels = 576
 
 
 class LocalBackend:
@@ -82,4 +66,4 @@ class LocalBackendFactory:
     )
 
     def create(self, environ: Mapping[str, str]) -> LocalBackend:
-        return LocalBackend(LocalSettings.from_environ(environ))
+        return LocalBackend(backend_settings(LocalSettings, self.name, environ))

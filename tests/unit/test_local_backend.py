@@ -19,7 +19,7 @@ from PIL import Image
 from stories_local import LocalBackend, LocalBackendFactory
 from stories_local.figures import chart_figures, find_figures
 
-from stories_core.errors import GenerationError, InvalidInput
+from stories_core.errors import BackendMisconfigured, GenerationError
 from stories_core.generation import (
     ContentStyle,
     Narration,
@@ -130,9 +130,9 @@ def test_image_size_comes_from_the_environment() -> None:
 
 @pytest.mark.parametrize("value", ["wide", "0", "-5", "100000"])
 def test_a_bad_image_size_names_the_setting(value: str) -> None:
-    with pytest.raises(InvalidInput) as raised:
+    with pytest.raises(BackendMisconfigured) as raised:
         LocalBackendFactory().create({"STORIES_LOCAL_IMAGE_WIDTH": value})
-    assert raised.value.field == "STORIES_LOCAL_IMAGE_WIDTH"
+    assert "STORIES_LOCAL_IMAGE_WIDTH" in raised.value.message
 
 
 # --- segmentation ----------------------------------------------------------------------------

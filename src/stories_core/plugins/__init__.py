@@ -8,11 +8,13 @@ from stories_core.plugins.registry import (
     build_registry,
     make_plugin_manager,
 )
+from stories_core.plugins.settings import backend_settings
 
 __all__ = [
     "PluginCatalog",
     "PluginInfo",
     "Registry",
+    "backend_settings",
     "build_registry",
     "hookimpl",
     "make_plugin_manager",
