@@ -23,7 +23,7 @@ from pathlib import Path
 from dependency_injector import providers
 
 from stories_adapters.containers import build_application
-from stories_adapters.settings import Settings
+from stories_adapters.settings import DataSettings, JobSettings, Settings
 from stories_core.generation import Media, Narration, SegmentSpan, SpokenLine
 from stories_core.plugins import hookimpl, make_plugin_manager
 from stories_core.segmentation import sentence_boundaries
@@ -108,7 +108,9 @@ class TimedBackend:
 
 
 def application(home: Path, concurrency: int):
-    settings = Settings(home=home, max_concurrent_segments=concurrency)
+    settings = Settings(
+        data=DataSettings(home=home), jobs=JobSettings(max_concurrent_segments=concurrency)
+    )
     app = build_application(settings)
     app.generation.plugin_manager.override(
         providers.Singleton(make_plugin_manager, extra_plugins=[BenchPlugin()])

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test suite's helpers start and drive the services
 
 from stories_adapters.containers import build_application  # noqa: E402
-from stories_adapters.settings import Settings  # noqa: E402
+from stories_adapters.settings import DataSettings, Settings  # noqa: E402
 from stories_adapters.sql.tables import jobs  # noqa: E402
 from stories_core.services.submit import JobRequest  # noqa: E402
 from tests.e2e.stack import SLEEPY_PLUGIN, ProductionStack  # noqa: E402
@@ -195,7 +195,7 @@ def overhead(services: Services) -> None:
     pictures = 10
     print(f"\n== overhead: one {pictures}-segment job on the local backend, {ROUNDS} runs each")
     text = EXAMPLE[:3000]
-    embedded = build_application(Settings(home=services.tmp / "embedded"))
+    embedded = build_application(Settings(data=DataSettings(home=services.tmp / "embedded")))
     embedded_runs = []
     for run in range(ROUNDS + 1):  # the first run warms up (fonts, voices)
         started = time.perf_counter()

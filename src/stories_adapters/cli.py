@@ -26,7 +26,7 @@ from stories_adapters.containers import Application, build_application
 from stories_adapters.export import job_to_dict, write_story
 from stories_adapters.grpc.mapping import AUDIO_TYPES, EVENT_KIND_FROM_PROTO, job_from_proto
 from stories_adapters.grpc.server import run_until_signalled
-from stories_adapters.settings import Settings
+from stories_adapters.settings import Settings, problems
 from stories_core.errors import InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, JobState
@@ -62,9 +62,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        first = error.errors()[0]
-        field = "STORIES_" + str(first["loc"][0]).upper()
-        _fail(f"{field}: {first['msg']}")
+        _fail(problems(error)[0])
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -130,8 +128,8 @@ def make(
         content_type=type,
         pictures=pictures,
         audio_type=audio,
-        backend=backend or settings.default_backend,
-        tenant=settings.tenant,
+        backend=backend or settings.jobs.default_backend,
+        tenant=settings.cli.tenant,
         language=language or None,  # empty, as over gRPC: detect it
     )
     try:
@@ -294,31 +292,32 @@ def serve(
     """Serve the gRPC API. Embedded (no servers configured), the worker runs inside too."""
     settings = _settings()
     if port is not None:
-        settings = settings.model_copy(update={"grpc_port": port})
+        grpc = settings.grpc.model_copy(update={"port": port})
+        settings = settings.model_copy(update={"grpc": grpc})
     application = build_application(settings)
     _configure_logging(settings)
     application.generation.registry()  # load plugins now: a broken one fails at start-up
-    embedded = application.config.messaging.kind() == "in_process"
-    with_worker = embedded and settings.embedded_workers > 0
+    embedded = settings.messaging_kind == "in_process"
+    with_worker = embedded and settings.api.embedded_workers > 0
     runtime = None
     if with_worker:
-        webhooks = application.workers.deliver_webhooks() if settings.webhook_secret else None
+        webhooks = application.workers.deliver_webhooks() if settings.webhook.secret else None
         runtime = application.api.embedded_runtime(deliver_webhooks=webhooks)
     if runtime is not None:
         runtime.start()
     try:
         run_until_signalled(
             application.api.server(),
-            settings.shutdown_grace_seconds,
+            settings.api.shutdown_grace_seconds,
             lambda bound: stderr.print(
-                f"stories API listening on {settings.grpc_host}:{bound}"
+                f"stories API listening on {settings.grpc.host}:{bound}"
                 + (" (embedded: worker inside)" if with_worker else ""),
                 highlight=False,
             ),
         )
     finally:
         if runtime is not None:
-            runtime.stop(settings.shutdown_grace_seconds)
+            runtime.stop(settings.api.shutdown_grace_seconds)
 
 
 ServerOption = Annotated[
@@ -329,10 +328,10 @@ KeyOption = Annotated[str | None, typer.Option("--key", help="API key (default $
 
 def _client(server: str | None, key: str | None) -> StoriesClient:
     settings = _settings()
-    api_key = key or settings.api_key
+    api_key = key or settings.cli.api_key
     if not api_key:
         _fail("--key: an API key is required (or set STORIES_API_KEY)")
-    return StoriesClient(server or settings.server, api_key)
+    return StoriesClient(server or settings.cli.server, api_key)
 
 
 def _rpc_failed(error: grpc.RpcError) -> NoReturn:
@@ -463,9 +462,9 @@ def fetch(
 def _production_application(command: str) -> Application:
     """The application of a process that only makes sense at scale, with Kafka."""
     settings = _settings()
-    if settings.kafka_brokers is None:
+    if settings.kafka.brokers is None:
         _fail(f"STORIES_KAFKA_BROKERS: must be set for `stories {command}`")
-    if command == "dispatcher" and settings.webhook_secret is None:
+    if command == "dispatcher" and settings.webhook.secret is None:
         _fail("STORIES_WEBHOOK_SECRET: must be set for `stories dispatcher` (it signs webhooks)")
     _configure_logging(settings)
     application = build_application(settings)
@@ -497,7 +496,7 @@ def migrate() -> None:
 
     settings = _settings()
     _configure_logging(settings)
-    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    engine = make_engine(settings.data.resolved_database_url, pool_size=1)
     try:
         migrate_to_head(engine)
     finally:

@@ -1,10 +1,28 @@
-"""Configuration from STORIES_* environment variables, with embedded defaults."""
+"""Configuration from STORIES_* environment variables, with embedded defaults.
+
+One class per concern, each reading its own `STORIES_*` prefix; every setting is written
+once, here, with its default, its bounds and its docstring. `Settings` composes them and
+is what the container loads (`Configuration.from_pydantic`): the config tree is this one,
+derived values (computed fields) included. The README's tables are checked against these
+classes by tests/unit/test_settings.py.
+"""
 
 from __future__ import annotations
 
+import types
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,37 +30,116 @@ def default_home() -> Path:
     return Path.home() / ".local" / "share" / "stories"
 
 
-class Settings(BaseSettings):
-    """Every setting the adapters read. Unset, `stories` runs embedded in `home`."""
+class Section(BaseSettings):
+    """A concern's settings: field `x` is the variable `<env_prefix>X`."""
 
-    model_config = SettingsConfigDict(env_prefix="STORIES_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="STORIES_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+
+class S3Settings(Section):
+    """S3 or MinIO: set `STORIES_S3_ENDPOINT` and assets go there."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_S3_")
+
+    endpoint: str | None = None
+    """http(s)://host:port of MinIO or S3."""
+    bucket: str = "stories"
+    access_key: str = ""
+    secret_key: SecretStr = SecretStr("")
+    region: str = "us-east-1"
+    url_expiry_seconds: int = Field(900, ge=1, le=604_800)
+    """How long the download URLs of GetAsset work (presigned; S3 allows up to 7 days)."""
+
+
+class DataSettings(Section):
+    """Where jobs and assets are kept: unset, SQLite and a folder under `home`; at scale,
+    PostgreSQL (`STORIES_DATABASE_URL`) and S3."""
 
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
     """SQLAlchemy URL; unset means SQLite at `home/stories.db`."""
     blob_dir: Path | None = None
     """Local blob folder; unset means `home/blobs`."""
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'stories.db'}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def auto_migrate(self) -> bool:
+        """The embedded database is brought to the latest schema when opened; a configured
+        one only by `stories migrate`."""
+        return self.database_url is None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.home / "blobs"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def storage_kind(self) -> Literal["local", "s3"]:
+        return "s3" if self.s3.endpoint else "local"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def download_ttl_seconds(self) -> int | None:
+        """How long GetAsset's download URLs work; None when assets have no URLs (local)."""
+        return self.s3.url_expiry_seconds if self.storage_kind == "s3" else None
+
+
+class JobSettings(Section):
+    """What one job may ask for, and how its segments are run."""
 
     max_input_chars: int = Field(50_000, ge=1)
     max_pictures: int = Field(20, ge=1)
     max_concurrent_segments: int = Field(5, ge=1, le=64)
     lease_seconds: float = Field(300.0, gt=0)
     default_backend: str = "local"
-    tenant: str = "default"
-    log_level: str = "WARNING"
 
-    # The gRPC API (`stories serve`).
-    grpc_host: str = "127.0.0.1"
+
+class GrpcSettings(Section):
+    """Where and how the gRPC API (`stories serve`) listens."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_GRPC_")
+
+    host: str = "127.0.0.1"
     """Interface to listen on; use 0.0.0.0 or [::] in a container."""
-    grpc_port: int = Field(50051, ge=0, le=65535)
-    grpc_max_workers: int = Field(128, ge=2)
+    port: int = Field(50051, ge=0, le=65535)
+    max_workers: int = Field(128, ge=2)
     """Threads serving calls; each open WatchJob or ReadAsset stream holds one."""
-    grpc_max_streams: int | None = Field(None, ge=1)
-    """Streams open at once (default: three quarters of grpc_max_workers); the other
-    threads stay free for unary calls and health checks. A stream over the cap is
+    max_streams: int | None = Field(None, ge=1)
+    """Streams open at once (default: three quarters of max_workers); the other threads
+    stay free for unary calls and health checks. A stream over the cap is
     RESOURCE_EXHAUSTED."""
-    grpc_max_streams_per_key: int = Field(32, ge=1)
-    grpc_max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    max_streams_per_key: int = Field(32, ge=1)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+
+    @field_validator("max_streams")
+    @classmethod
+    def _threads_left_for_unary_calls(cls, value: int | None, info: ValidationInfo) -> int | None:
+        workers = info.data.get("max_workers")
+        if value is not None and workers is not None and value >= workers:
+            raise ValueError(
+                f"must be below STORIES_GRPC_MAX_WORKERS ({workers}): the threads beyond "
+                "the streams serve unary calls and health checks"
+            )
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolved_max_streams(self) -> int:
+        return self.max_streams or max(1, self.max_workers * 3 // 4)
+
+
+class ApiSettings(Section):
+    """How the API treats its callers, stops, and (embedded) runs workers beside it."""
+
     shutdown_drain_seconds: float = Field(2.0, ge=0)
     """On SIGTERM, how long health reports NOT_SERVING while calls are still served, so
     load balancers stop routing here before the server stops accepting calls."""
@@ -61,62 +158,115 @@ class Settings(BaseSettings):
     embedded_workers: int = Field(2, ge=0)
     """Worker threads inside `stories serve` when running embedded; 0 serves the API
     alone (jobs wait, recorded, for a later run with workers)."""
-    dispatcher_poll_seconds: float = Field(0.1, gt=0)
-    sweep_interval_seconds: float = Field(30.0, gt=0)
 
-    # The client side of the CLI.
-    server: str = "127.0.0.1:50051"
-    api_key: str | None = None
 
-    # Production adapters: Kafka is used when STORIES_KAFKA_BROKERS is set, S3 when
-    # STORIES_S3_ENDPOINT is set (PostgreSQL when STORIES_DATABASE_URL names it).
-    kafka_brokers: str | None = None
+class KafkaSettings(Section):
+    """Where the brokers are, what the topics are called, and how clients are tuned. Set
+    `STORIES_KAFKA_BROKERS` and the Kafka adapters are used. (`KafkaConfig` adds the
+    client configurations to these fields.)"""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_KAFKA_")
+
+    brokers: str | None = None
     """Comma-separated host:port bootstrap list."""
-    kafka_jobs_topic: str = "stories.jobs.v1"
-    kafka_events_topic: str = "stories.events.v1"
-    kafka_dlq_topic: str = "stories.jobs.dlq.v1"
-    kafka_jobs_partitions: int = Field(12, ge=1)
+    jobs_topic: str = "stories.jobs.v1"
+    events_topic: str = "stories.events.v1"
+    dlq_topic: str = "stories.jobs.dlq.v1"
+    jobs_partitions: int = Field(12, ge=1)
     """The most worker processes that can share the work (a partition has one reader)."""
-    kafka_events_partitions: int = Field(12, ge=1)
-    kafka_dlq_partitions: int = Field(1, ge=1)
-    kafka_replication_factor: int = Field(-1, ge=-1)
-    """-1: the brokers' default."""
-    kafka_group_id: str = "stories-workers"
-    kafka_session_timeout_ms: int = Field(45_000, ge=1_000)
-    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
-    kafka_fetch_wait_max_ms: int = Field(500, ge=1)
-    """How long the broker may hold an empty fetch (lower it for brokers that always
-    wait this long before answering, such as Tansu)."""
-    kafka_delivery_timeout_ms: int = Field(30_000, ge=1_000)
+    events_partitions: int = Field(12, ge=1)
+    dlq_partitions: int = Field(1, ge=1)
+    replication_factor: int = Field(-1, ge=-1)
+    """-1: the brokers' default (3 on a production cluster)."""
+    group_id: str = "stories-workers"
+    session_timeout_ms: int = Field(45_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(3_000, ge=100)
+    fetch_wait_max_ms: int = Field(500, ge=1)
+    """How long the broker may hold a fetch that has nothing to return. Kafka answers as
+    soon as a message arrives; a broker that always waits this long (Tansu) adds it to
+    every doorbell's latency, so tests and benchmarks set it low."""
+    delivery_timeout_ms: int = Field(30_000, ge=1_000)
     """How long a produced message may go unacknowledged before it counts as failed."""
-    worker_concurrency: int = Field(2, ge=1, le=32)
+
+
+class WorkerSettings(Section):
+    """A `stories worker` process."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_WORKER_")
+
+    concurrency: int = Field(2, ge=1, le=32)
     """Jobs one `stories worker` runs at once (each runs its segments concurrently too)."""
-    worker_shutdown_grace_seconds: float = Field(20.0, ge=0)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
     """On SIGTERM, how long in-flight jobs may take to finish before they are released."""
-    worker_steal_after_seconds: float = Field(1.0, ge=0)
+    steal_after_seconds: float = Field(1.0, ge=0)
     """A worker with a free slot and no doorbell waiting runs a job queued this long
     whose doorbell sits on another worker's partitions (0: never steals)."""
-    worker_steal_interval_seconds: float = Field(0.5, gt=0)
+    steal_interval_seconds: float = Field(0.5, gt=0)
     """How often an idle worker asks the database for jobs to steal."""
-    s3_endpoint: str | None = None
-    """http(s)://host:port of MinIO or S3."""
-    s3_bucket: str = "stories"
-    s3_access_key: str = ""
-    s3_secret_key: SecretStr = SecretStr("")
-    s3_region: str = "us-east-1"
-    s3_url_expiry_seconds: int = Field(900, ge=1, le=604_800)
-    """How long the download URLs of GetAsset work (presigned; S3 allows up to 7 days)."""
-    webhook_secret: SecretStr | None = Field(None, min_length=1)
+
+
+class DispatcherSettings(Section):
+    """The outbox relay and the sweeper (`stories dispatcher`, or inside embedded `serve`)."""
+
+    dispatcher_poll_seconds: float = Field(0.1, gt=0)
+    """Idle pause of the outbox relay and webhook loops."""
+    sweep_interval_seconds: float = Field(30.0, gt=0)
+    """How often the sweeper re-publishes claimable jobs (queued ones once they waited
+    this long)."""
+
+
+class WebhookSettings(Section):
+    """Signed webhook deliveries."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_WEBHOOK_")
+
+    secret: SecretStr | None = Field(None, min_length=1)
     """Signs webhook requests (HMAC-SHA256); `stories dispatcher` refuses to start without."""
-    webhook_max_attempts: int = Field(8, ge=1)
-    webhook_backoff_seconds: float = Field(10.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    backoff_seconds: float = Field(10.0, gt=0)
     """Delay after the first failed attempt; it doubles after each further one."""
-    webhook_max_backoff_seconds: float = Field(3_600.0, gt=0)
-    webhook_timeout_seconds: float = Field(10.0, gt=0)
-    webhook_concurrency: int = Field(4, ge=1)
-    webhook_allow_private: str = ""
+    max_backoff_seconds: float = Field(3_600.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    concurrency: int = Field(4, ge=1)
+    allow_private: str = ""
     """Internal addresses webhooks may call, comma-separated: loopback, link_local,
     private. Empty (refuse them all) in production."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def enabled(self) -> bool:
+        """Without a secret, CreateJob refuses a webhook_url."""
+        return self.secret is not None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def claim_seconds(self) -> float:
+        """A claimed delivery stays hidden from other dispatchers well past a timeout."""
+        return self.timeout_seconds + 30
+
+
+class CliSettings(Section):
+    """The command line: where its client commands connect, with which key, and the
+    tenant `stories make` records its jobs under."""
+
+    server: str = "127.0.0.1:50051"
+    api_key: str | None = None
+    tenant: str = "default"
+
+
+class Settings(Section):
+    """Every setting the adapters read. Unset, `stories` runs embedded in `data.home`."""
+
+    log_level: str = "WARNING"
+    data: DataSettings = Field(default_factory=DataSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    grpc: GrpcSettings = Field(default_factory=GrpcSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    cli: CliSettings = Field(default_factory=CliSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -126,33 +276,73 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(levels)}")
         return value.upper()
 
-    @field_validator("grpc_max_streams")
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def messaging_kind(self) -> Literal["in_process", "kafka"]:
+        return "kafka" if self.kafka.brokers else "in_process"
+
     @classmethod
-    def _threads_left_for_unary_calls(cls, value: int | None, info: ValidationInfo) -> int | None:
-        workers = info.data.get("grpc_max_workers")
-        if value is not None and workers is not None and value >= workers:
-            raise ValueError(
-                f"must be below STORIES_GRPC_MAX_WORKERS ({workers}): the threads beyond "
-                "the streams serve unary calls and health checks"
-            )
-        return value
+    def from_variables(cls, variables: Mapping[str, object]) -> Self:
+        """Settings from `STORIES_*` variables given here (as a process would see them in
+        its environment); the ones not given are read from the environment as usual."""
+        return cls(**_nested_values(cls, variables))
 
-    @property
-    def resolved_grpc_max_streams(self) -> int:
-        return self.grpc_max_streams or max(1, self.grpc_max_workers * 3 // 4)
 
-    @property
-    def messaging_kind(self) -> str:
-        return "kafka" if self.kafka_brokers else "in_process"
+def _section_of(annotation: Any) -> type[BaseSettings] | None:
+    """The settings class a field holds, if it holds one (`X` or `X | None`)."""
+    candidates = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else ()
+    for candidate in (annotation, *candidates):
+        if isinstance(candidate, type) and issubclass(candidate, BaseSettings):
+            return candidate
+    return None
 
-    @property
-    def storage_kind(self) -> str:
-        return "s3" if self.s3_endpoint else "local"
 
-    @property
-    def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home / 'stories.db'}"
+def _nested_values(model: type[BaseSettings], variables: Mapping[str, object]) -> dict[str, Any]:
+    prefix = model.model_config.get("env_prefix", "")
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        section = _section_of(field.annotation)
+        if section is not None:
+            inner = _nested_values(section, variables)
+            if inner:
+                values[name] = section(**inner)
+        elif (variable := f"{prefix}{name}".upper()) in variables:
+            values[name] = variables[variable]
+    return values
 
-    @property
-    def resolved_blob_dir(self) -> Path:
-        return self.blob_dir or self.home / "blobs"
+
+def variables(model: type[BaseSettings] = Settings) -> Iterator[tuple[str, FieldInfo]]:
+    """Every environment variable `model` reads, with its field, nested sections included."""
+    prefix = model.model_config.get("env_prefix", "")
+    for name, field in model.model_fields.items():
+        section = _section_of(field.annotation)
+        if section is not None:
+            yield from variables(section)
+        else:
+            yield f"{prefix}{name}".upper(), field
+
+
+def _sections(model: type[BaseSettings] = Settings) -> Iterator[type[BaseSettings]]:
+    yield model
+    for field in model.model_fields.values():
+        if (section := _section_of(field.annotation)) is not None:
+            yield from _sections(section)
+
+
+def problems(error: ValidationError) -> list[str]:
+    """`STORIES_X: message` for each error of a settings class (`Settings` or a section
+    of it); never the value, which may be a secret."""
+    model = next((s for s in _sections() if s.__name__ == error.title), Settings)
+    found = []
+    for each in error.errors(include_input=False, include_url=False):
+        where: type[BaseSettings] = model
+        variable = ""
+        for part in each["loc"]:
+            variable = f"{where.model_config.get('env_prefix', '')}{part}".upper()
+            field = where.model_fields.get(str(part))
+            section = _section_of(field.annotation) if field else None
+            if section is None:
+                break
+            where = section
+        found.append(f"{variable}: {each['msg']}")
+    return found

@@ -113,7 +113,8 @@ def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterat
         "shutdown_drain_seconds": 0,
         **settings,
     }
-    application = build_application(Settings(**values))
+    variables = {f"STORIES_{name.upper()}": value for name, value in values.items()}
+    application = build_application(Settings.from_variables(variables))
     backend = FlakyBackend()
     application.generation.plugin_manager.override(
         providers.Singleton(make_plugin_manager, extra_plugins=[FlakyPlugin(backend)])

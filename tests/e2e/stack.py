@@ -74,12 +74,7 @@ class ProductionStack:
     @cached_property
     def application(self) -> Application:
         """The test process's own view: same database, bucket and topics."""
-        values = {
-            name.removeprefix("STORIES_").lower(): value
-            for name, value in self.env.items()
-            if name.startswith("STORIES_")
-        }
-        return build_application(Settings(**values))
+        return build_application(Settings.from_variables(self.env))
 
     def start(self, name: str, command: str, **env: str) -> subprocess.Popen[bytes]:
         """Run `stories COMMAND` in the background; its output goes to logs/NAME.log."""

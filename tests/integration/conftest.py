@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -143,7 +142,7 @@ class KafkaWorld:
     ) -> Iterator[threading.Event]:
         """A JobConsumer in a thread; leaving the block stops it as SIGTERM would. It steals
         jobs queued for `steal_after` seconds (0: never, as in most tests)."""
-        config = dataclasses.replace(self.kafka, group_id=group_id or self.kafka.group_id)
+        config = self.kafka.model_copy(update={"group_id": group_id or self.kafka.group_id})
         consumer = JobConsumer(
             config,
             processor or self.processor(owner, backend, **settings),

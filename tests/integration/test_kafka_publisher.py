@@ -1,7 +1,5 @@
 """Producing to Kafka: topics, the outbox relay's publisher and the sweeper's queue."""
 
-import dataclasses
-
 import pytest
 from confluent_kafka.admin import AdminClient
 
@@ -56,7 +54,7 @@ def test_the_relay_publishes_protobuf_records_keyed_by_job(world: KafkaWorld) ->
 
 def test_a_failed_delivery_raises_and_leaves_the_rows_unsent(world: KafkaWorld) -> None:
     nobody = f"127.0.0.1:{free_port()}"  # no broker listens here
-    config = dataclasses.replace(world.kafka, brokers=nobody, delivery_timeout_ms=1000)
+    config = world.kafka.model_copy(update={"brokers": nobody, "delivery_timeout_ms": 1000})
     publisher = KafkaPublisher(KafkaProducer(config), config)
     world.submit()
     with pytest.raises(DeliveryFailed, match="2 of 2 messages not delivered"):

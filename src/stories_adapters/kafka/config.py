@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-@dataclass(frozen=True)
-class KafkaConfig:
-    brokers: str
-    jobs_topic: str = "stories.jobs.v1"
-    events_topic: str = "stories.events.v1"
-    dlq_topic: str = "stories.jobs.dlq.v1"
-    jobs_partitions: int = 12
-    """Upper bound on useful worker processes: each partition goes to one group member."""
-    events_partitions: int = 12
-    dlq_partitions: int = 1
-    replication_factor: int = -1
-    """-1: the broker's default (3 on a production cluster)."""
-    group_id: str = "stories-workers"
-    session_timeout_ms: int = 45_000
-    heartbeat_interval_ms: int = 3_000
-    fetch_wait_max_ms: int = 500
-    """How long the broker may hold a fetch that has nothing to return. Kafka answers as
-    soon as a message arrives; a broker that always waits this long (Tansu) adds it to
-    every doorbell's latency, so tests and benchmarks set it low."""
-    delivery_timeout_ms: int = 30_000
-    """How long the producer keeps retrying a message before its delivery counts as failed."""
+from stories_adapters.settings import KafkaSettings
+
+
+class KafkaConfig(KafkaSettings):
+    """The Kafka settings (fields, defaults and bounds are `KafkaSettings`'), and the
+    client configurations they make. Built from the values it is given: the settings
+    already read the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
     def partitions(self) -> dict[str, int]:
         """Every topic the service uses, with the partitions it is created with."""
