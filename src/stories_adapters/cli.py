@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,23 +14,20 @@ import grpc
 import typer
 from google.protobuf import json_format
 from pydantic import ValidationError
-from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from stories.v1 import common_pb2, stories_pb2
+from stories_adapters import entrypoints
 from stories_adapters.client import StoriesClient
-from stories_adapters.containers import Application, build_application
 from stories_adapters.export import job_to_dict, write_story
 from stories_adapters.grpc.mapping import AUDIO_TYPES, EVENT_KIND_FROM_PROTO, job_from_proto
-from stories_adapters.grpc.server import run_until_signalled
 from stories_adapters.settings import Settings, problems
 from stories_core.errors import InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, JobState
-from stories_core.services.access import issue_key, revoke_key
-from stories_core.services.submit import JobRequest, validate
+from stories_core.services.submit import JobRequest
 
 app = typer.Typer(
     help="Turn text into a narrated, illustrated story.",
@@ -63,19 +59,6 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as error:
         _fail(problems(error)[0])
-
-
-def _configure_logging(settings: Settings) -> None:
-    """JSON lines on standard error; a job's trace id rides along as `trace_id`."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
-
-
-def _application() -> Application:
-    settings = _settings()
-    _configure_logging(settings)
-    return build_application(settings)
 
 
 def read_input(source: str) -> str:
@@ -121,8 +104,8 @@ def make(
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
     text = read_input(input)
-    application = _application()
     settings = _settings()
+    maker = entrypoints.StoryMaker(settings)
     request = JobRequest(
         text=text,
         content_type=type,
@@ -133,28 +116,17 @@ def make(
         language=language or None,  # empty, as over gRPC: detect it
     )
     try:
-        validate(
-            request,
-            application.generation.catalog(),
-            application.use_cases.limits(),
-            application.generation.language_detector(),
-        )
+        maker.check(request)
     except InvalidInput as error:
         _fail(error.message)
     with _out_folder(out):
-        job = application.use_cases.submit_job()(request)
-        with _progress_bar(application, job.id):
-            application.use_cases.process_job()(job.id)
-        relay = application.use_cases.relay_outbox()
-        while relay():  # the job's messages, so none is left pending for a later server
-            pass
-        job = application.use_cases.queries().get(job.id)
+        progress = _ProgressBar()
+        with progress:
+            job = maker.make(request, progress.on_event)
         if job.state is not JobState.SUCCEEDED:
             message = f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}"
             _fail(message, EXIT_FAILED)
-        blobs = application.storage.blobs()
-        out_dir = out or Path(f"story-{job.id[:8]}")
-        files = write_story(job, lambda asset: blobs.open(asset.key), out_dir)
+        files = maker.write(job, out or Path(f"story-{job.id[:8]}"))
     if as_json:
         document = json.loads(files.json.read_text(encoding="utf-8"))
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -189,12 +161,10 @@ def _out_folder(out: Path | None) -> Iterator[None]:
         raise
 
 
-class _progress_bar:
+class _ProgressBar:
     """A progress bar fed by the job's own events."""
 
-    def __init__(self, application: Application, job_id: str) -> None:
-        self._bus = application.core.events()
-        self._job_id = job_id
+    def __init__(self) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -204,9 +174,7 @@ class _progress_bar:
         )
         self._task = self._progress.add_task("segmenting", total=None)
 
-    def _on_event(self, event: JobEvent) -> None:
-        if event.job_id != self._job_id:
-            return
+    def on_event(self, event: JobEvent) -> None:
         if event.segment_count:
             done = round(event.progress * event.segment_count)
             self._progress.update(
@@ -219,12 +187,10 @@ class _progress_bar:
             self._progress.update(self._task, description="done")
 
     def __enter__(self) -> None:
-        self._unsubscribe = self._bus.subscribe(self._on_event)
         self._progress.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self._progress.stop()
-        self._unsubscribe()
 
 
 @app.command()
@@ -232,7 +198,6 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the installed plugins, what each registers, and their versions."""
-    registry = _application().generation.registry()
     rows = [
         {
             "name": info.name,
@@ -240,7 +205,7 @@ def plugins(
             "content_styles": info.content_styles,
             "backends": info.backends,
         }
-        for info in registry.plugins
+        for info in entrypoints.plugins(_settings())
     ]
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -263,11 +228,8 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("create")
 def keys_create(tenant: Annotated[str, typer.Option(help="The tenant the key acts for.")]) -> None:
     """Create an API key; it is printed once and never stored."""
-    application = _application()
     try:
-        key, secret = issue_key(
-            application.persistence.unit_of_work_factory(), application.core.clock(), tenant
-        )
+        key, secret = entrypoints.create_key(_settings(), tenant)
     except InvalidInput as error:
         _fail(error.message)
     stderr.print(f"key {key.id} for tenant {tenant!r} (shown once; store it safely):")
@@ -279,9 +241,7 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, or the key itself.")],
 ) -> None:
     """Revoke an API key at once."""
-    application = _application()
-    uow_factory = application.persistence.unit_of_work_factory()
-    revoked = revoke_key(uow_factory, application.core.clock(), key_id)
+    revoked = entrypoints.revoke_key(_settings(), key_id)
     stderr.print(f"key {revoked.id} revoked")
 
 
@@ -294,30 +254,14 @@ def serve(
     if port is not None:
         grpc = settings.grpc.model_copy(update={"port": port})
         settings = settings.model_copy(update={"grpc": grpc})
-    application = build_application(settings)
-    _configure_logging(settings)
-    application.generation.registry()  # load plugins now: a broken one fails at start-up
-    embedded = settings.messaging_kind == "in_process"
-    with_worker = embedded and settings.api.embedded_workers > 0
-    runtime = None
-    if with_worker:
-        webhooks = application.workers.deliver_webhooks() if settings.webhook.secret else None
-        runtime = application.api.embedded_runtime(deliver_webhooks=webhooks)
-    if runtime is not None:
-        runtime.start()
-    try:
-        run_until_signalled(
-            application.api.server(),
-            settings.api.shutdown_grace_seconds,
-            lambda bound: stderr.print(
-                f"stories API listening on {settings.grpc.host}:{bound}"
-                + (" (embedded: worker inside)" if with_worker else ""),
-                highlight=False,
-            ),
-        )
-    finally:
-        if runtime is not None:
-            runtime.stop(settings.api.shutdown_grace_seconds)
+    entrypoints.serve(
+        settings,
+        lambda bound, with_worker: stderr.print(
+            f"stories API listening on {settings.grpc.host}:{bound}"
+            + (" (embedded: worker inside)" if with_worker else ""),
+            highlight=False,
+        ),
+    )
 
 
 ServerOption = Annotated[
@@ -459,33 +403,26 @@ def fetch(
     stderr.print(f"[green]done:[/] {len(files.assets)} assets → {files.html}")
 
 
-def _production_application(command: str) -> Application:
-    """The application of a process that only makes sense at scale, with Kafka."""
+def _production_settings(command: str) -> Settings:
+    """The settings of a process that only makes sense at scale, with Kafka."""
     settings = _settings()
     if settings.kafka.brokers is None:
         _fail(f"STORIES_KAFKA_BROKERS: must be set for `stories {command}`")
     if command == "dispatcher" and settings.webhook.secret is None:
         _fail("STORIES_WEBHOOK_SECRET: must be set for `stories dispatcher` (it signs webhooks)")
-    _configure_logging(settings)
-    application = build_application(settings)
-    application.generation.registry()  # load plugins now: a broken one fails at start-up
-    return application
+    return settings
 
 
 @app.command()
 def worker() -> None:
     """Run jobs from Kafka until SIGTERM or Ctrl-C (then finish or release them)."""
-    from stories_adapters.worker import run_worker
-
-    run_worker(_production_application("worker"))
+    entrypoints.worker(_production_settings("worker"))
 
 
 @app.command()
 def dispatcher() -> None:
     """Relay the outbox to Kafka, deliver webhooks and sweep for stalled jobs, until stopped."""
-    from stories_adapters.dispatcher import run_dispatcher
-
-    run_dispatcher(_production_application("dispatcher"))
+    entrypoints.dispatcher(_production_settings("dispatcher"))
 
 
 @app.command()
@@ -495,7 +432,7 @@ def migrate() -> None:
     from stories_adapters.sql.engine import migrate as migrate_to_head
 
     settings = _settings()
-    _configure_logging(settings)
+    entrypoints.configure_logging(settings)
     engine = make_engine(settings.data.resolved_database_url, pool_size=1)
     try:
         migrate_to_head(engine)

@@ -2,15 +2,18 @@
 
 Sub-containers per concern, each reading its sections of one config, loaded once from
 `Settings` (whose tree it is). Embedded and production adapters are chosen by
-configuration (Selectors), never by ifs elsewhere.
+configuration (Selectors), never by ifs elsewhere. Singletons are thread-safe: the API's
+threads, the workers and the dispatcher may each be first to ask for one (the database
+engine migrates an embedded database when it is made).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from dependency_injector import containers, providers
 from pydantic import SecretStr
@@ -33,16 +36,18 @@ from stories_adapters.storage.local import LocalBlobStore
 from stories_adapters.storage.s3 import open_bucket
 from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
-from stories_core.services.access import Authenticator, QuotaPolicy
+from stories_core.services.access import Authenticator, IssueKey, QuotaPolicy, RevokeKey
 from stories_core.services.control import CancelJob, RetryJob
-from stories_core.services.dispatch import relay_outbox
+from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
 from stories_core.services.query import JobQueries
-from stories_core.services.steal import stealable
+from stories_core.services.steal import FindStealable
 from stories_core.services.submit import Limits, SubmitJob
-from stories_core.services.sweep import sweep
+from stories_core.services.sweep import Sweep
 from stories_core.services.watch import WatchJob
 from stories_core.services.webhooks import DeliverWebhooks, WebhookPolicy
+
+T = TypeVar("T")
 
 
 def new_worker_id() -> str:
@@ -53,20 +58,27 @@ def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
+def _if_enabled(enabled: bool, make: Callable[[], T]) -> T | None:
+    """Webhooks are delivered only where a secret signs them."""
+    return make() if enabled else None
+
+
 class Core(containers.DeclarativeContainer):
-    clock = providers.Singleton(SystemClock)
-    events = providers.Singleton(EventBus)
+    clock = providers.ThreadSafeSingleton(SystemClock)
+    events = providers.ThreadSafeSingleton(EventBus)
     # Names this process's leases and Kafka client. A provider, not a setting: it is minted
     # once per application when first asked for, never while reading configuration.
-    worker_id = providers.Singleton(new_worker_id)
+    worker_id = providers.ThreadSafeSingleton(new_worker_id)
 
 
 class Persistence(containers.DeclarativeContainer):
     config = providers.Configuration()
-    engine = providers.Singleton(
+    events = providers.Dependency()
+    """Hears of the job events a unit of work commits."""
+    engine = providers.ThreadSafeSingleton(
         open_database, config.resolved_database_url, auto_migrate=config.auto_migrate
     )
-    unit_of_work = providers.Factory(SqlUnitOfWork, engine)
+    unit_of_work = providers.Factory(SqlUnitOfWork, engine, events=events)
     unit_of_work_factory = unit_of_work.provider
     reading_unit_of_work = providers.Factory(SqlUnitOfWork, engine, read_only=True)
     reading_unit_of_work_factory = reading_unit_of_work.provider
@@ -76,8 +88,8 @@ class Storage(containers.DeclarativeContainer):
     config = providers.Configuration()
     blobs = providers.Selector(
         config.storage_kind,
-        local=providers.Singleton(LocalBlobStore, config.resolved_blob_dir),
-        s3=providers.Singleton(
+        local=providers.ThreadSafeSingleton(LocalBlobStore, config.resolved_blob_dir),
+        s3=providers.ThreadSafeSingleton(
             open_bucket,
             endpoint=config.s3.endpoint,
             bucket=config.s3.bucket,
@@ -91,18 +103,18 @@ class Storage(containers.DeclarativeContainer):
 
 class Messaging(containers.DeclarativeContainer):
     config = providers.Configuration()
-    in_process_queue = providers.Singleton(InProcessQueue)
-    kafka_config = providers.Singleton(KafkaConfig.model_validate, config.kafka)
-    kafka_producer = providers.Singleton(KafkaProducer, kafka_config)
+    in_process_queue = providers.ThreadSafeSingleton(InProcessQueue)
+    kafka_config = providers.ThreadSafeSingleton(KafkaConfig.model_validate, config.kafka)
+    kafka_producer = providers.ThreadSafeSingleton(KafkaProducer, kafka_config)
     queue = providers.Selector(
         config.messaging_kind,
         in_process=in_process_queue,
-        kafka=providers.Singleton(KafkaJobQueue, kafka_producer, kafka_config),
+        kafka=providers.ThreadSafeSingleton(KafkaJobQueue, kafka_producer, kafka_config),
     )
     publisher = providers.Selector(
         config.messaging_kind,
-        in_process=providers.Singleton(InProcessPublisher, in_process_queue),
-        kafka=providers.Singleton(KafkaPublisher, kafka_producer, kafka_config),
+        in_process=providers.ThreadSafeSingleton(InProcessPublisher, in_process_queue),
+        kafka=providers.ThreadSafeSingleton(KafkaPublisher, kafka_producer, kafka_config),
     )
 
 
@@ -110,10 +122,10 @@ class Generation(containers.DeclarativeContainer):
     """Plugins are loaded when the registry is first asked for, never at import time."""
 
     environ = providers.Object(os.environ)
-    plugin_manager = providers.Singleton(make_plugin_manager)
-    registry = providers.Singleton(build_registry, plugin_manager)
-    catalog = providers.Singleton(PluginCatalog, registry, environ)
-    language_detector = providers.Singleton(FastTextLanguageDetector)
+    plugin_manager = providers.ThreadSafeSingleton(make_plugin_manager)
+    registry = providers.ThreadSafeSingleton(build_registry, plugin_manager)
+    catalog = providers.ThreadSafeSingleton(PluginCatalog, registry, environ)
+    language_detector = providers.ThreadSafeSingleton(FastTextLanguageDetector)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -145,20 +157,22 @@ class UseCases(containers.DeclarativeContainer):
         uow_factory=persistence.unit_of_work_factory,
         catalog=generation.catalog,
         clock=core.clock,
-        events=core.events,
         limits=limits,
         detector=generation.language_detector,
         quota=quota,
     )
+    issue_key = providers.Factory(
+        IssueKey, uow_factory=persistence.unit_of_work_factory, clock=core.clock
+    )
+    revoke_key = providers.Factory(
+        RevokeKey, uow_factory=persistence.unit_of_work_factory, clock=core.clock
+    )
     queries = providers.Factory(JobQueries, uow_factory=persistence.reading_unit_of_work_factory)
     cancel_job = providers.Factory(
-        CancelJob,
-        uow_factory=persistence.unit_of_work_factory,
-        clock=core.clock,
-        events=core.events,
+        CancelJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock
     )
     retry_job = providers.Factory(
-        RetryJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock, events=core.events
+        RetryJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock
     )
     watch_job = providers.Factory(
         WatchJob,
@@ -168,34 +182,28 @@ class UseCases(containers.DeclarativeContainer):
         poll_seconds=config.api.watch_poll_seconds,
     )
     relay_outbox = providers.Factory(
-        functools.partial,
-        relay_outbox,
-        persistence.unit_of_work_factory,
-        messaging.publisher,
-        core.clock,
+        RelayOutbox, persistence.unit_of_work_factory, messaging.publisher, core.clock
     )
     sweep = providers.Factory(
-        functools.partial,
-        sweep,
+        Sweep,
         persistence.unit_of_work_factory,
         core.clock,
         messaging.queue,
         queued_for_seconds=config.dispatcher.sweep_interval_seconds,
     )
-    process_job = providers.Singleton(
+    process_job = providers.ThreadSafeSingleton(
         ProcessJob,
         uow_factory=persistence.unit_of_work_factory,
         blobs=storage.blobs,
         catalog=generation.catalog,
         clock=core.clock,
-        events=core.events,
         settings=processing_settings,
         owner=core.worker_id,
     )
 
 
 class Api(containers.DeclarativeContainer):
-    """The gRPC API, and in the embedded service the threads that do the work beside it."""
+    """The gRPC API."""
 
     config = providers.Configuration()
     core = providers.DependenciesContainer()
@@ -205,23 +213,23 @@ class Api(containers.DeclarativeContainer):
     generation = providers.DependenciesContainer()
     use_cases = providers.DependenciesContainer()
 
-    gate = providers.Singleton(
+    gate = providers.ThreadSafeSingleton(
         Gate,
         authenticate=providers.Factory(
             CachedAuthenticator,
             providers.Factory(Authenticator, persistence.reading_unit_of_work_factory),
             ttl_seconds=config.api.auth_cache_seconds,
         ),
-        limits=providers.Singleton(
+        limits=providers.ThreadSafeSingleton(
             TokenBuckets, rate=config.api.rate_limit_per_second, burst=config.api.rate_limit_burst
         ),
-        streams=providers.Singleton(
+        streams=providers.ThreadSafeSingleton(
             StreamSlots,
             total=config.grpc.resolved_max_streams,
             per_key=config.grpc.max_streams_per_key,
         ),
     )
-    servicer = providers.Singleton(
+    servicer = providers.ThreadSafeSingleton(
         StoryServicer,
         gate=gate,
         submit=use_cases.submit_job,
@@ -237,7 +245,7 @@ class Api(containers.DeclarativeContainer):
         download_ttl_seconds=config.data.download_ttl_seconds,
         max_response_bytes=config.grpc.max_message_bytes,
     )
-    server = providers.Singleton(
+    server = providers.ThreadSafeSingleton(
         ApiServer,
         servicer,
         host=config.grpc.host,
@@ -246,21 +254,12 @@ class Api(containers.DeclarativeContainer):
         max_message_bytes=config.grpc.max_message_bytes,
         drain_seconds=config.api.shutdown_drain_seconds,
     )
-    embedded_runtime = providers.Singleton(
-        EmbeddedRuntime,
-        queue=messaging.in_process_queue,
-        process_job=use_cases.process_job,
-        relay=use_cases.relay_outbox,
-        sweep=use_cases.sweep,
-        workers=config.api.embedded_workers,
-        poll_seconds=config.dispatcher.dispatcher_poll_seconds,
-        sweep_interval_seconds=config.dispatcher.sweep_interval_seconds,
-    )
 
 
 class Workers(containers.DeclarativeContainer):
-    """The production processes beside the API: Kafka workers (`stories worker`) and the
-    dispatcher (`stories dispatcher`: outbox relay, webhook deliveries, sweeper)."""
+    """The work beside the API: Kafka workers (`stories worker`), the dispatcher (`stories
+    dispatcher`: outbox relay, webhook deliveries, sweeper), and in the embedded service
+    the same dispatcher with in-process workers, as threads."""
 
     config = providers.Configuration()
     core = providers.DependenciesContainer()
@@ -272,15 +271,14 @@ class Workers(containers.DeclarativeContainer):
         JobConsumer,
         config=messaging.kafka_config,
         process_job=use_cases.process_job,
-        dead_letters=providers.Singleton(
+        dead_letters=providers.ThreadSafeSingleton(
             DeadLetters, messaging.kafka_producer, messaging.kafka_config, core.worker_id
         ),
         client_id=core.worker_id,
         concurrency=config.worker.concurrency,
         shutdown_grace_seconds=config.worker.shutdown_grace_seconds,
         steal=providers.Factory(
-            functools.partial,
-            stealable,
+            FindStealable,
             persistence.unit_of_work_factory,
             core.clock,
             queued_for_seconds=config.worker.steal_after_seconds,
@@ -290,7 +288,7 @@ class Workers(containers.DeclarativeContainer):
     deliver_webhooks = providers.Factory(
         DeliverWebhooks,
         uow_factory=persistence.unit_of_work_factory,
-        sender=providers.Singleton(
+        sender=providers.ThreadSafeSingleton(
             HttpWebhookSender,
             timeout_seconds=config.webhook.timeout_seconds,
             allow=config.webhook.allow_private,
@@ -309,10 +307,20 @@ class Workers(containers.DeclarativeContainer):
         Dispatcher,
         relay=use_cases.relay_outbox,
         sweep=use_cases.sweep,
-        deliver_webhooks=deliver_webhooks,
+        deliver_webhooks=providers.Callable(
+            _if_enabled, config.webhook.enabled, deliver_webhooks.provider
+        ),
         poll_seconds=config.dispatcher.dispatcher_poll_seconds,
         sweep_interval_seconds=config.dispatcher.sweep_interval_seconds,
         webhook_threads=config.webhook.concurrency,
+    )
+    embedded_runtime = providers.ThreadSafeSingleton(
+        EmbeddedRuntime,
+        queue=messaging.in_process_queue,
+        process_job=use_cases.process_job,
+        dispatcher=dispatcher,
+        workers=config.api.embedded_workers,
+        poll_seconds=config.dispatcher.dispatcher_poll_seconds,
     )
 
 
@@ -320,7 +328,7 @@ class Application(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     core = providers.Container(Core)
-    persistence = providers.Container(Persistence, config=config.data)
+    persistence = providers.Container(Persistence, config=config.data, events=core.events)
     storage = providers.Container(Storage, config=config.data)
     messaging = providers.Container(Messaging, config=config)
     generation = providers.Container(Generation)

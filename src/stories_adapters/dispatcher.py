@@ -1,4 +1,5 @@
-"""`stories dispatcher`: relays the outbox to Kafka, delivers webhooks, and sweeps.
+"""The dispatcher: relays the outbox, delivers webhooks, and sweeps. `stories dispatcher`
+runs it against Kafka; the embedded service runs the same one in a thread.
 
 Several dispatchers may run: outbox rows and webhook deliveries are taken with
 SKIP LOCKED (on PostgreSQL), and sweeping twice only rings a doorbell twice.
@@ -10,13 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from stories_adapters.kafka.admin import ensure_topics
-from stories_adapters.signals import stop_on_signals
-
-if TYPE_CHECKING:
-    from stories_adapters.containers import Application
 
 log = logging.getLogger(__name__)
 ERROR_PAUSE_SECONDS = 1.0
@@ -24,13 +18,14 @@ ERROR_PAUSE_SECONDS = 1.0
 
 
 class Dispatcher:
-    """Webhooks get threads of their own, so a slow receiver never holds back job doorbells."""
+    """Webhooks get threads of their own, so a slow receiver never holds back job doorbells.
+    `deliver_webhooks` is None where nothing could sign them (no secret): none are run."""
 
     def __init__(
         self,
         relay: Callable[[], int],
         sweep: Callable[[], int],
-        deliver_webhooks: Callable[[], int],
+        deliver_webhooks: Callable[[], int] | None,
         *,
         poll_seconds: float,
         sweep_interval_seconds: float,
@@ -46,13 +41,14 @@ class Dispatcher:
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set; each loop finishes the pass it is in before returning."""
+        deliver = self._deliver_webhooks
         threads = [
             threading.Thread(
                 target=_repeat,
-                args=(stop, "webhook delivery", self._deliver_webhooks, self._poll_seconds),
+                args=(stop, "webhook delivery", deliver, self._poll_seconds),
                 name=f"webhooks-{n}",
             )
-            for n in range(self._webhook_threads)
+            for n in range(self._webhook_threads if deliver is not None else 0)
         ]
         for thread in threads:
             thread.start()
@@ -81,11 +77,3 @@ def _repeat(stop: threading.Event, name: str, step: Callable[[], int], idle_seco
             continue
         if not busy:
             stop.wait(idle_seconds)
-
-
-def run_dispatcher(application: Application) -> None:
-    stop = stop_on_signals()
-    ensure_topics(application.messaging.kafka_config())
-    dispatcher = application.workers.dispatcher()
-    log.info("dispatcher started")
-    dispatcher.run(stop)

@@ -1,6 +1,6 @@
-"""The embedded service's background work, as threads beside the API: the dispatcher
-(outbox relay and sweeper), webhook delivery (when a signing secret is set) and workers
-fed by the in-process queue."""
+"""The embedded service's background work, as threads beside the API: the dispatcher (the
+same one `stories dispatcher` runs: outbox relay, sweeper, and webhook delivery when a
+signing secret is set) and workers fed by the in-process queue."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.runtime import InProcessQueue
 from stories_core.model import OutboxMessage, Topic
 
@@ -32,30 +33,22 @@ class EmbeddedRuntime:
         self,
         queue: InProcessQueue,
         process_job: Callable[[str], object],
-        relay: Callable[[], int],
-        sweep: Callable[[], int],
+        dispatcher: Dispatcher,
         *,
         workers: int,
         poll_seconds: float,
-        sweep_interval_seconds: float,
-        deliver_webhooks: Callable[[], int] | None = None,
     ) -> None:
         self._queue = queue
         self._process_job = process_job
-        self._relay = relay
-        self._sweep = sweep
+        self._dispatcher = dispatcher
         self._workers = workers
         self._poll = poll_seconds
-        self._sweep_interval = sweep_interval_seconds
-        self._deliver_webhooks = deliver_webhooks
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._sweep()  # jobs left queued or running by a previous run of the service
-        self._spawn("stories-dispatcher", self._dispatch_loop)
-        if self._deliver_webhooks is not None:
-            self._spawn("stories-webhooks", self._webhook_loop)
+        """The dispatcher sweeps first: jobs left queued or running by a previous run."""
+        self._spawn("stories-dispatcher", lambda: self._dispatcher.run(self._stopping))
         for n in range(self._workers):
             self._spawn(f"stories-worker-{n}", self._work_loop)
 
@@ -70,28 +63,6 @@ class EmbeddedRuntime:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-    def _dispatch_loop(self) -> None:
-        waited = 0.0
-        while not self._stopping.wait(self._poll):
-            waited += self._poll
-            try:
-                while self._relay():
-                    pass
-                if waited >= self._sweep_interval:
-                    waited = 0.0
-                    self._sweep()
-            except Exception:
-                log.exception("dispatcher pass failed; retrying")
-
-    def _webhook_loop(self) -> None:
-        assert self._deliver_webhooks is not None
-        while not self._stopping.wait(self._poll):
-            try:
-                while self._deliver_webhooks() and not self._stopping.is_set():
-                    pass
-            except Exception:
-                log.exception("webhook delivery pass failed; retrying")
 
     def _work_loop(self) -> None:
         while not self._stopping.is_set():

@@ -19,7 +19,7 @@ from stories_core.errors import GenerationError
 from stories_core.generation import Media, Narration, SegmentSpan, SpokenLine
 from stories_core.plugins import hookimpl, make_plugin_manager
 from stories_core.segmentation import sentence_boundaries
-from stories_core.services.access import issue_key
+from stories_core.services.access import IssueKey
 
 
 class FlakyBackend:
@@ -78,8 +78,8 @@ class Api:
         self.flaky = backend
         uow_factory = application.persistence.unit_of_work_factory()
         clock = application.core.clock()
-        self.acme_record, self.acme = issue_key(uow_factory, clock, "acme")
-        _, self.globex = issue_key(uow_factory, clock, "globex")
+        self.acme_record, self.acme = IssueKey(uow_factory, clock)("acme")
+        _, self.globex = IssueKey(uow_factory, clock)("globex")
 
     @staticmethod
     def auth(key: str) -> tuple[tuple[str, str]]:
@@ -120,7 +120,7 @@ def start_api(tmp_path: Path, *, with_worker: bool = True, **settings) -> Iterat
         providers.Singleton(make_plugin_manager, extra_plugins=[FlakyPlugin(backend)])
     )
     server = application.api.server()
-    runtime = application.api.embedded_runtime() if with_worker else None
+    runtime = application.workers.embedded_runtime() if with_worker else None
     if runtime:
         runtime.start()
     server.start()

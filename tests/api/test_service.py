@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 
 from stories.v1 import common_pb2, events_pb2, stories_pb2
 from stories_core import markup
-from stories_core.services.access import issue_key, revoke_key
+from stories_core.services.access import IssueKey, RevokeKey
 from tests.api.conftest import Api, start_api
 
 TEXT = (Path(__file__).parents[2] / "examples" / "solar-system.txt").read_text()
@@ -136,7 +136,7 @@ def test_missing_unknown_and_revoked_keys_are_unauthenticated_alike(idle_api: Ap
     revoked_record, revoked = idle_api.acme_record, idle_api.acme
     job = idle_api.create()
     uow_factory = idle_api.application.persistence.unit_of_work_factory()
-    revoke_key(uow_factory, idle_api.application.core.clock(), revoked_record.id)
+    RevokeKey(uow_factory, idle_api.application.core.clock())(revoked_record.id)
     for metadata in [(), (("authorization", "Bearer sk_bogus_key"),), idle_api.auth(revoked)]:
         with pytest.raises(grpc.RpcError) as raised:
             idle_api.stub.GetJob(stories_pb2.GetJobRequest(job_id=job.id), metadata=metadata)
@@ -386,7 +386,7 @@ def test_open_streams_are_capped_so_unary_calls_always_get_a_thread(tmp_path) ->
     }
     with start_api(tmp_path, with_worker=False, **capped) as api:
         uow_factory = api.application.persistence.unit_of_work_factory()
-        _, initech = issue_key(uow_factory, api.application.core.clock(), "initech")
+        _, initech = IssueKey(uow_factory, api.application.core.clock())("initech")
         # No worker: the jobs stay queued and their watches stay open.
         jobs = {key: api.create(key=key) for key in (api.acme, api.globex, initech)}
 
@@ -428,7 +428,7 @@ def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:
         request = stories_pb2.ListCapabilitiesRequest()
         api.stub.ListCapabilities(request, metadata=api.auth(api.acme))
         uow_factory = api.application.persistence.unit_of_work_factory()
-        revoke_key(uow_factory, api.application.core.clock(), api.acme_record.id)
+        RevokeKey(uow_factory, api.application.core.clock())(api.acme_record.id)
         time.sleep(0.4)
         with pytest.raises(grpc.RpcError) as raised:
             api.stub.ListCapabilities(request, metadata=api.auth(api.acme))

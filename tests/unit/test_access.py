@@ -4,9 +4,9 @@ from stories_core.errors import NotFound, QuotaExceeded, Unauthenticated
 from stories_core.services.access import (
     UNAUTHENTICATED_MESSAGE,
     Authenticator,
+    IssueKey,
     QuotaPolicy,
-    issue_key,
-    revoke_key,
+    RevokeKey,
 )
 from stories_core.services.submit import Limits, SubmitJob
 from tests.fakes import FixedLanguage
@@ -16,7 +16,7 @@ from tests.unit.conftest import World
 def test_an_issued_key_authenticates_to_its_tenant_and_only_its_hash_is_stored(
     world: World,
 ) -> None:
-    key, secret = issue_key(world.database, world.clock, "acme")
+    key, secret = IssueKey(world.database, world.clock)("acme")
     assert Authenticator(world.database)(secret).tenant == "acme"
     stored = world.database.tables.keys[key.id]
     assert secret not in repr(stored) and stored.key_hash != secret
@@ -24,30 +24,30 @@ def test_an_issued_key_authenticates_to_its_tenant_and_only_its_hash_is_stored(
 
 @pytest.mark.parametrize("presented", [None, "", "sk_nope_nope", "Bearer x", "sk_a_b_c"])
 def test_missing_or_unknown_keys_get_one_message(world: World, presented) -> None:
-    issue_key(world.database, world.clock, "acme")
+    IssueKey(world.database, world.clock)("acme")
     with pytest.raises(Unauthenticated) as raised:
         Authenticator(world.database)(presented)
     assert raised.value.message == UNAUTHENTICATED_MESSAGE
 
 
 def test_a_tampered_or_revoked_key_is_refused_alike(world: World) -> None:
-    key, secret = issue_key(world.database, world.clock, "acme")
+    key, secret = IssueKey(world.database, world.clock)("acme")
     with pytest.raises(Unauthenticated) as tampered:
         Authenticator(world.database)(secret[:-1] + ("A" if secret[-1] != "A" else "B"))
-    revoke_key(world.database, world.clock, key.id)
+    RevokeKey(world.database, world.clock)(key.id)
     with pytest.raises(Unauthenticated) as revoked:
         Authenticator(world.database)(secret)
     assert tampered.value.message == revoked.value.message == UNAUTHENTICATED_MESSAGE
 
 
 def test_a_key_can_be_revoked_by_itself_and_errors_never_repeat_a_secret(world: World) -> None:
-    key, secret = issue_key(world.database, world.clock, "acme")
-    assert revoke_key(world.database, world.clock, secret).id == key.id
+    key, secret = IssueKey(world.database, world.clock)("acme")
+    assert RevokeKey(world.database, world.clock)(secret).id == key.id
     with pytest.raises(Unauthenticated):
         Authenticator(world.database)(secret)
     unknown = "sk_0123456789abcdef_" + "s3cret" * 7
     with pytest.raises(NotFound) as raised:
-        revoke_key(world.database, world.clock, unknown)
+        RevokeKey(world.database, world.clock)(unknown)
     assert "s3cret" not in raised.value.message and "0123456789abcdef" in raised.value.message
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -56,16 +53,3 @@ class ApiServer:
         self.health.enter_graceful_shutdown()
         time.sleep(self._drain_seconds)
         self.server.stop(grace_seconds).wait()
-
-
-def run_until_signalled(
-    api: ApiServer, grace_seconds: float, on_ready: Callable[[int], None]
-) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    api.start()
-    on_ready(api.port)
-    stop.wait()
-    api.stop(grace_seconds)

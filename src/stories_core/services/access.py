@@ -32,32 +32,51 @@ def hash_key(presented: str) -> str:
     return hashlib.sha256(presented.encode()).hexdigest()
 
 
-def issue_key(uow_factory: UnitOfWorkFactory, clock: Clock, tenant: str) -> tuple[ApiKey, str]:
-    """Create a key for `tenant`; the returned secret is never stored and never shown again."""
-    if not tenant or len(tenant) > 128 or not tenant.replace("-", "").replace("_", "").isalnum():
-        raise InvalidInput("tenant", "must be 1-128 letters, digits, '-' or '_'")
-    key_id = secrets.token_hex(8)
-    secret = f"{_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(id=key_id, tenant=tenant, key_hash=hash_key(secret), created_at=clock.now())
-    with uow_factory() as uow:
-        uow.keys.add(key)
-        uow.commit()
-    return key, secret
+class IssueKey:
+    """Create a key for a tenant; its secret is returned once, never stored or shown again."""
 
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
 
-def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, key_or_id: str) -> ApiKey:
-    """Revoke by the key's id, or by the key itself (its id is part of it); an error
-    never repeats the key's secret."""
-    key_id = _key_id(key_or_id) or key_or_id
-    with uow_factory() as uow:
-        key = uow.keys.get(key_id)
-        if key is None:
-            raise NotFound(f"API key {key_id} not found")
-        if key.revoked_at is None:
-            key.revoked_at = clock.now()
-            uow.keys.update(key)
+    def __call__(self, tenant: str) -> tuple[ApiKey, str]:
+        """(the key, its secret); InvalidInput for a malformed tenant name."""
+        if (
+            not tenant
+            or len(tenant) > 128
+            or not tenant.replace("-", "").replace("_", "").isalnum()
+        ):
+            raise InvalidInput("tenant", "must be 1-128 letters, digits, '-' or '_'")
+        key_id = secrets.token_hex(8)
+        secret = f"{_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        key = ApiKey(
+            id=key_id, tenant=tenant, key_hash=hash_key(secret), created_at=self._clock.now()
+        )
+        with self._uow_factory() as uow:
+            uow.keys.add(key)
             uow.commit()
-        return key
+        return key, secret
+
+
+class RevokeKey:
+    """Revoke a key at once, by its id or by the key itself (its id is part of it)."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def __call__(self, key_or_id: str) -> ApiKey:
+        """The revoked key; NotFound, whose message never repeats the key's secret."""
+        key_id = _key_id(key_or_id) or key_or_id
+        with self._uow_factory() as uow:
+            key = uow.keys.get(key_id)
+            if key is None:
+                raise NotFound(f"API key {key_id} not found")
+            if key.revoked_at is None:
+                key.revoked_at = self._clock.now()
+                uow.keys.update(key)
+                uow.commit()
+            return key
 
 
 class Authenticator:

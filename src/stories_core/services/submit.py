@@ -165,6 +165,11 @@ class SubmitJob:
         self._limits = limits
         self._quota = quota or QuotaPolicy(chars_per_period=0)
 
+    def check(self, request: JobRequest) -> CheckedRequest:
+        """The request as it would be recorded; InvalidInput naming the first wrong field.
+        Nothing is recorded (for a caller that checks before other work)."""
+        return validate(request, self._catalog, self._limits, self._detector)
+
     def __call__(
         self, request: JobRequest, *, trace_id: str | None = None, api_key_id: str | None = None
     ) -> Job:
@@ -176,7 +181,7 @@ class SubmitJob:
             return self._submit(request, trace_id, api_key_id)
 
     def _submit(self, request: JobRequest, trace_id: str | None, api_key_id: str | None) -> Job:
-        checked = validate(request, self._catalog, self._limits, self._detector)
+        checked = self.check(request)
         request = checked.request
         fingerprint = request.fingerprint()
         now = self._clock.now()

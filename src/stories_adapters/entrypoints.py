@@ -1,0 +1,133 @@
+"""The process entry points: `serve`, `worker`, `dispatcher` and `make`, and the admin
+commands beside them. The only code above the container: each builds the application
+from `Settings` once, runs it, and stops on the one signal handling of every process
+(`stories_adapters.signals`). The command line (`cli.py`) parses arguments and prints;
+these do the work."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pythonjsonlogger.json import JsonFormatter
+
+from stories_adapters.containers import Application, build_application
+from stories_adapters.export import StoryFiles, write_story
+from stories_adapters.kafka.admin import ensure_topics
+from stories_adapters.settings import Settings
+from stories_adapters.signals import stop_on_signals
+from stories_core.events import JobEvent
+from stories_core.model import ApiKey, Job
+from stories_core.plugins.registry import PluginInfo
+from stories_core.services.submit import JobRequest
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON lines on standard error; a job's trace id rides along as `trace_id`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+
+
+def _start(settings: Settings) -> Application:
+    configure_logging(settings)
+    application = build_application(settings)
+    application.generation.registry()  # load plugins now: a broken one fails at start-up
+    return application
+
+
+def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
+    """Serve the gRPC API until SIGTERM or SIGINT; `on_ready(port, with_worker)` once it
+    listens. Embedded (no Kafka), the dispatcher and `embedded_workers` workers run inside
+    as threads. On the signal: health turns NOT_SERVING for the drain time, calls in flight
+    get the grace time, then the background work stops."""
+    stop = stop_on_signals()
+    application = _start(settings)
+    runtime = None
+    if settings.messaging_kind == "in_process" and settings.api.embedded_workers > 0:
+        runtime = application.api.embedded_runtime()
+        runtime.start()
+    server = application.api.server()
+    try:
+        server.start()
+        on_ready(server.port, runtime is not None)
+        stop.wait()
+        server.stop(settings.api.shutdown_grace_seconds)
+    finally:
+        if runtime is not None:
+            runtime.stop(settings.api.shutdown_grace_seconds)
+
+
+def worker(settings: Settings) -> None:
+    """A member of the workers' consumer group, running jobs until SIGTERM or SIGINT. Then
+    it stops polling; jobs in flight get `STORIES_WORKER_SHUTDOWN_GRACE_SECONDS` to finish
+    and are released (queued again for another worker) if they do not; offsets are
+    committed and the consumer leaves the group."""
+    stop = stop_on_signals()
+    application = _start(settings)
+    ensure_topics(application.messaging.kafka_config())
+    application.storage.blobs()  # an S3 store makes its bucket now, not mid-job
+    consumer = application.workers.job_consumer()
+    log.info("worker started")
+    consumer.run(stop)
+
+
+def dispatcher(settings: Settings) -> None:
+    """Relay the outbox to Kafka, deliver webhooks and sweep for stalled jobs until SIGTERM
+    or SIGINT; each loop finishes the pass it is in."""
+    stop = stop_on_signals()
+    application = _start(settings)
+    ensure_topics(application.messaging.kafka_config())
+    log.info("dispatcher started")
+    application.workers.dispatcher().run(stop)
+
+
+class StoryMaker:
+    """`stories make`: one job, submitted, run and written out here and now, in this
+    process (the embedded database and blob folder unless settings say otherwise)."""
+
+    def __init__(self, settings: Settings) -> None:
+        configure_logging(settings)
+        self._application = build_application(settings)
+
+    def check(self, request: JobRequest) -> None:
+        """Raise InvalidInput naming the first wrong field; nothing is recorded."""
+        self._application.use_cases.submit_job().check(request)
+
+    def make(self, request: JobRequest, on_event: Callable[[JobEvent], None]) -> Job:
+        """Submit and run the job, telling `on_event` of its events; the job as it ended."""
+        use_cases = self._application.use_cases
+        job = use_cases.submit_job()(request)
+        unsubscribe = self._application.core.events().subscribe(on_event)
+        try:
+            use_cases.process_job()(job.id)
+        finally:
+            unsubscribe()
+        relay = use_cases.relay_outbox()
+        while relay():  # the job's messages, so none is left pending for a later server
+            pass
+        return use_cases.queries().get(job.id)
+
+    def write(self, job: Job, out: Path) -> StoryFiles:
+        """The story folder: page, markup, JSON and the assets (see `export.write_story`)."""
+        blobs = self._application.storage.blobs()
+        return write_story(job, lambda asset: blobs.open(asset.key), out)
+
+
+def plugins(settings: Settings) -> list[PluginInfo]:
+    """The installed plugins, in load order, with what each registers."""
+    return _start(settings).generation.registry().plugins
+
+
+def create_key(settings: Settings, tenant: str) -> tuple[ApiKey, str]:
+    """A new API key of `tenant` and its secret (shown once, stored as a hash only)."""
+    return build_application(settings).use_cases.issue_key()(tenant)
+
+
+def revoke_key(settings: Settings, key_or_id: str) -> ApiKey:
+    """Revoke a key at once, by its id or the key itself; NotFound if there is none."""
+    return build_application(settings).use_cases.revoke_key()(key_or_id)
