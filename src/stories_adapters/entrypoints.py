@@ -49,7 +49,7 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
     application = _start(settings)
     runtime = None
     if settings.messaging_kind == "in_process" and settings.api.embedded_workers > 0:
-        runtime = application.api.embedded_runtime()
+        runtime = application.workers.embedded_runtime()
         runtime.start()
     server = application.api.server()
     try:
