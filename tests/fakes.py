@@ -113,6 +113,10 @@ class InMemoryJobRepository:
             raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
         segments = stored.segments
         self._store[job.id] = replace(self._stored(job), segments=segments)
+        self.save_segments(job)
+
+    def save_segments(self, job: Job) -> None:
+        self._saw(job)
         for segment in job.take_changed_segments():
             self.update_segment(segment)
 
@@ -268,7 +272,9 @@ class InMemoryUnitOfWork(UnitOfWork):
     def _commit(self) -> None:
         self._database.tables = self._working
         self._database.commits += 1
+        seen = self.jobs.seen
         self._open(self._working)
+        self.jobs.seen = seen  # as a database connection's repository keeps them
 
     def _rollback(self) -> None:
         self._open(self._database.tables)

@@ -102,7 +102,9 @@ class StoryMaker:
         """Submit and run the job, telling `on_event` of its events; the job as it ended."""
         use_cases = self._application.use_cases
         job = use_cases.submit_job()(request)
-        unsubscribe = self._application.core.events().subscribe(on_event)
+        unsubscribe = self._application.core.events().subscribe(
+            lambda event: on_event(event) if event.job_id == job.id else None
+        )
         try:
             use_cases.process_job()(job.id)
         finally:
@@ -125,9 +127,11 @@ def plugins(settings: Settings) -> list[PluginInfo]:
 
 def create_key(settings: Settings, tenant: str) -> tuple[ApiKey, str]:
     """A new API key of `tenant` and its secret (shown once, stored as a hash only)."""
+    configure_logging(settings)
     return build_application(settings).use_cases.issue_key()(tenant)
 
 
 def revoke_key(settings: Settings, key_or_id: str) -> ApiKey:
     """Revoke a key at once, by its id or the key itself; NotFound if there is none."""
+    configure_logging(settings)
     return build_application(settings).use_cases.revoke_key()(key_or_id)

@@ -23,7 +23,12 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 def default_home() -> Path:
@@ -268,6 +273,19 @@ class Settings(Section):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     cli: CliSettings = Field(default_factory=CliSettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Each section reads its own variables: `STORIES_API` or `STORIES_KAFKA` set in
+        the environment is not a section's JSON, it is nothing."""
+        return init_settings, _OwnVariables(settings_cls)
+
     @field_validator("log_level")
     @classmethod
     def _a_known_log_level(cls, value: str) -> str:
@@ -286,6 +304,15 @@ class Settings(Section):
         """Settings from `STORIES_*` variables given here (as a process would see them in
         its environment); the ones not given are read from the environment as usual."""
         return cls(**_nested_values(cls, variables))
+
+
+class _OwnVariables(EnvSettingsSource):
+    """The environment, for a composite's own fields only (not its sections)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if _section_of(field.annotation) is not None:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
 
 
 def _section_of(annotation: Any) -> type[BaseSettings] | None:

@@ -189,6 +189,12 @@ class Job:
         self.attempt += 1
         self._record(EventKind.JOB_STARTED, now)
 
+    def extend_lease(self, until: datetime) -> None:
+        """The running job's lease now lasts until `until` (the store's fence said it is
+        still ours: `JobRepository.hold_lease`)."""
+        self._require(JobState.RUNNING, "leased")
+        self.lease_expires_at = until
+
     def plan(self, segments: Sequence[Segment], now: datetime) -> None:
         """The running job's segments, once; records SEGMENTS_PLANNED."""
         self._require(JobState.RUNNING, "planned")

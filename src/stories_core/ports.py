@@ -1,4 +1,5 @@
-"""The ports: what the core needs from the outside world, as Protocols.
+"""The ports: what the core needs from the outside world, as Protocols (and the unit of
+work, an abstract class: collecting events is the core's part of it).
 
 Adapters implement them; the container wires them; tests use fakes.
 """
@@ -103,8 +104,9 @@ class JobCursor:
 
 
 class JobRepository(Protocol):
-    """Jobs with their segments and assets. Every job it loads or writes is kept in `seen`,
-    so the unit of work can collect the events the job recorded."""
+    """Jobs with their segments and assets. Every job it hands out (`get`, `claim`,
+    `find_by_request_id`) or writes is kept in `seen`, so the unit of work can collect the
+    events the job recorded."""
 
     seen: list[Job]
 
@@ -133,6 +135,11 @@ class JobRepository(Protocol):
         ...
 
     def add_segments(self, job: Job, segments: Sequence[Segment]) -> None: ...
+
+    def save_segments(self, job: Job) -> None:
+        """Write the segments the job's operations changed (`Job.take_changed_segments`),
+        not the job's own row."""
+        ...
 
     def update_segment(self, segment: Segment) -> None: ...
 
@@ -231,8 +238,10 @@ class UnitOfWork(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         """Roll back whatever was not committed, and end the transaction."""
-        self.rollback()
-        self._close()
+        try:
+            self.rollback()
+        finally:
+            self._close()
 
     def commit(self) -> None:
         events = [(event, job.webhook_url) for job in self.jobs.seen for event in job.take_events()]
@@ -244,8 +253,9 @@ class UnitOfWork(ABC):
                 self._sink.emit(event)
 
     def rollback(self) -> None:
-        for job in self.jobs.seen:
-            job.take_events()  # they describe changes that did not happen
+        for job in self.jobs.seen:  # what they describe did not happen
+            job.take_events()
+            job.take_changed_segments()
         self._rollback()
 
     @abstractmethod

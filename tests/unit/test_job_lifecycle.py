@@ -332,3 +332,13 @@ def test_a_terminal_event_of_a_job_with_a_webhook_becomes_a_webhook_too() -> Non
         Topic.WEBHOOKS,
         {"url": "https://example.com/hook", "event": event.payload},
     )
+
+
+def test_extend_lease_moves_only_a_running_jobs_expiry() -> None:
+    job = running_job()
+    job.extend_lease(UNTIL + timedelta(seconds=100))
+    assert (job.lease_owner, job.lease_expires_at) == ("w1", UNTIL + timedelta(seconds=100))
+    job.cancel(LATER)
+    with pytest.raises(IllegalTransition, match="only a running job can be leased"):
+        job.extend_lease(UNTIL)
+    assert job.lease_expires_at is None

@@ -161,6 +161,17 @@ def test_each_concern_reads_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.worker.concurrency == 7
 
 
+def test_a_variable_named_like_a_section_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`STORIES_API` or `STORIES_KAFKA` in the environment (set for another program, say)
+    is no section's JSON: each section reads only its own variables."""
+    monkeypatch.setenv("STORIES_API", "x")
+    monkeypatch.setenv("STORIES_KAFKA", '{"brokers": "elsewhere:9092"}')
+    monkeypatch.setenv("STORIES_KAFKA_BROKERS", "kafka-0:9092")
+    settings = Settings()
+    assert settings.kafka.brokers == "kafka-0:9092"
+    assert settings.api.embedded_workers == 2
+
+
 def test_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     settings = Settings(data=DataSettings(home=tmp_path))
     assert settings.messaging_kind == "in_process"

@@ -52,6 +52,10 @@ _JOB_FIELDS = (
     "error_code", "error_message",
     "error_retryable", "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
 )  # fmt: skip
+_CHANGEABLE_JOB_FIELDS = (
+    "state", "markup", "error_code", "error_message", "error_retryable", "attempt",
+    "lease_owner", "lease_expires_at", "updated_at",
+)  # fmt: skip
 
 
 # Built once: only the bound values change from call to call. The hottest ones (every
@@ -140,11 +144,15 @@ class SqlJobRepository:
     def update(self, job: Job, *, expected_state: JobState | None = None) -> None:
         self._saw(job)
         if expected_state is None:
-            self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_job_row(job)})
+            self._db.execute(_UPDATE_JOB, {"b_id": job.id, **_changes(job)})
         else:
-            values = {"b_id": job.id, "b_state": expected_state.value, **_job_row(job)}
+            values = {"b_id": job.id, "b_state": expected_state.value, **_changes(job)}
             if self._db.execute(_UPDATE_JOB_IN_STATE, values).rowcount != 1:
                 raise ConcurrentChange(f"job {job.id} changed meanwhile; read it again")
+        self.save_segments(job)
+
+    def save_segments(self, job: Job) -> None:
+        self._saw(job)
         changed = job.take_changed_segments()
         if changed:
             self._db.execute(_UPDATE_SEGMENT, [_segment_state_row(s) for s in changed])
@@ -198,14 +206,14 @@ class SqlJobRepository:
         still being claimable, so of two racing claims one wins, on PostgreSQL and SQLite
         alike."""
         try:
-            job = self.get(job_id)
+            job = self.get(job_id, for_update=True)
         except NotFound:
             return None
         if not job.claimable_at(now):
             return None
         job.claim(owner, now, until)
         taken = self._db.execute(
-            update(jobs).where(jobs.c.id == job_id, _claimable(now)).values(_job_row(job))
+            update(jobs).where(jobs.c.id == job_id, _claimable(now)).values(_changes(job))
         )
         return job if taken.rowcount == 1 else None
 
@@ -352,6 +360,13 @@ def _job_row(job: Job) -> dict[str, Any]:
     row = {name: getattr(job, name) for name in _JOB_FIELDS}
     row["state"] = job.state.value
     row["audio_type"] = job.audio_type.value
+    return row
+
+
+def _changes(job: Job) -> dict[str, Any]:
+    """The job's columns its operations may change (its text, request and tenant never do)."""
+    row = {name: getattr(job, name) for name in _CHANGEABLE_JOB_FIELDS}
+    row["state"] = job.state.value
     return row
 
 

@@ -119,7 +119,7 @@ class ProcessJob:
                     until = now + timedelta(seconds=self._settings.lease_seconds)
                     uow.jobs.hold_lease(job.id, owner or "", now, until)
                     uow.commit()
-                job.lease_expires_at = until
+                job.extend_lease(until)
             except LeaseLost:
                 return  # the next fenced write stops the run
 
@@ -243,7 +243,7 @@ class ProcessJob:
             for asset in assets:
                 uow.jobs.put_asset(asset)
             job.finish_segment(segment, assets, self._clock.now())
-            uow.jobs.update(job)
+            uow.jobs.save_segments(job)
             uow.commit()
 
     async def _store(
@@ -280,7 +280,7 @@ class ProcessJob:
         now = self._clock.now()
         until = now + timedelta(seconds=self._settings.lease_seconds)
         uow.jobs.hold_lease(job.id, job.lease_owner or "", now, until)
-        job.lease_expires_at = until
+        job.extend_lease(until)
 
     def _finish(self, job: Job) -> None:
         with self._uow_factory() as uow:
