@@ -69,9 +69,15 @@ class Server:
 
     def retrying(self, endpoint: Endpoint, what: str, attempt: Callable[[], T]) -> T:
         """`attempt()` under the retry policy, for work beside the SDK (an image download)."""
-        return self._policy.run(
-            Call(what, self.server, endpoint.key_variables, self.redact), attempt
+        context = Call(
+            what,
+            self.server,
+            endpoint.key_variables,
+            self.redact,
+            model=endpoint.model,
+            model_variable=endpoint.model_variable,
         )
+        return self._policy.run(context, attempt)
 
     def check_model(self, endpoint: Endpoint) -> None:
         """Fail with BackendMisconfigured, naming the model and the server, if the server's

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import openai
 import tenacity
 
-from stories_core.errors import ContentBlocked, GenerationError
+from stories_core.errors import BackendMisconfigured, ContentBlocked, GenerationError
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class Call:
     server: str
     key_variables: str
     redact: Callable[[str], str]
+    model: str = ""
+    model_variable: str = ""
 
 
 def translate(exc: Exception, call: Call) -> Exception:
@@ -105,6 +107,13 @@ def _translate_status(exc: openai.APIStatusError, call: Call) -> Exception:
         )
     if status in TRANSIENT_STATUS or status >= 500:
         return TransientFailure(summary, retry_after(exc.response.headers))
+    if call.model and (code == "model_not_found" or (status == 404 and call.model in message)):
+        # A server that lists no models says so only when the model is used (Ollama: "model
+        # 'x' not found, try pulling it first"): a setting to fix, not a request to retry.
+        return BackendMisconfigured(
+            f"{call.server} does not offer the model {call.model!r} (set by "
+            f"{call.model_variable}): {summary}"
+        )
     detail = call.redact(f"{code} {exc.param or ''} {message} {exc.body}".lower())
     return Rejected(
         f"{call.server} rejected the {call.what} request ({summary})", status=status, detail=detail
