@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from openai.types.chat import ChatCompletion
+from openai.types.image import Image
 from openai.types.images_response import ImagesResponse
 from pydantic import BaseModel
 from stories_local import LocalBackend, LocalBackendFactory
@@ -191,10 +192,11 @@ class OpenAIBackend:
             lambda sdk: sdk.images.generate(
                 model=self._image.model, prompt=prompt, size=self._settings.image_size, n=1
             ),
+            expect=ImagesResponse,
         )
-        if not response.data:
+        item = response.data[0] if isinstance(response.data, list) and response.data else None
+        if not isinstance(item, Image):
             raise ModelOutputInvalid("the image server returned no image")
-        item = response.data[0]
         if item.b64_json:
             data = from_base64(item.b64_json)
         elif item.url:
@@ -238,6 +240,7 @@ class OpenAIBackend:
             lambda sdk: sdk.chat.completions.create(
                 model=self._text.model, messages=messages, **extra
             ),
+            expect=ChatCompletion,
         )
 
     def _ask_json(

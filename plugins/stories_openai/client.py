@@ -11,7 +11,7 @@ from typing import TypeVar
 import openai
 
 from stories_core.errors import BackendMisconfigured
-from stories_openai.retry import Call, Rejected, RetryPolicy
+from stories_openai.retry import Call, Rejected, RetryPolicy, TransientFailure
 from stories_openai.settings import Endpoint, OpenAISettings
 
 logger = logging.getLogger(__name__)
@@ -63,9 +63,26 @@ class Server:
         """`text` with the key blanked out, for anything built from upstream messages."""
         return text.replace(self._secret, "[redacted]") if self._has_key else text
 
-    def call(self, endpoint: Endpoint, what: str, request: Callable[[openai.OpenAI], T]) -> T:
-        """`request(sdk)` under the retry policy; failures leave as stories_core errors."""
-        return self.retrying(endpoint, what, lambda: request(self.sdk))
+    def call(
+        self,
+        endpoint: Endpoint,
+        what: str,
+        request: Callable[[openai.OpenAI], T],
+        expect: type | None = None,
+    ) -> T:
+        """`request(sdk)` under the retry policy; failures leave as stories_core errors. With
+        `expect`, an answer of another type (the SDK hands back the text of a body that is
+        not JSON: a proxy's page, a cut-off reply) counts as a transient failure."""
+
+        def attempt() -> T:
+            answer = request(self.sdk)
+            if expect is not None and not isinstance(answer, expect):
+                raise TransientFailure(
+                    f"the answer to the {what} call from {self.server} was not an API response"
+                )
+            return answer
+
+        return self.retrying(endpoint, what, attempt)
 
     def retrying(self, endpoint: Endpoint, what: str, attempt: Callable[[], T]) -> T:
         """`attempt()` under the retry policy, for work beside the SDK (an image download)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import TypeVar
 
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
 from pydantic import BaseModel, ValidationError
 
 from stories_core.errors import ContentBlocked, ModelOutputInvalid
@@ -19,17 +20,19 @@ FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
 
 def answer_text(completion: ChatCompletion, what: str) -> str:
     """The first choice's text, once it was neither refused nor cut off."""
-    if not completion.choices:
+    choices = completion.choices
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = getattr(choice, "message", None)
+    if not isinstance(choice, Choice) or not isinstance(message, ChatCompletionMessage):
         raise ModelOutputInvalid(f"the model gave no answer to the {what} request")
-    choice = completion.choices[0]
-    message = choice.message
     if message.refusal:
-        raise ContentBlocked(f"the model refused the {what} ({_short(message.refusal)})")
+        raise ContentBlocked(f"the model refused the {what} ({_short(str(message.refusal))})")
     if choice.finish_reason == "content_filter":
         raise ContentBlocked(f"the server's content filter stopped the {what}")
     if choice.finish_reason == "length":
         raise ModelOutputInvalid(f"the model's {what} answer was cut off at its token limit")
-    text = THINKING.sub("", message.content or "").strip()
+    content = message.content if isinstance(message.content, str) else ""
+    text = THINKING.sub("", content).strip()
     if not text:
         raise ModelOutputInvalid(f"the model's {what} answer has no text")
     return text

@@ -10,6 +10,7 @@ classification, the same settings govern every kind of call, and a server's
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -75,9 +76,11 @@ def translate(exc: Exception, call: Call) -> Exception:
         return TransientFailure(f"could not reach {call.server} ({cause})")
     if isinstance(exc, openai.APIStatusError):
         return _translate_status(exc, call)
-    if isinstance(exc, openai.APIResponseValidationError):
+    if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError)):
         # The HTTP body itself was not the JSON the API returns: a proxy, or a cut-off reply.
-        return TransientFailure(f"the answer to the {call.what} call was not an API response")
+        return TransientFailure(
+            f"the answer to the {call.what} call from {call.server} was not an API response"
+        )
     return exc
 
 
