@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from stories_gemini.settings import GeminiSettings
 from stories_local import LocalSettings
+from stories_openai.settings import OpenAISettings
 
 from stories_adapters.containers import build_application
 from stories_adapters.kafka.config import KafkaConfig
@@ -30,7 +31,11 @@ from stories_core.plugins import backend_settings
 from stories_core.plugins.settings import env_prefix
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-BACKENDS: dict[str, type[BaseModel]] = {"local": LocalSettings, "gemini": GeminiSettings}
+BACKENDS: dict[str, type[BaseModel]] = {
+    "local": LocalSettings,
+    "gemini": GeminiSettings,
+    "openai": OpenAISettings,
+}
 DESCRIBED = {
     "STORIES_DATABASE_URL": "SQLite in `STORIES_HOME`",
     "STORIES_BLOB_DIR": "`STORIES_HOME/blobs`",
@@ -135,6 +140,34 @@ def test_the_gemini_backend_documents_each_of_its_settings() -> None:
     named = set(re.findall(r"`(STORIES_GEMINI_[A-Z_]+)`", paragraph))
     named |= {prefix + short[1:] for short in re.findall(r"`(_[A-Z_]+)`", paragraph)}
     assert named == {prefix + field.upper() for field in GeminiSettings.model_fields}
+
+
+def openai_rows() -> dict[str, str]:
+    """Every variable in the openai backend's own settings table, with its default as written."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("- `openai`:") : text.index("- `gemini`:")]
+    known = {env_prefix("openai") + field.upper() for field in OpenAISettings.model_fields}
+    rows: dict[str, str] = {}
+    for line in block.splitlines():
+        if not line.strip().startswith("| `STORIES_OPENAI_"):
+            continue
+        names, default, _meaning = (cell.strip() for cell in line.strip(" |").split(" | ", 2))
+        expanded, values = expand(names, known), default.split(" / ")
+        assert len(values) == len(expanded), f"one default per variable: {line}"
+        for name, value in zip(expanded, values, strict=True):
+            assert name not in rows, f"{name} is documented twice"
+            rows[name] = value.strip()
+    return rows
+
+
+def test_the_openai_backend_documents_each_of_its_settings_with_its_default() -> None:
+    rows = openai_rows()
+    fields = OpenAISettings.model_fields
+    assert set(rows) == {env_prefix("openai") + field.upper() for field in fields}
+    for field, info in fields.items():
+        name, default = env_prefix("openai") + field.upper(), info.default
+        expected = str(default).lower() if isinstance(default, bool) else as_written(default)
+        assert read(rows[name]) == expected, f"{name}: README says {rows[name]}"
 
 
 def test_the_home_default() -> None:
