@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from google.genai import types
 
+from stories_core import prompting
 from stories_core.errors import ContentBlocked, GenerationError, ModelOutputInvalid
 from stories_core.generation import (
     ContentStyle,
@@ -16,7 +17,6 @@ from stories_core.generation import (
     SpokenLine,
 )
 from stories_core.model import AudioType
-from stories_core.text import plain
 from stories_gemini import prompts
 from stories_gemini.audio import duration_seconds, encode_mp3, pcm_format
 from stories_gemini.client import GeminiClient
@@ -39,30 +39,23 @@ class GeminiBackend:
     def segment(
         self, text: str, pictures: int, style: ContentStyle, language: str
     ) -> Sequence[SegmentSpan]:
-        prompt = prompts.segmentation(text, pictures, style, language)
+        prompt = prompting.segmentation(text, pictures, style, language)
         response = self._write("segmentation", prompt, prompts.segmentation_schema(pictures))
-        plan = answer_json(response, prompts.SegmentPlan, "segmentation")
-        return [SegmentSpan(s.start, s.end, s.title.strip()) for s in plan.segments]
+        return answer_json(response, prompting.SegmentPlan, "segmentation").spans()
 
     def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
-        if audio_type == AudioType.NONE:
-            return Narration((), language=brief.language)
-        if audio_type == AudioType.VERBATIM:
-            # As written, but as read: no markup, link targets, code or emoji spoken.
-            words = plain(brief.text)
-            return Narration((SpokenLine("narrator", words),), language=brief.language)
+        unasked = prompting.unasked_narration(brief, audio_type)
+        if unasked is not None:
+            return unasked
         if audio_type == AudioType.PODCAST:
-            prompt = prompts.podcast(brief, style)
+            prompt = prompting.podcast(brief, style)
             response = self._write("podcast script", prompt, prompts.PODCAST_SCHEMA)
-            script = answer_json(response, prompts.PodcastScript, "podcast script")
-            lines = [SpokenLine(line.speaker, line.text.strip()) for line in script.lines]
+            script = answer_json(response, prompting.PodcastScript, "podcast script")
+            lines = script.spoken_lines()
         else:
-            response = self._write("narration", prompts.narration(brief, style))
+            response = self._write("narration", prompting.narration(brief, style))
             lines = [SpokenLine("narrator", answer_text(response, "narration"))]
-        if style.disclaimer:
-            # Appended, not requested: a model may drop or reword it, and it must be exact.
-            lines.append(SpokenLine("narrator", style.disclaimer))
-        return Narration(tuple(lines), language=brief.language)
+        return prompting.narrated(lines, style, brief.language)
 
     def speak(self, narration: Narration, style: ContentStyle) -> Media:
         # Two roles exist; a line with any other speaker is read by the narrator.
@@ -105,8 +98,8 @@ class GeminiBackend:
         )
 
     def image_prompt(self, brief: SegmentBrief, style: ContentStyle) -> str:
-        response = self._write("image prompt", prompts.image_scene(brief, style))
-        return prompts.image_prompt(answer_text(response, "image prompt"), style)
+        response = self._write("image prompt", prompting.image_scene(brief, style))
+        return prompting.image_prompt(answer_text(response, "image prompt"), style)
 
     def draw(self, prompt: str, brief: SegmentBrief, style: ContentStyle) -> Media:
         model = self._settings.resolved_image_model
@@ -128,7 +121,7 @@ class GeminiBackend:
         )
 
     def _write(
-        self, what: str, prompt: prompts.Prompt, schema: types.Schema | None = None
+        self, what: str, prompt: prompting.Prompt, schema: types.Schema | None = None
     ) -> types.GenerateContentResponse:
         config = types.GenerateContentConfig(
             system_instruction=prompt.system,
@@ -177,7 +170,7 @@ def _speaker_labels(style: ContentStyle, roles: list[str]) -> dict[str, str]:
     names = (style.voices.narrator_name.strip(), style.voices.second_host_name.strip())
     if not all(names) or names[0] == names[1]:
         names = GENERIC_SPEAKERS
-    by_role = dict(zip(prompts.SPEAKERS, names, strict=True))
+    by_role = dict(zip(prompting.SPEAKERS, names, strict=True))
     return {role: by_role[role] for role in roles}
 
 

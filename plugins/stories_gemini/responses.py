@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TypeVar
 
 from google.genai import types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from stories_core.errors import ContentBlocked, ModelOutputInvalid
+from stories_core.prompting import answer_model
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,15 +53,7 @@ def answer_text(response: types.GenerateContentResponse, what: str) -> str:
 
 def answer_json(response: types.GenerateContentResponse, shape: type[M], what: str) -> M:
     """The answer parsed into `shape`; malformed JSON or a wrong shape is ModelOutputInvalid."""
-    text = answer_text(response, what)
-    try:
-        return shape.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(map(str, first["loc"])) or "answer"
-        raise ModelOutputInvalid(
-            f"Gemini's {what} answer is not the JSON asked for ({where}: {first['msg']})"
-        ) from None
+    return answer_model(answer_text(response, what), shape, what, "Gemini's")
 
 
 def answer_media(response: types.GenerateContentResponse, kind: str, what: str) -> list[types.Blob]:

@@ -15,6 +15,7 @@ from openai.types.images_response import ImagesResponse
 from pydantic import BaseModel
 from stories_local import LocalBackend, LocalBackendFactory
 
+from stories_core import prompting
 from stories_core.errors import GenerationError, ModelOutputInvalid
 from stories_core.generation import (
     ContentStyle,
@@ -26,7 +27,6 @@ from stories_core.generation import (
 )
 from stories_core.model import AudioType
 from stories_core.segmentation import sentence_boundaries
-from stories_core.text import plain
 from stories_openai import prompts
 from stories_openai.audio import RATE, decode, duration_seconds, encode_mp3, silence
 from stories_openai.client import Servers
@@ -77,40 +77,35 @@ class OpenAIBackend:
         self, text: str, pictures: int, style: ContentStyle, language: str
     ) -> Sequence[SegmentSpan]:
         self._ready()
-        prompt = prompts.segmentation(text, pictures, style, language)
+        prompt = prompting.segmentation(text, pictures, style, language)
         schema = prompts.segmentation_schema(pictures)
-        plan = self._ask_json("segmentation", prompt, schema, prompts.SegmentPlan)
-        return [SegmentSpan(s.start, s.end, s.title.strip()) for s in plan.segments]
+        return self._ask_json("segmentation", prompt, schema, prompting.SegmentPlan).spans()
 
     def narrate(self, brief: SegmentBrief, audio_type: AudioType, style: ContentStyle) -> Narration:
-        if audio_type == AudioType.NONE:
-            return Narration((), language=brief.language)
-        if audio_type == AudioType.VERBATIM:
-            # As written, but as read: no markup, link targets, code or emoji spoken.
-            words = plain(brief.text)
-            return Narration((SpokenLine("narrator", words),), language=brief.language)
+        unasked = prompting.unasked_narration(brief, audio_type)
+        if unasked is not None:
+            return unasked
         self._ready()
         if audio_type == AudioType.PODCAST:
-            prompt = prompts.podcast(brief, style)
+            prompt = prompting.podcast(brief, style)
             script = self._ask_json(
-                "podcast script", prompt, prompts.PODCAST_SCHEMA, prompts.PodcastScript
+                "podcast script", prompt, prompts.PODCAST_SCHEMA, prompting.PodcastScript
             )
-            lines = [SpokenLine(line.speaker, line.text.strip()) for line in script.lines]
+            lines = script.spoken_lines()
         else:
-            completion = self._chat("narration", prompts.narration(brief, style).messages())
+            asked = prompts.messages(prompting.narration(brief, style))
+            completion = self._chat("narration", asked)
             lines = [SpokenLine("narrator", answer_text(completion, "narration"))]
-        if style.disclaimer:
-            # Appended, not requested: a model may drop or reword it, and it must be exact.
-            lines.append(SpokenLine("narrator", style.disclaimer))
-        return Narration(tuple(lines), language=brief.language)
+        return prompting.narrated(lines, style, brief.language)
 
     def image_prompt(self, brief: SegmentBrief, style: ContentStyle) -> str:
         if self._settings.images == "local":
             # The local backend draws from the segment, so its own prompt says what it drew.
             return self._delegate().image_prompt(brief, style)
         self._ready()
-        completion = self._chat("image prompt", prompts.image_scene(brief, style).messages())
-        return prompts.image_prompt(answer_text(completion, "image prompt"), style)
+        asked = prompts.messages(prompting.image_scene(brief, style))
+        completion = self._chat("image prompt", asked)
+        return prompting.image_prompt(answer_text(completion, "image prompt"), style)
 
     # ---- speech ------------------------------------------------------------------------------
 
@@ -244,11 +239,11 @@ class OpenAIBackend:
         )
 
     def _ask_json(
-        self, what: str, prompt: prompts.Prompt, schema: prompts.Schema, shape: type[M]
+        self, what: str, prompt: prompting.Prompt, schema: prompts.Schema, shape: type[M]
     ) -> M:
         """A JSON answer: the schema goes in `response_format` where the server takes it, and
         its shape is spelt out in the instructions always (for servers that ignore it)."""
-        messages = prompt.messages(schema.schema)
+        messages = prompts.messages(prompt, schema.schema)
         if self._schema_taken is not False:
             try:
                 completion = self._chat(what, messages, schema.response_format)

@@ -7,15 +7,15 @@ from typing import TypeVar
 
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from stories_core.errors import ContentBlocked, ModelOutputInvalid
+from stories_core.prompting import answer_model, unwrapped_json
 
 M = TypeVar("M", bound=BaseModel)
 
 # Reasoning models served by Ollama or vLLM may think aloud inside the answer.
 THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
 
 
 def answer_text(completion: ChatCompletion, what: str) -> str:
@@ -42,21 +42,8 @@ def answer_json(completion: ChatCompletion, shape: type[M], what: str) -> M:
     """The answer parsed into `shape`. Read leniently (a code fence or a sentence around the
     object is dropped: a server without schema support may add them); malformed JSON or a
     wrong shape is ModelOutputInvalid."""
-    text = answer_text(completion, what)
-    fenced = FENCE.match(text)
-    if fenced:
-        text = fenced["body"].strip()
-    start, end = text.find("{"), text.rfind("}")
-    if start > 0 and end > start:
-        text = text[start : end + 1]
-    try:
-        return shape.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(map(str, first["loc"])) or "answer"
-        raise ModelOutputInvalid(
-            f"the model's {what} answer is not the JSON asked for ({where}: {first['msg']})"
-        ) from None
+    text = unwrapped_json(answer_text(completion, what))
+    return answer_model(text, shape, what, "the model's")
 
 
 def _short(text: str, limit: int = 200) -> str:
