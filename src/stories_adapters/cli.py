@@ -376,12 +376,12 @@ def get(
     if as_json:
         sys.stdout.write(json.dumps(job_to_dict(job), indent=2, ensure_ascii=False) + "\n")
         return
-    stderr.print(
+    summary = (
         f"{job.id}  {job.state.value}  {job.content_type}  {len(job.segments)} segments"
         f"  {job.progress:.0%}"
-        + (f"  {job.error_code}: {job.error_message}" if job.error_code else ""),
-        highlight=False,
+        + (f"  {job.error_code}: {job.error_message}" if job.error_code else "")
     )
+    sys.stdout.write(summary + "\n")  # the command's answer, as --json's is
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """`stories serve`, embedded, as a newcomer runs it: the API with the dispatcher and workers
-inside. A client's job comes back finished; SIGTERM stops the process cleanly, and a job
-left queued by a server without workers is run by the next server that has them."""
+inside. A client's job comes back finished (and `stories get` shows it on standard output);
+SIGTERM stops the process cleanly, and a job left queued by a server without workers is run
+by the next server that has them."""
 
 from __future__ import annotations
 
@@ -83,6 +84,12 @@ def test_an_embedded_server_runs_a_clients_job_and_stops_on_sigterm(tmp_path: Pa
             job = watched_to_the_end(client, create(client))
         assert job.state == common_pb2.JOB_STATE_SUCCEEDED
         assert len(job.segments) == 2 and all(s.assets for s in job.segments)
+        shown = subprocess.run(
+            [str(STORIES), "get", job.id, "--server", target, "--key", key],
+            capture_output=True, text=True, env=environment(tmp_path), timeout=60,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.split() == [job.id, "succeeded", "fictional", "2", "segments", "100%"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert process.stderr is not None
