@@ -24,7 +24,7 @@ from stories_adapters.client import StoriesClient
 from stories_adapters.export import job_to_dict, write_story
 from stories_adapters.grpc.mapping import AUDIO_TYPES, EVENT_KIND_FROM_PROTO, job_from_proto
 from stories_adapters.settings import Settings, problems
-from stories_core.errors import InvalidInput, StoriesError
+from stories_core.errors import BackendMisconfigured, InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, JobState
 from stories_core.services.submit import JobRequest
@@ -254,14 +254,17 @@ def serve(
     if port is not None:
         grpc = settings.grpc.model_copy(update={"port": port})
         settings = settings.model_copy(update={"grpc": grpc})
-    entrypoints.serve(
-        settings,
-        lambda bound, with_worker: stderr.print(
-            f"stories API listening on {settings.grpc.host}:{bound}"
-            + (" (embedded: worker inside)" if with_worker else ""),
-            highlight=False,
-        ),
-    )
+    try:
+        entrypoints.serve(
+            settings,
+            lambda bound, with_worker: stderr.print(
+                f"stories API listening on {settings.grpc.host}:{bound}"
+                + (" (embedded: worker inside)" if with_worker else ""),
+                highlight=False,
+            ),
+        )
+    except BackendMisconfigured as error:
+        _fail(error.message)
 
 
 ServerOption = Annotated[
@@ -416,7 +419,10 @@ def _production_settings(command: str) -> Settings:
 @app.command()
 def worker() -> None:
     """Run jobs from Kafka until SIGTERM or Ctrl-C (then finish or release them)."""
-    entrypoints.worker(_production_settings("worker"))
+    try:
+        entrypoints.worker(_production_settings("worker"))
+    except BackendMisconfigured as error:
+        _fail(error.message)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from stories_adapters.export import StoryFiles, write_story
 from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.settings import Settings
 from stories_adapters.signals import stop_on_signals
+from stories_core.errors import BackendMisconfigured, StoriesError
 from stories_core.events import JobEvent
 from stories_core.model import ApiKey, Job
 from stories_core.plugins.registry import PluginInfo
@@ -33,10 +34,22 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
 
 
-def _start(settings: Settings) -> Application:
+def _start(settings: Settings, *, generates: bool = False) -> Application:
+    """The application, its plugins loaded now (a broken one fails at start-up); for a
+    process that generates, the default backend built now too: BackendMisconfigured
+    rather than a server that refuses every job."""
     configure_logging(settings)
     application = build_application(settings)
-    application.generation.registry()  # load plugins now: a broken one fails at start-up
+    application.generation.registry()
+    if generates:
+        default = settings.jobs.default_backend
+        try:
+            application.generation.catalog().backend(default)
+        except StoriesError as error:
+            raise BackendMisconfigured(
+                f"the default backend {default!r} (STORIES_DEFAULT_BACKEND) cannot start: "
+                f"{error.message}"
+            ) from None
     return application
 
 
@@ -46,7 +59,7 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
     as threads. On the signal: health turns NOT_SERVING for the drain time, calls in flight
     get the grace time, then the background work stops."""
     stop = stop_on_signals()
-    application = _start(settings)
+    application = _start(settings, generates=True)
     runtime = None
     if settings.messaging_kind == "in_process" and settings.api.embedded_workers > 0:
         runtime = application.workers.embedded_runtime()
@@ -68,7 +81,7 @@ def worker(settings: Settings) -> None:
     and are released (queued again for another worker) if they do not; offsets are
     committed and the consumer leaves the group."""
     stop = stop_on_signals()
-    application = _start(settings)
+    application = _start(settings, generates=True)
     ensure_topics(application.messaging.kafka_config())
     application.storage.blobs()  # an S3 store makes its bucket now, not mid-job
     consumer = application.workers.job_consumer()

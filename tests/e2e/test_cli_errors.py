@@ -91,6 +91,17 @@ def test_a_bad_setting_is_named_and_nothing_starts(run_stories) -> None:
     assert "STORIES_WEBHOOK_SECRET: Value should have at least 1" in result.stderr
 
 
+def test_a_server_whose_default_backend_cannot_start_does_not_start(run_stories) -> None:
+    result = run_stories("serve", "--port", "0", env={"STORIES_LOCAL_IMAGE_WIDTH": "10"})
+    assert result.returncode == 2
+    assert "the default backend 'local' (STORIES_DEFAULT_BACKEND) cannot start" in result.stderr
+    assert "STORIES_LOCAL_IMAGE_WIDTH" in result.stderr and "listening" not in result.stderr
+    without_key = {"STORIES_DEFAULT_BACKEND": "gemini", "STORIES_GEMINI_API_KEY": ""}
+    result = run_stories("serve", "--port", "0", env=without_key)
+    assert result.returncode == 2
+    assert "STORIES_GEMINI_API_KEY is not set" in result.stderr
+
+
 def test_plugins_lists_first_party_plugins_with_versions(run_stories) -> None:
     result = run_stories("plugins", "--json")
     assert result.returncode == 0, result.stderr
