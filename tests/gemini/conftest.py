@@ -8,53 +8,19 @@ import pytest
 from fake_gemini_api import FakeGemini
 from stories_gemini import GeminiBackend, GeminiBackendFactory
 
-from stories_core.generation import ContentStyle, SegmentBrief, Voices
 from tests.e2e.conftest import run_stories  # noqa: F401  (shared fixture: the CLI in a process)
+from tests.model_backends import backend, backend_maker, brief, style  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture
 def fake_gemini() -> Iterator[FakeGemini]:
     """A running fake Gemini API: `.base_url`, `.environ()`, `.queue()`, `.always()`,
     `.requests`. With nothing queued it answers every endpoint plausibly."""
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
+    with FakeGemini() as fake:
+        yield fake
 
 
 @pytest.fixture
 def make_backend(fake_gemini: FakeGemini) -> Callable[..., GeminiBackend]:
     """Build a backend against the fake; keyword arguments override settings by field name."""
-
-    def make(**overrides: str) -> GeminiBackend:
-        return GeminiBackendFactory().create(fake_gemini.environ(**overrides))
-
-    return make
-
-
-@pytest.fixture
-def backend(make_backend: Callable[..., GeminiBackend]) -> GeminiBackend:
-    return make_backend()
-
-
-@pytest.fixture
-def style() -> ContentStyle:
-    return ContentStyle(
-        name="financial",
-        description="Reports and explainers about money and markets",
-        tone="Calm, precise and plain-spoken; define jargon the first time it appears.",
-        image_style="clean flat vector infographic, muted blues and greens",
-        visual="chart",
-        disclaimer="This is not financial advice.",
-        voices=Voices(narrator_name="Alex", second_host_name="Sam"),
-    )
-
-
-@pytest.fixture
-def brief() -> SegmentBrief:
-    return SegmentBrief(
-        index=1,
-        count=3,
-        title="Why rates matter",
-        text="When interest rates rise, borrowing costs more. Companies delay new projects.",
-        story_title="Money basics",
-    )
+    return backend_maker(GeminiBackendFactory().create, fake_gemini)

@@ -16,55 +16,48 @@ a PNG of the requested aspect ratio). Every request is recorded in `.requests`.
 from __future__ import annotations
 
 import base64
-import io
 import json
-import math
 import re
-import threading
-import time
-from array import array
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import pairwise
+from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageDraw
+from tests.fake_model_server import (
+    PCM_RATE,
+    PODCAST,
+    RETELLING,
+    FakeModelServer,
+    png_bytes,
+    segment_plan,
+    sine_pcm,
+)
+from tests.fake_model_server import RecordedRequest as ModelRequest
+from tests.fake_model_server import Reply as ModelReply
 
 FAKE_API_KEY = "test-key-AIzaSyD0-not-a-real-key-7f3b"
-PCM_RATE = 24_000
 AUDIO_MIME = f"audio/L16;codec=pcm;rate={PCM_RATE}"
 USAGE = {"promptTokenCount": 42, "candidatesTokenCount": 17, "totalTokenCount": 59}
 ROUTE = re.compile(
     r"^/(?P<version>[^/]+)/(?:publishers/google/)?models/(?P<model>[^/:]+):(?P<action>\w+)$"
 )
-# The last tagged block: the instructions may mention the tags before the text itself.
-SOURCE_TEXT = re.compile(r".*<source_text>\n(?P<text>.*)\n</source_text>", re.DOTALL)
 ASPECT_SIZES = {"1:1": (1024, 1024), "16:9": (1344, 768), "9:16": (768, 1344), "4:3": (1184, 864)}
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted HTTP answer; `delay` holds it back (to provoke client timeouts)."""
+class Reply(ModelReply):
+    """One scripted HTTP answer, with the content type the Gemini API sends."""
 
-    status: int = 200
-    body: Any = None
-    raw: bytes | None = None
     content_type: str = "application/json; charset=UTF-8"
-    delay: float = 0.0
-
-    def encode(self) -> bytes:
-        return self.raw if self.raw is not None else json.dumps(self.body).encode()
 
 
 @dataclass
-class RecordedRequest:
-    path: str
-    model: str
-    action: str
-    headers: dict[str, str]
-    body: dict[str, Any]
+class RecordedRequest(ModelRequest):
+    """`kind` is the action: "generateContent" or "predict"."""
+
+    model: str = ""
+
+    @property
+    def action(self) -> str:
+        return self.kind
 
     @property
     def generation_config(self) -> dict[str, Any]:
@@ -218,31 +211,6 @@ def unavailable() -> Reply:
     return error_reply(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
 
 
-# ---- real media -------------------------------------------------------------------------
-
-
-def sine_pcm(seconds: float, frequency: float = 220.0) -> bytes:
-    """Signed 16-bit little-endian mono PCM at 24 kHz: what Gemini TTS returns."""
-    samples = array(
-        "h",
-        (
-            int(8000 * math.sin(2 * math.pi * frequency * i / PCM_RATE))
-            for i in range(int(seconds * PCM_RATE))
-        ),
-    )
-    return samples.tobytes()
-
-
-def png_bytes(width: int, height: int, image_format: str = "PNG") -> bytes:
-    image = Image.new("RGB", (width, height), "#1f2937")
-    ImageDraw.Draw(image).ellipse(
-        (width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill="#f59e0b"
-    )
-    out = io.BytesIO()
-    image.save(out, image_format)
-    return out.getvalue()
-
-
 # ---- the happy default ------------------------------------------------------------------
 
 
@@ -253,25 +221,9 @@ def _schema_of(request: RecordedRequest) -> dict[str, Any]:
 
 def _segments_for(request: RecordedRequest, schema: dict[str, Any]) -> dict[str, Any]:
     """Split the sent text into at most `maxItems` spans, at paragraph or sentence ends."""
-    match = SOURCE_TEXT.search(request.prompt)
-    text = match.group("text") if match else request.prompt
     segments_schema = schema["properties"]["segments"]
     wanted = int(segments_schema.get("maxItems", segments_schema.get("max_items", 1)))
-    cuts = [m.end() for m in re.finditer(r"[.!?]\s+|\n\s*\n", text)]
-    step = len(text) / wanted
-    bounds = [0]
-    for k in range(1, wanted):
-        target = k * step
-        cut = min(cuts, key=lambda c: abs(c - target), default=round(target))
-        if bounds[-1] < cut < len(text):
-            bounds.append(cut)
-    bounds.append(len(text))
-    return {
-        "segments": [
-            {"title": f"Part {i + 1}", "start": start, "end": end}
-            for i, (start, end) in enumerate(pairwise(bounds))
-        ]
-    }
+    return segment_plan(request.prompt, wanted)
 
 
 def happy_reply(request: RecordedRequest) -> Reply:
@@ -294,118 +246,38 @@ def happy_reply(request: RecordedRequest) -> Reply:
     if "segments" in properties:
         return json_reply(_segments_for(request, schema))
     if "lines" in properties:
-        return json_reply(
-            {
-                "lines": [
-                    {"speaker": "narrator", "text": "Welcome back. Today we look at this part."},
-                    {"speaker": "second_host", "text": "And it is a good one. Let's dig in."},
-                ]
-            }
-        )
-    return text_reply("A warm retelling of this part of the story, told for listeners.")
+        return json_reply(PODCAST)
+    return text_reply(RETELLING)
 
 
 # ---- the server -------------------------------------------------------------------------
 
 
-@dataclass
-class FakeGemini:
-    """The scriptable server. Start with `start()`, stop with `stop()` (the fixture does both)."""
+class FakeGemini(FakeModelServer[RecordedRequest]):
+    """The scriptable Gemini API. Start with `start()`, stop with `stop()` (the fixture does
+    both). `queue()` and `always()` take a `kind` ("generateContent", "predict"; None: any)."""
 
-    requests: list[RecordedRequest] = field(default_factory=list)
-    _queue: deque[Reply] = field(default_factory=deque)
-    _default: Callable[[RecordedRequest], Reply] = happy_reply
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    name = "Gemini"
+    base_path = "/"
+    settings_prefix = "STORIES_GEMINI_"
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "the fake Gemini server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
-
-    def environ(self, **overrides: str) -> dict[str, str]:
-        """STORIES_GEMINI_* settings for a fast run against this server (backoff of ~ms);
-        keyword arguments override settings by field name, e.g. `image_api="imagen"`."""
-        environ = {
-            "STORIES_GEMINI_API_KEY": FAKE_API_KEY,
-            "STORIES_GEMINI_BASE_URL": self.base_url,
-            "STORIES_GEMINI_TEXT_MODEL": "gemini-text-test",
-            "STORIES_GEMINI_TTS_MODEL": "gemini-tts-test",
-            "STORIES_GEMINI_MAX_ATTEMPTS": "3",
-            "STORIES_GEMINI_BACKOFF_BASE_SECONDS": "0.01",
-            "STORIES_GEMINI_BACKOFF_MAX_SECONDS": "0.05",
-            "STORIES_GEMINI_TIMEOUT_SECONDS": "5",
+    def _settings(self) -> dict[str, str]:
+        """STORIES_GEMINI_* settings by field name; `environ()` overrides them the same way,
+        e.g. `image_api="imagen"`."""
+        return {
+            "api_key": FAKE_API_KEY,
+            "base_url": self.base_url,
+            "text_model": "gemini-text-test",
+            "tts_model": "gemini-tts-test",
         }
-        environ.update({f"STORIES_GEMINI_{k.upper()}": v for k, v in overrides.items()})
-        return environ
 
-    def queue(self, *replies: Reply, times: int = 1) -> None:
-        """Serve these replies (each `times` times, in order) before falling back."""
-        with self._lock:
-            for reply in replies:
-                self._queue.extend([reply] * times)
+    def _request(
+        self, method: str, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> RecordedRequest | Reply:
+        route = ROUTE.match(path.split("?", 1)[0])
+        if method != "POST" or route is None:
+            return error_reply(404, "NOT_FOUND", f"no route for {path}")
+        return RecordedRequest(method, path, route["action"], headers, body, model=route["model"])
 
-    def always(self, reply: Reply) -> None:
-        """Answer every request without a queued reply with `reply` (e.g. 503 forever)."""
-        self._default = lambda _request: reply
-
-    def requests_to(self, action: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.action == action]
-
-    def _answer(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            if self._queue:
-                return self._queue.popleft()
-        return self._default(request)
-
-    def start(self) -> FakeGemini:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                payload = self.rfile.read(length)
-                route = ROUTE.match(self.path.split("?", 1)[0])
-                if route is None:
-                    self._send(error_reply(404, "NOT_FOUND", f"no route for {self.path}"))
-                    return
-                request = RecordedRequest(
-                    path=self.path,
-                    model=route["model"],
-                    action=route["action"],
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=json.loads(payload or b"{}"),
-                )
-                self._send(fake._answer(request))
-
-            def _send(self, reply: Reply) -> None:
-                if reply.delay:
-                    time.sleep(reply.delay)
-                data = reply.encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", reply.content_type)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test); nothing to answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    def _happy(self, request: RecordedRequest) -> Reply:
+        return happy_reply(request)

@@ -22,16 +22,13 @@ from stories_gemini import GeminiBackend, GeminiBackendFactory
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
 from stories_core.model import AudioType
 from stories_core.plugins import build_registry, make_plugin_manager
+from tests.model_backends import is_mp3
 
 TEXT = (
     "Interest rates are the price of money. When a central bank raises them, loans get "
     "dearer.\n\nHouseholds feel it first. Mortgages reset and spending slows!\n\n"
     "Companies follow. They delay projects, hire less, and wait for cheaper credit."
 )
-
-
-def is_mp3(data: bytes) -> bool:
-    return data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
 
 
 def test_the_plugin_registers_the_gemini_factory() -> None:

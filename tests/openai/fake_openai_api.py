@@ -23,23 +23,28 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import re
-import threading
 import time
 import wave
-from array import array
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count, pairwise
+from itertools import count
 from typing import Any
 
 import av
-from PIL import Image, ImageDraw
+
+from tests.fake_model_server import (
+    PCM_RATE,
+    PODCAST,
+    RETELLING,
+    FakeModelServer,
+    Reply,
+    png_bytes,
+    segment_plan,
+    sine_pcm,
+)
+from tests.fake_model_server import RecordedRequest as ModelRequest
 
 FAKE_API_KEY = "sk-test-0p3nAI-not-a-real-key-5c1e"
-PCM_RATE = 24_000
 USAGE = {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59}
 GENERATION_KINDS = ("chat", "speech", "images")
 ROUTES = {
@@ -63,32 +68,12 @@ ENCODERS = {
     "aac": ("adts", "aac", 24_000),
     "flac": ("flac", "flac", 24_000),
 }
-SOURCE_TEXT = re.compile(r".*<source_text>\n(?P<text>.*)\n</source_text>", re.DOTALL)
 AT_MOST = re.compile(r"at most (\d+) segments")
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One scripted HTTP answer; `delay` holds it back (to provoke client timeouts)."""
-
-    status: int = 200
-    body: Any = None
-    raw: bytes | None = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-    def encode(self) -> bytes:
-        return self.raw if self.raw is not None else json.dumps(self.body).encode()
-
-
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    kind: str
-    headers: dict[str, str]
-    body: dict[str, Any]
+class RecordedRequest(ModelRequest):
+    """`kind` is the endpoint: "models", "chat", "speech", "images" or "files"."""
 
     @property
     def system(self) -> str:
@@ -245,18 +230,6 @@ def image_reply(data: bytes) -> Reply:
 # ---- real media -------------------------------------------------------------------------
 
 
-def sine_pcm(seconds: float, frequency: float = 220.0, rate: int = PCM_RATE) -> bytes:
-    """Signed 16-bit little-endian mono PCM: what /audio/speech's `pcm` format is."""
-    samples = array(
-        "h",
-        (
-            int(8000 * math.sin(2 * math.pi * frequency * i / rate))
-            for i in range(int(seconds * rate))
-        ),
-    )
-    return samples.tobytes()
-
-
 def wav_bytes(pcm: bytes, rate: int = PCM_RATE) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as file:
@@ -291,52 +264,18 @@ def encoded_audio(audio_format: str, seconds: float) -> bytes:
     return out.getvalue()
 
 
-def png_bytes(width: int, height: int, image_format: str = "PNG") -> bytes:
-    image = Image.new("RGB", (width, height), "#1f2937")
-    ImageDraw.Draw(image).ellipse(
-        (width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill="#f59e0b"
-    )
-    out = io.BytesIO()
-    image.save(out, image_format)
-    return out.getvalue()
-
-
 # ---- the happy default ------------------------------------------------------------------
 
 
 def _segments_for(request: RecordedRequest) -> dict[str, Any]:
     """Split the sent text into at most the asked number of spans, at sentence ends."""
-    match = SOURCE_TEXT.search(request.prompt)
-    text = match.group("text") if match else request.prompt
     schema = request.schema
     if schema is not None:
         wanted = int(schema["schema"]["properties"]["segments"]["maxItems"])
     else:
         found = AT_MOST.search(request.prompt)
         wanted = int(found.group(1)) if found else 1
-    cuts = [m.end() for m in re.finditer(r"[.!?]\s+|\n\s*\n", text)]
-    step = len(text) / wanted
-    bounds = [0]
-    for k in range(1, wanted):
-        target = k * step
-        cut = min(cuts, key=lambda c: abs(c - target), default=round(target))
-        if bounds[-1] < cut < len(text):
-            bounds.append(cut)
-    bounds.append(len(text))
-    return {
-        "segments": [
-            {"title": f"Part {i + 1}", "start": start, "end": end}
-            for i, (start, end) in enumerate(pairwise(bounds))
-        ]
-    }
-
-
-PODCAST = {
-    "lines": [
-        {"speaker": "narrator", "text": "Welcome back. Today we look at this part."},
-        {"speaker": "second_host", "text": "And it is a good one. Let's dig in."},
-    ]
-}
+    return segment_plan(request.prompt, wanted)
 
 
 def _size(request: RecordedRequest) -> tuple[int, int]:
@@ -351,8 +290,14 @@ def _size(request: RecordedRequest) -> tuple[int, int]:
 
 
 @dataclass
-class FakeOpenAI:
-    """The scriptable server. Start with `start()`, stop with `stop()` (the fixture does both)."""
+class FakeOpenAI(FakeModelServer[RecordedRequest]):
+    """The scriptable OpenAI-compatible server. Start with `start()`, stop with `stop()` (the
+    fixture does both). `queue()` and `always()` take a `kind`: "models", "chat", "speech",
+    "images", "files"; None: any of chat, speech, images; "any": every request."""
+
+    name = "OpenAI"
+    base_path = "/v1"
+    settings_prefix = "STORIES_OPENAI_"
 
     api_key: str | None = FAKE_API_KEY
     models: set[str] = field(default_factory=lambda: {"text-test", "tts-test", "image-test"})
@@ -361,57 +306,21 @@ class FakeOpenAI:
     lists_models: bool = True
     image_urls: bool = False
     speech_format: str | None = None
-    requests: list[RecordedRequest] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
-    _queue: deque[tuple[str | None, Reply]] = field(default_factory=deque)
-    _always: dict[str | None, Reply] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
 
-    @property
-    def root(self) -> str:
-        assert self._server is not None, "the fake OpenAI server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root}/v1"
-
-    def environ(self, **overrides: str) -> dict[str, str]:
-        """STORIES_OPENAI_* settings for a fast run against this server (backoff of ~ms);
-        keyword arguments override settings by field name, e.g. `speech="local"`."""
-        environ = {
-            "STORIES_OPENAI_BASE_URL": self.base_url,
-            "STORIES_OPENAI_API_KEY": FAKE_API_KEY,
-            "STORIES_OPENAI_TEXT_MODEL": "text-test",
-            "STORIES_OPENAI_SPEECH_MODEL": "tts-test",
-            "STORIES_OPENAI_SPEECH_VOICE": "voice-one",
-            "STORIES_OPENAI_SPEECH_SECOND_VOICE": "voice-two",
-            "STORIES_OPENAI_IMAGE_MODEL": "image-test",
-            "STORIES_OPENAI_IMAGE_SIZE": "640x360",
-            "STORIES_OPENAI_MAX_ATTEMPTS": "3",
-            "STORIES_OPENAI_BACKOFF_BASE_SECONDS": "0.01",
-            "STORIES_OPENAI_BACKOFF_MAX_SECONDS": "0.05",
-            "STORIES_OPENAI_TIMEOUT_SECONDS": "5",
+    def _settings(self) -> dict[str, str]:
+        """STORIES_OPENAI_* settings by field name; `environ()` overrides them the same way,
+        e.g. `speech="local"`."""
+        return {
+            "base_url": self.base_url,
+            "api_key": FAKE_API_KEY,
+            "text_model": "text-test",
+            "speech_model": "tts-test",
+            "speech_voice": "voice-one",
+            "speech_second_voice": "voice-two",
+            "image_model": "image-test",
+            "image_size": "640x360",
         }
-        environ.update({f"STORIES_OPENAI_{k.upper()}": v for k, v in overrides.items()})
-        return environ
-
-    def queue(self, *replies: Reply, kind: str | None = None, times: int = 1) -> None:
-        """Serve these replies (each `times` times, in order) to the next requests of `kind`
-        ("models", "chat", "speech", "images", "files"; None: any of chat, speech, images)."""
-        with self._lock:
-            for reply in replies:
-                self._queue.extend([(kind, reply)] * times)
-
-    def always(self, reply: Reply, kind: str | None = None) -> None:
-        """Answer every request of `kind` (None: chat, speech and images; "any": every
-        request) that has nothing queued with `reply` (e.g. 503 forever)."""
-        self._always[kind] = reply
-
-    def requests_to(self, kind: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.kind == kind]
 
     @property
     def generation_requests(self) -> list[RecordedRequest]:
@@ -419,17 +328,23 @@ class FakeOpenAI:
 
     # ---- answering ------------------------------------------------------------------------
 
-    def _answer(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            for entry in self._queue:
-                if _matches(entry[0], request.kind):
-                    self._queue.remove(entry)
-                    return entry[1]
-        for kind, reply in self._always.items():
-            if _matches(kind, request.kind):
-                return reply
-        return self._happy(request)
+    def _matches(self, wanted: str | None, kind: str) -> bool:
+        if wanted == "any":
+            return True
+        if wanted is None:
+            return kind in GENERATION_KINDS
+        return wanted == kind
+
+    def _request(
+        self, method: str, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> RecordedRequest | Reply:
+        route = path.split("?", 1)[0]
+        kind = ROUTES.get((method, route))
+        if kind is None and method == "GET" and route.startswith("/files/"):
+            kind = "files"
+        if kind is None:
+            return error_reply(404, f"Invalid URL ({method} {route})")
+        return RecordedRequest(method=method, path=path, kind=kind, headers=headers, body=body)
 
     def _happy(self, request: RecordedRequest) -> Reply:
         if request.kind == "files":
@@ -470,7 +385,7 @@ class FakeOpenAI:
         elif name == "podcast_script" or (not schema and '"lines"' in request.system):
             answer = json.dumps(PODCAST)
         else:
-            return chat_reply("A warm retelling of this part of the story, told for listeners.")
+            return chat_reply(RETELLING)
         if not schema:  # a model asked in words tends to wrap its JSON in a fence
             answer = f"```json\n{answer}\n```"
         return chat_reply(answer)
@@ -494,74 +409,3 @@ class FakeOpenAI:
             url = f"{self.root}/files/{name}?se=2099-01-01&sig=fake"
             return Reply(body={"created": int(time.time()), "data": [{"url": url}]})
         return image_reply(png)
-
-    # ---- serving --------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                payload = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                kind = ROUTES.get((method, path))
-                if kind is None and method == "GET" and path.startswith("/files/"):
-                    kind = "files"
-                if kind is None:
-                    self._send(error_reply(404, f"Invalid URL ({method} {path})"))
-                    return
-                request = RecordedRequest(
-                    method=method,
-                    path=self.path,
-                    kind=kind,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=json.loads(payload) if payload else {},
-                )
-                self._send(fake._answer(request))
-
-            def _send(self, reply: Reply) -> None:
-                if reply.delay:
-                    time.sleep(reply.delay)
-                data = reply.encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", reply.content_type)
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test); nothing to answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-
-def _matches(wanted: str | None, kind: str) -> bool:
-    if wanted == "any":
-        return True
-    if wanted is None:
-        return kind in GENERATION_KINDS
-    return wanted == kind

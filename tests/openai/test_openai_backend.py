@@ -25,6 +25,7 @@ from stories_core.errors import BackendMisconfigured
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
 from stories_core.model import AudioType
 from stories_core.plugins import build_registry, make_plugin_manager
+from tests.model_backends import is_mp3
 
 TEXT = (
     "Interest rates are the price of money. When a central bank raises them, loans get "
@@ -32,10 +33,6 @@ TEXT = (
     "Companies follow. They delay projects, hire less, and wait for cheaper credit."
 )
 HELLO = Narration((SpokenLine("narrator", "Hello, listeners."),))
-
-
-def is_mp3(data: bytes) -> bool:
-    return data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
 
 
 def seconds_of(mp3: bytes) -> float:

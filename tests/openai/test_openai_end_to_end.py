@@ -6,18 +6,13 @@ import json
 
 import av
 import pytest
-import soundfile
 from fake_openai_api import FAKE_API_KEY, FakeOpenAI, server_error
 from PIL import Image
 
 from stories.v1 import common_pb2, events_pb2, stories_pb2
 from tests.api.conftest import start_api
 from tests.e2e.conftest import EXAMPLES
-
-
-def audio_seconds(data: bytes) -> float:
-    samples, rate = soundfile.read(io.BytesIO(data))
-    return len(samples) / rate
+from tests.model_backends import audio_seconds
 
 
 def test_make_a_podcast_story_with_openai(run_stories, fake_openai: FakeOpenAI, tmp_path) -> None:
