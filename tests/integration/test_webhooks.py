@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -188,6 +188,38 @@ def test_a_receiver_that_times_out_is_tried_again(webhooks: Webhooks, receiver_f
     assert delivery.state is WebhookState.PENDING and delivery.attempts == 1
     [attempt] = webhooks.attempts(job_id)
     assert attempt.status_code is None and "timed out" in (attempt.error or "")
+
+
+class Killed(BaseException):
+    """The dispatcher's process dying after a POST went out, before its outcome is recorded."""
+
+
+class DyingAfterSending:
+    def __init__(self, sender: HttpWebhookSender) -> None:
+        self._sender = sender
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        self._sender.send(url, body, headers)
+        raise Killed
+
+
+def test_a_dispatcher_killed_mid_post_retries_with_the_same_id_and_the_next_attempt(
+    webhooks: Webhooks, receiver_factory
+) -> None:
+    receiver = receiver_factory([204, 204])
+    job_id = webhooks.finish_job(receiver.url)
+    with pytest.raises(Killed):
+        webhooks.deliver(DyingAfterSending(loopback_sender()), claim_seconds=0.3)()
+    deliver = webhooks.deliver(loopback_sender(), claim_seconds=0.3)
+    assert deliver() == 0, "still claimed by the dead dispatcher"
+    wait_until(lambda: deliver() == 1, 10, "the claim to run out and the webhook to be sent again")
+    first, second = receiver.received
+    assert first.headers["Stories-Webhook-Id"] == second.headers["Stories-Webhook-Id"]
+    assert (first.headers["Stories-Attempt"], second.headers["Stories-Attempt"]) == ("1", "2")
+    assert first.body == second.body
+    delivery = webhooks.delivery(job_id)
+    assert delivery.state is WebhookState.SUCCEEDED and delivery.attempts == 2
+    assert [(a.number, a.status_code) for a in webhooks.attempts(job_id)] == [(2, 204)]
 
 
 @pytest.mark.parametrize(

@@ -158,3 +158,56 @@ def test_429_is_retried(world: World) -> None:
     deliver(world, ScriptedSender(429))
     delivery, _ = the_delivery(world, job_id)
     assert delivery.state is WebhookState.PENDING
+
+
+class Killed(BaseException):
+    """The dispatcher's process dying mid-POST: nothing after the send runs."""
+
+
+class DyingSender(ScriptedSender):
+    """Sends (the receiver gets the request), then the dispatcher dies before recording it."""
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        self.requests.append((url, body, dict(headers)))
+        raise Killed
+
+
+def test_a_post_lost_to_a_crash_is_counted_so_the_retry_carries_the_next_attempt(
+    world: World,
+) -> None:
+    job_id = finished_job_with_webhook(world)
+    dying = DyingSender()
+    with pytest.raises(Killed):
+        deliver(world, dying)
+    delivery, attempts = the_delivery(world, job_id)
+    assert delivery.attempts == 1 and attempts == [], "counted at the claim, outcome unknown"
+    assert deliver(world, ScriptedSender()) == 0, "claimed: hidden until the claim runs out"
+    world.clock.advance(POLICY.claim_seconds)
+    sender = ScriptedSender(204)
+    assert deliver(world, sender) == 1
+    [(_, first_body, first)] = dying.requests
+    [(_, body, second)] = sender.requests
+    assert first["Stories-Webhook-Id"] == second["Stories-Webhook-Id"] == delivery.id
+    assert (first["Stories-Attempt"], second["Stories-Attempt"]) == ("1", "2")
+    assert first_body == body
+    delivery, attempts = the_delivery(world, job_id)
+    assert delivery.state is WebhookState.SUCCEEDED and delivery.attempts == 2
+    assert [(a.number, a.status_code) for a in attempts] == [(2, 204)], "the lost one has no row"
+
+
+def test_a_post_lost_to_a_crash_counts_towards_max_attempts(world: World) -> None:
+    policy = WebhookPolicy(secret="s3cret", max_attempts=2, backoff_seconds=10, jitter=0.0)
+    job_id = finished_job_with_webhook(world)
+    sender = ScriptedSender(503)
+    assert deliver(world, sender, policy) == 1
+    world.clock.advance(10)
+    dying = DyingSender()
+    with pytest.raises(Killed):
+        deliver(world, dying, policy)
+    assert dying.requests[0][2]["Stories-Attempt"] == "2"
+    world.clock.advance(policy.claim_seconds)
+    assert deliver(world, ScriptedSender(), policy) == 0, "no third POST"
+    delivery, attempts = the_delivery(world, job_id)
+    assert delivery.state is WebhookState.FAILED and delivery.attempts == 2
+    assert "no outcome recorded (dispatcher stopped)" in (delivery.last_error or "")
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 503)]

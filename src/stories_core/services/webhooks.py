@@ -1,8 +1,11 @@
 """Webhooks: a job's terminal event, POSTed to the job's URL, signed, retried with backoff.
 
 Delivery is at least once (a dispatcher can die between a POST and recording it), so every
-request carries the delivery's id for receivers to drop repeats. The body is signed with
-HMAC-SHA256 over `timestamp + "." + body`, in the header
+request carries the delivery's id (`Stories-Webhook-Id`, the same on every retry) for
+receivers to drop repeats, and an attempt number (`Stories-Attempt`) that is counted when the
+delivery is claimed, before the POST, so it grows with every POST even across a crash.
+
+The body is signed with HMAC-SHA256 over `timestamp + "." + body`, in the header
 `Stories-Signature: t=<unix seconds>,v1=<hex digest>`; the timestamp lets a receiver
 refuse replays of an old request, and several `v1=` values may appear while secrets rotate.
 """
@@ -128,23 +131,37 @@ class DeliverWebhooks:
         return limit
 
     def _claim_next(self) -> WebhookDelivery | None:
-        """Take the oldest due delivery and hide it from other dispatchers while we try it;
-        if we die trying, it is due again when the claim runs out."""
+        """Take the oldest due delivery, count the attempt about to be made, and hide the
+        delivery from other dispatchers while we try it, all in one transaction before the
+        POST; if we die trying, it is due again when the claim runs out, and the next POST
+        carries the next number.
+
+        An attempt lost that way counts towards `max_attempts` but has no attempt row (its
+        outcome was never known), so the recorded numbers skip it. A delivery found due with
+        every attempt used up (the last one lost) is failed here without another POST."""
         now = self._clock.now()
         with self._uow_factory() as uow:
-            due = uow.webhooks.due(now, 1)
-            if not due:
-                return None
-            delivery = due[0]
-            delivery.next_attempt_at = now + timedelta(seconds=self._policy.claim_seconds)
-            uow.webhooks.update(delivery)
-            uow.commit()
-        return delivery
+            while due := uow.webhooks.due(now, 1):
+                delivery = due[0]
+                if delivery.attempts >= self._policy.max_attempts:
+                    delivery.state = WebhookState.FAILED
+                    delivery.last_error = (
+                        f"attempt {delivery.attempts}: no outcome recorded (dispatcher stopped)"
+                    )
+                    uow.webhooks.update(delivery)
+                    continue
+                delivery.attempts += 1
+                delivery.next_attempt_at = now + timedelta(seconds=self._policy.claim_seconds)
+                uow.webhooks.update(delivery)
+                uow.commit()
+                return delivery
+            uow.commit()  # the deliveries failed above, if any
+        return None
 
     def _attempt(self, delivery: WebhookDelivery) -> None:
         body = body_of(delivery)
         started = self._clock.now()
-        number = delivery.attempts + 1
+        number = delivery.attempts  # counted by the claim
         headers = {
             "Content-Type": "application/json",
             ID_HEADER: delivery.id,
