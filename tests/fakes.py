@@ -151,7 +151,9 @@ class InMemoryJobRepository:
     def claimable(
         self, now: datetime, limit: int, queued_before: datetime | None = None
     ) -> list[tuple[str, str]]:
-        jobs = sorted(self._store.values(), key=lambda j: j.created_at)
+        jobs = sorted(
+            self._store.values(), key=lambda j: (j.state is not JobState.RUNNING, j.created_at)
+        )
         if queued_before is not None:
             jobs = [
                 j for j in jobs if j.state is not JobState.QUEUED or j.updated_at < queued_before
@@ -159,7 +161,9 @@ class InMemoryJobRepository:
         return [(j.id, j.trace_id) for j in jobs if j.claimable_at(now)][:limit]
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
-        if job_id not in self._store or not self._store[job_id].claimable_at(now):
+        if job_id not in self._store:
+            raise NotFound(f"job {job_id} not found")
+        if not self._store[job_id].claimable_at(now):
             return None
         job = self.get(job_id)
         job.claim(owner, now, until)

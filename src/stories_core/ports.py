@@ -154,13 +154,14 @@ class JobRepository(Protocol):
     def claimable(
         self, now: datetime, limit: int, queued_before: datetime | None = None
     ) -> list[tuple[str, str]]:
-        """(job id, trace id) of jobs a worker could claim now, oldest first: running with
-        an expired lease, or queued (since before `queued_before`, when given)."""
+        """(job id, trace id) of jobs a worker could claim now: first those running with an
+        expired lease (a dead worker's: started, some segments maybe done), then those
+        queued (since before `queued_before`, when given); oldest first within each."""
         ...
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         """`Job.claim` the job and write it, atomically: None if it is not claimable now
-        (someone else holds the lease, or it has ended)."""
+        (someone else holds the lease, or it has ended); NotFound if there is no such job."""
         ...
 
     def hold_lease(self, job_id: str, owner: str, now: datetime, until: datetime) -> None:

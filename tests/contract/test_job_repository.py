@@ -140,6 +140,16 @@ def test_claim_is_exclusive_until_the_lease_expires(uow_factory) -> None:
         uow.jobs.hold_lease(job().id, "w1", later, later)
 
 
+def test_claiming_an_unknown_job_raises_not_found(uow_factory) -> None:
+    with uow_factory() as uow:
+        uow.jobs.add(job(1))
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.jobs.claim(job(2).id, "w1", T0, T0 + timedelta(minutes=1))
+    with uow_factory() as uow:
+        assert uow.jobs.get(job(1).id).state is JobState.QUEUED, "the others are untouched"
+
+
 def test_a_finished_job_cannot_be_claimed(uow_factory) -> None:
     with uow_factory() as uow:
         uow.jobs.add(job(state=JobState.SUCCEEDED))
@@ -215,23 +225,28 @@ def test_get_asset_is_tenant_scoped(uow_factory) -> None:
             uow.jobs.get_asset("missing", "acme")
 
 
-def test_claimable_lists_queued_and_expired_jobs_oldest_first(uow_factory) -> None:
+def test_claimable_lists_expired_jobs_then_queued_ones_oldest_first(uow_factory) -> None:
+    """A dead worker's jobs (started, some segments maybe done) come before queued ones,
+    even older ones; oldest first within each."""
     with uow_factory() as uow:
         uow.jobs.add(job(1))
         uow.jobs.add(job(2, state=JobState.SUCCEEDED))
-        uow.jobs.add(job(3))
-        uow.jobs.add(job(4))
+        for n in (3, 4, 5, 6):
+            uow.jobs.add(job(n))
         uow.commit()
     with uow_factory() as uow:
+        uow.jobs.claim(job(5).id, "w", T0, T0 + timedelta(minutes=5))
         uow.jobs.claim(job(3).id, "w", T0, T0 + timedelta(minutes=5))
         uow.jobs.claim(job(4).id, "w", T0, T0 + timedelta(minutes=10))
         uow.commit()
     with uow_factory() as uow:
         soon = T0 + timedelta(minutes=6)
-        assert [i for i, _ in uow.jobs.claimable(soon, 10)] == [job(1).id, job(3).id]
-        assert [i for i, _ in uow.jobs.claimable(soon, 1)] == [job(1).id]
+        expired, queued = [job(3).id, job(5).id], [job(1).id, job(6).id]
+        assert [i for i, _ in uow.jobs.claimable(soon, 10)] == expired + queued
+        assert [i for i, _ in uow.jobs.claimable(soon, 1)] == [job(3).id]
+        assert [i for i, _ in uow.jobs.claimable(soon, 3)] == [*expired, job(1).id]
         recent = T0 + timedelta(seconds=1)  # job 1 was queued at T0 + 1 s: not yet stale
-        assert [i for i, _ in uow.jobs.claimable(soon, 10, queued_before=recent)] == [job(3).id]
+        assert [i for i, _ in uow.jobs.claimable(soon, 10, queued_before=recent)] == expired
 
 
 def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:

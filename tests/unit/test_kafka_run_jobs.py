@@ -13,13 +13,15 @@ import pytest
 from confluent_kafka import Message
 
 from stories_adapters.kafka.consumer.run_jobs import Finished, RunJobs, Task
+from stories_core.errors import NotFound
 
 JOBS = "stories.jobs.v1"
 PATIENCE = 10  # seconds: only ever reached when a test is broken
 
 
 class GatedJobs:
-    """A ProcessJob whose runs each wait for their gate; a job named `fail-…` raises."""
+    """A ProcessJob whose runs each wait for their gate; a job named `fail-…` raises, and
+    one named `gone-…` does not exist."""
 
     def __init__(self) -> None:
         self.started: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -47,6 +49,8 @@ class GatedJobs:
             raise TimeoutError(f"{job_id} was never let through")
         if job_id.startswith("fail"):
             raise ConnectionError("database unreachable")
+        if job_id.startswith("gone"):
+            raise NotFound(f"job {job_id} not found")
         return None
 
     def release(self, job_id: str) -> bool:
@@ -219,3 +223,21 @@ def test_each_run_is_logged_as_rung_or_stolen(
         "job job-0: held by another worker or ended",
         "job job-1: held by another worker or ended",
     } <= messages
+
+
+def test_a_doorbell_for_no_such_job_is_dropped_and_said_so(
+    jobs: RunJobs, process: GatedJobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stories_adapters.kafka.consumer")
+    jobs.submit(rung("gone-0"))
+    jobs.submit(rung("job-1", offset=1))
+    jobs.start_waiting()
+    process.open("gone-0", "job-1")
+    finished: list[Finished] = []
+    while len(finished) < 2:
+        finished += collect_one(jobs)
+    assert {(f.task.job_id, f.error) for f in finished} == {("gone-0", None), ("job-1", None)}
+    messages = [r.getMessage() for r in caplog.records]
+    assert "job gone-0: no such job (its doorbell is dropped)" in messages
+    assert "job gone-0: held by another worker or ended" not in messages
+    assert "job job-1: held by another worker or ended" in messages

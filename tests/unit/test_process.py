@@ -4,10 +4,10 @@ import threading
 import pytest
 
 from stories_core import markup
-from stories_core.errors import ContentBlocked
+from stories_core.errors import ContentBlocked, NotFound
 from stories_core.events import EventKind, JobEvent
 from stories_core.generation import Media
-from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic
+from stories_core.model import AssetKind, AudioType, JobState, SegmentState, Topic, new_id
 from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.query import JobQueries
 from tests.fakes import ScriptedBackend
@@ -90,6 +90,13 @@ def test_a_job_held_by_another_worker_is_left_alone(world: World) -> None:
         assert uow.jobs.claim(job.id, "other", world.clock.now(), until) is not None
         uow.commit()
     assert world.processor()(job.id) is None
+    assert world.backend.calls == {}
+
+
+def test_an_unknown_job_is_not_found_rather_than_held_elsewhere(world: World) -> None:
+    world.submit(world.request(TEXT))
+    with pytest.raises(NotFound):
+        world.processor()(new_id())
     assert world.backend.calls == {}
 
 

@@ -6,6 +6,7 @@ reader or a person with kcat can tell what it is and follow the job across servi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,13 @@ TRACE_ID_HEADER = "trace-id"
 CONTENT_TYPE_HEADER = "content-type"
 JOB_MESSAGE_TYPE = "application/x-protobuf; messageType=stories.v1.JobMessage"
 JOB_EVENT_TYPE = "application/x-protobuf; messageType=stories.v1.JobEvent"
+
+JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A job id as `stories_core.model.new_id` makes it: a UUID, lower-case, with hyphens."""
+TRACE_ID = re.compile(r"[A-Za-z0-9_-]{0,64}")
+"""Empty, the 32 hex digits SubmitJob mints, or a caller's own (gRPC `x-trace-id`: 1-64
+letters, digits, '-' or '_')."""
+_SHOWN = 24  # characters of a bad value an error message shows
 
 
 class UndecodableMessage(ValueError):
@@ -50,7 +58,9 @@ def event_record(payload: dict[str, Any]) -> Record:
 
 
 def decode_job_message(value: bytes | None) -> queue_pb2.JobMessage:
-    """The JobMessage in a record's value; UndecodableMessage if there is none."""
+    """The JobMessage in a record's value; UndecodableMessage if there is none, or if its
+    job id or trace id could not be one of ours (so a bad id never reaches a query, and the
+    error, which the DLQ headers carry, shows only a short escaped prefix of it)."""
     message = queue_pb2.JobMessage()
     try:
         message.ParseFromString(value or b"")
@@ -58,7 +68,22 @@ def decode_job_message(value: bytes | None) -> queue_pb2.JobMessage:
         raise UndecodableMessage(f"not a stories.v1.JobMessage: {error}") from error
     if not message.job_id:
         raise UndecodableMessage("stories.v1.JobMessage without a job_id")
+    if not JOB_ID.fullmatch(message.job_id):
+        raise UndecodableMessage(
+            f"stories.v1.JobMessage whose job_id is not a job id: {_shown(message.job_id)}"
+        )
+    if not TRACE_ID.fullmatch(message.trace_id):
+        raise UndecodableMessage(
+            f"stories.v1.JobMessage whose trace_id is not a trace id: {_shown(message.trace_id)}"
+        )
     return message
+
+
+def _shown(value: str) -> str:
+    """A bad value as an error message may carry it: a short prefix, quoted, every
+    character outside printable ASCII escaped, so no control byte reaches a log or a header."""
+    more = f"... ({len(value)} characters)" if len(value) > _SHOWN else ""
+    return ascii(value[:_SHOWN]) + more
 
 
 def _headers(trace_id: str, content_type: str) -> list[tuple[str, bytes]]:

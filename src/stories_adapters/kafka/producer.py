@@ -7,6 +7,7 @@ marks rows sent only after `publish` returns, so a failed delivery must raise.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -68,14 +69,17 @@ class KafkaPublisher:
 
 
 class KafkaJobQueue:
-    """The sweeper's JobQueue: rings a job's doorbell again on the jobs topic."""
+    """The sweeper's JobQueue: rings a job's doorbell again on the jobs topic, unkeyed."""
 
     def __init__(self, producer: KafkaProducer, config: KafkaConfig) -> None:
         self._producer = producer
         self._topic = config.jobs_topic
 
     def publish(self, job_id: str, trace_id: str) -> None:
-        record = job_record(job_id, trace_id, datetime.now(UTC))
+        # Unkeyed, so the partitioner spreads the rings instead of sending a dead worker's
+        # jobs back to the partitions they were stuck on. Order does not matter: a doorbell
+        # only names its job, and a repeated one is harmless, as the lease fences claims.
+        record = replace(job_record(job_id, trace_id, datetime.now(UTC)), key=None)
         self._producer.send_all([(self._topic, record)])
 
 

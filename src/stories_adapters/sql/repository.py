@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     insert,
     or_,
     select,
@@ -193,10 +194,12 @@ class SqlJobRepository:
                 condition,
                 or_(jobs.c.state != JobState.QUEUED.value, jobs.c.updated_at < queued_before),
             )
+        # A dead worker's jobs first: already started, some segments maybe done.
+        expired_first = case((jobs.c.state == JobState.RUNNING.value, 0), else_=1)
         query = (
             select(jobs.c.id, jobs.c.trace_id)
             .where(condition)
-            .order_by(jobs.c.created_at)
+            .order_by(expired_first, jobs.c.created_at)
             .limit(limit)
         )
         return [(row.id, row.trace_id) for row in self._db.execute(query)]
@@ -204,11 +207,8 @@ class SqlJobRepository:
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         """The model decides (`Job.claim`); the write is one UPDATE conditional on the job
         still being claimable, so of two racing claims one wins, on PostgreSQL and SQLite
-        alike."""
-        try:
-            job = self.get(job_id, for_update=True)
-        except NotFound:
-            return None
+        alike. NotFound (from `get`) for a job that does not exist."""
+        job = self.get(job_id, for_update=True)
         if not job.claimable_at(now):
             return None
         job.claim(owner, now, until)

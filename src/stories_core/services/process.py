@@ -71,7 +71,8 @@ class ProcessJob:
         self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
 
     def __call__(self, job_id: str) -> Job | None:
-        """Process the job; None when another worker holds it or it has already ended."""
+        """Process the job; None when another worker holds it or it has already ended.
+        NotFound when there is no such job (nothing to run: its doorbell can be dropped)."""
         return asyncio.run(self._run(job_id))
 
     async def _run(self, job_id: str) -> Job | None:

@@ -24,6 +24,7 @@ from typing import NamedTuple, Protocol
 from confluent_kafka import Message
 
 from stories_adapters.kafka.consumer.offsets import Partition
+from stories_core.errors import NotFound
 from stories_core.model import Job
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class ProcessesJobs(Protocol):
     """What the worker runs (`stories_core.services.process.ProcessJob`)."""
 
     def __call__(self, job_id: str) -> Job | None:
-        """Run the job under a lease; None when another worker holds it or it has ended."""
+        """Run the job under a lease; None when another worker holds it or it has ended,
+        NotFound when there is no such job."""
         ...
 
     def release(self, job_id: str) -> bool:
@@ -146,7 +148,11 @@ class RunJobs:
         stolen = task.message is None
         how = "stolen (its doorbell is elsewhere)" if stolen else "doorbell received"
         log.info("job %s: %s", task.job_id, how, extra={"trace_id": task.trace_id})
-        job = self._process_job(task.job_id)
+        try:
+            job = self._process_job(task.job_id)
+        except NotFound:
+            log.warning("job %s: no such job (its doorbell is dropped)", task.job_id)
+            return
         if job is None:
             log.info("job %s: held by another worker or ended", task.job_id)
         else:
