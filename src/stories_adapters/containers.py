@@ -97,6 +97,9 @@ class Storage(containers.DeclarativeContainer):
             secret_key=config.s3.secret_key.as_(_reveal),
             region=config.s3.region,
             url_expiry_seconds=config.s3.url_expiry_seconds,
+            connect_timeout_seconds=config.s3.connect_timeout_seconds,
+            read_timeout_seconds=config.s3.read_timeout_seconds,
+            max_connections=config.s3.max_connections,
         ),
     )
 

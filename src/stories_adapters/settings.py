@@ -56,6 +56,16 @@ class S3Settings(Section):
     region: str = "us-east-1"
     url_expiry_seconds: int = Field(900, ge=1, le=604_800)
     """How long the download URLs of GetAsset work (presigned; S3 allows up to 7 days)."""
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    """Longest wait to open a connection to the store; a refused one fails at once."""
+    read_timeout_seconds: float = Field(30.0, gt=0)
+    """Longest wait for the store to answer (each wait on the socket, not the whole
+    transfer); a stuck store fails a call after this, as STORAGE_UNAVAILABLE."""
+    max_connections: int = Field(32, ge=1)
+    """Connections kept open to the store per process: at least the threads calling it.
+    A worker runs `STORIES_WORKER_CONCURRENCY` jobs of 2 x `STORIES_MAX_CONCURRENT_SEGMENTS`
+    + 1 threads each (2 x 11 = 22 with the defaults); `serve` streams ReadAsset from one
+    thread per stream, so raise it to `STORIES_GRPC_MAX_STREAMS` there if many stream."""
 
 
 class DataSettings(Section):

@@ -156,3 +156,13 @@ class WebhookRefused(StoriesError):
     """A webhook URL that must never be called (it points inside our own network)."""
 
     code = "WEBHOOK_REFUSED"
+
+
+class StorageUnavailable(StoriesError):
+    """The object store did not answer, refused the connection, or kept failing (5xx)
+    after the storage adapter's own retries. Retryable: nothing is wrong with the job.
+    The message says what happened in our words, never the store's address, an object
+    key or a library's text (the adapter logs those)."""
+
+    code = "STORAGE_UNAVAILABLE"
+    retryable = True

@@ -2,18 +2,26 @@
 
 import hashlib
 import hmac
+import logging
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from minio import Minio
 
 from stories_adapters.storage.s3 import S3BlobStore
+from stories_core.errors import NotFound, StorageUnavailable, StoriesError
 from tests.services import S3Server
 
 KEY = "tenants/acme/jobs/00000000-0000-0000-0000-000000000001/segments/0/image.png"
@@ -158,3 +166,235 @@ def test_ensure_bucket_creates_it_once(s3_server: S3Server) -> None:
     store.ensure_bucket()
     assert client.bucket_exists(bucket)
     client.remove_bucket(bucket)
+
+
+# --- faults: timeouts of seconds, errors in our words ------------------------------------
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield port
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts every connection and never answers a byte."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+@contextmanager
+def failing_server(status: int) -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server answering every request with `status` (and a body naming internals,
+    as a proxy's error page might); the list records each request's method."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.command)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            body = b"upstream minio-7.internal:9000 failed"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_HEAD = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def store_at(port: int, **options: object) -> S3BlobStore:
+    return S3BlobStore(f"http://127.0.0.1:{port}", "bucket", "a", "b", **options)  # type: ignore[arg-type]
+
+
+CALLS: dict[str, Callable[[S3BlobStore], object]] = {
+    "put": lambda store: store.put(KEY, b"data", "image/png"),
+    "open": lambda store: next(store.open(KEY)),
+    "size": lambda store: store.size(KEY),
+    "checksum": lambda store: store.checksum(KEY),
+    "ensure_bucket": lambda store: store.ensure_bucket(),
+}
+
+
+def assert_in_our_words(error: StorageUnavailable, port: int) -> None:
+    text = str(error)
+    assert error.code == "STORAGE_UNAVAILABLE" and error.retryable is True
+    assert text == error.message and text.startswith("the object store ")
+    for leak in (
+        "127.0.0.1",
+        str(port),
+        KEY,
+        "tenants/",
+        "bucket",
+        "urllib3",
+        "Errno",
+        "HTTPConnection",
+    ):
+        assert leak not in text, f"{leak!r} leaked into {text!r}"
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_refused_connection_fails_fast_as_storage_unavailable(call: str, caplog) -> None:
+    with closed_port() as port:
+        store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
+        started = time.monotonic()
+        with (
+            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+            pytest.raises(StorageUnavailable) as raised,
+        ):
+            CALLS[call](store)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 1.0, f"{call} took {elapsed:.1f}s against a closed port"
+    assert_in_our_words(raised.value, port)
+    assert raised.value.message == "the object store refused the connection"
+    [record] = [r for r in caplog.records if r.name == "stories_adapters.storage.s3"]
+    assert record.levelno == logging.WARNING and str(port) in record.getMessage()
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_store_that_never_answers_fails_after_the_read_timeout(call: str, caplog) -> None:
+    with silent_server() as port:
+        store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
+        started = time.monotonic()
+        with (
+            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+            pytest.raises(StorageUnavailable) as raised,
+        ):
+            CALLS[call](store)
+        elapsed = time.monotonic() - started
+    assert 0.4 < elapsed < 0.5 + 1.0, f"{call} took {elapsed:.1f}s against a silent store"
+    assert_in_our_words(raised.value, port)
+    assert raised.value.message == "the object store did not answer (timeout after 0.5 s)"
+    assert len([r for r in caplog.records if r.name == "stories_adapters.storage.s3"]) == 1
+
+
+def test_a_store_answering_5xx_is_retried_twice_then_unavailable(caplog) -> None:
+    with failing_server(503) as (port, seen):
+        store = store_at(port, connect_timeout=1.0, read_timeout=2.0)
+        with (
+            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+            pytest.raises(StorageUnavailable) as raised,
+        ):
+            store.put(KEY, b"data", "image/png")
+    assert seen == ["PUT"] * 3, "one retry layer: the pool's, two retries"
+    assert_in_our_words(raised.value, port)
+    assert "minio-7.internal" not in raised.value.message
+    assert raised.value.message == "the object store is unavailable (HTTP 503, after 2 retries)"
+    assert KEY in caplog.text
+
+
+def test_a_refusal_no_retry_fixes_is_ours_without_the_library_text() -> None:
+    with failing_server(403) as (port, seen):
+        store = store_at(port)
+        with pytest.raises(StoriesError) as raised:
+            store.put(KEY, b"data", "image/png")
+    assert not isinstance(raised.value, StorageUnavailable)
+    assert raised.value.code == "INTERNAL" and not getattr(raised.value, "retryable", False)
+    assert seen == ["PUT"]
+    assert str(port) not in raised.value.message and KEY not in raised.value.message
+    assert "minio-7.internal" not in raised.value.message
+
+
+def test_a_missing_key_is_not_found_without_the_key(s3_store: S3BlobStore) -> None:
+    with pytest.raises(NotFound) as raised:
+        s3_store.size(KEY)
+    assert KEY not in raised.value.message
+
+
+def test_the_client_has_our_timeouts_pool_size_and_one_retry_layer() -> None:
+    store = S3BlobStore(
+        "http://127.0.0.1:9", "b", "a", "b", connect_timeout=2, read_timeout=7, max_connections=44
+    )
+    pool = store._client._http  # the PoolManager minio was given
+    timeout = pool.connection_pool_kw["timeout"]
+    assert (timeout.connect_timeout, timeout.read_timeout) == (2, 7)
+    assert pool.connection_pool_kw["maxsize"] == 44
+    retries = pool.connection_pool_kw["retries"]
+    assert (retries.total, retries.read) == (2, 0)
+    assert not retries.respect_retry_after_header
+
+
+@contextmanager
+def stalling_server() -> Iterator[int]:
+    """An HTTP server that starts an object's body, then never sends the rest."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 10)
+            self.wfile.flush()
+            release.wait(10)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_download_that_stalls_midway_fails_after_the_read_timeout() -> None:
+    with stalling_server() as port:
+        store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable) as raised:
+            list(store.open(KEY))
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.5 + 1.0
+    assert_in_our_words(raised.value, port)
+    assert raised.value.message == "the object store did not answer (timeout after 0.5 s)"

@@ -41,6 +41,7 @@ from stories_core.errors import (
     NotEnabled,
     NotFound,
     QuotaExceeded,
+    StorageUnavailable,
     StoriesError,
     Unauthenticated,
     WebhookRefused,
@@ -139,6 +140,11 @@ EXPECTED: dict[type[StoriesError], tuple[Callable[[], StoriesError], grpc.Status
         lambda: WebhookRefused("127.0.0.1 is a loopback address"),
         grpc.StatusCode.INTERNAL,
         "WEBHOOK_REFUSED",
+    ),
+    StorageUnavailable: (
+        lambda: StorageUnavailable("the object store did not answer (timeout after 30 s)"),
+        grpc.StatusCode.UNAVAILABLE,
+        "STORAGE_UNAVAILABLE",
     ),
     RateLimited: (
         lambda: RateLimited("too many calls", retry_after_seconds=0.5),
@@ -282,6 +288,10 @@ def test_each_kind_carries_its_details() -> None:
     _, found = _status(TooManyStreams("too many"))
     assert set(found) == {"ErrorInfo", "RetryInfo"}
     assert found["RetryInfo"].retry_delay.seconds == 1
+
+    _, found = _status(StorageUnavailable("the object store refused the connection"))
+    assert set(found) == {"ErrorInfo", "RetryInfo"}
+    assert found["RetryInfo"].retry_delay.seconds > 0
 
     for plain in (NotFound("x"), IllegalTransition("x"), Unauthenticated("x"), LeaseLost("x")):
         assert set(_status(plain)[1]) == {"ErrorInfo"}

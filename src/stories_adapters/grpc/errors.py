@@ -38,6 +38,7 @@ from stories_core.errors import (
     NotEnabled,
     NotFound,
     QuotaExceeded,
+    StorageUnavailable,
     StoriesError,
     Unauthenticated,
     WebhookRefused,
@@ -105,7 +106,13 @@ STATUS_CODES: Mapping[type[StoriesError], int] = {
     # A concurrent twin took the request_id (SubmitJob already retried once): sending
     # the same request again returns the twin's job.
     AlreadyExists: code_pb2.ABORTED,
+    # The object store is down or stuck (after the adapter's retries): trying again later
+    # may work, so UNAVAILABLE with a RetryInfo.
+    StorageUnavailable: code_pb2.UNAVAILABLE,
 }
+
+STORAGE_RETRY_SECONDS = 5.0
+"""The RetryInfo delay sent with STORAGE_UNAVAILABLE."""
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -166,6 +173,10 @@ def _rate_limited(error: RateLimited) -> list[any_pb2.Any]:
     return [_info(error), _retry(error.retry_after_seconds)]
 
 
+def _storage_unavailable(error: StorageUnavailable) -> list[any_pb2.Any]:
+    return [_info(error), _retry(STORAGE_RETRY_SECONDS)]
+
+
 DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
     StoriesError: _reason_only,
     InvalidInput: _invalid_field,
@@ -174,6 +185,7 @@ DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
     NotEnabled: _not_enabled,
     QuotaExceeded: _quota_exceeded,
     RateLimited: _rate_limited,
+    StorageUnavailable: _storage_unavailable,
 }
 
 

@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+import logging
+import os
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.datatypes import Object
-from minio.error import S3Error
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
-from stories_core.errors import NotFound
+from stories_core.errors import NotFound, StorageUnavailable, StoriesError
 
-_MISSING = {"NoSuchKey", "NoSuchObject"}
+log = logging.getLogger(__name__)
+
+_MISSING = frozenset({"NoSuchKey", "NoSuchObject"})
+_RACED = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
+"""The answers of an object store that is busy or restarting: retried by the pool."""
+CALL_RETRIES = 2
+"""Retries of one call (so three attempts at most), for refused connections and 5xx."""
 CHECKSUM_METADATA = "sha256"
 """Stored as `x-amz-meta-sha256`: the hex sha256 of the bytes, so a reader can verify them."""
 
@@ -34,14 +55,21 @@ class S3BlobStore:
         *,
         region: str = "us-east-1",
         url_expiry: timedelta = timedelta(minutes=15),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_connections: int = 32,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"S3 endpoint must be an http(s) URL, got {endpoint!r}")
         if parts.path not in ("", "/") or parts.query:
             raise ValueError(f"S3 endpoint must not carry a path or query: {endpoint!r}")
+        if connect_timeout <= 0 or read_timeout <= 0 or max_connections < 1:
+            raise ValueError("timeouts must be > 0 and max_connections >= 1")
         self.bucket = bucket
         self.url_expiry = url_expiry
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         # Giving the region up front spares the client a bucket-location lookup per URL.
         self._client = Minio(
             parts.netloc,
@@ -49,31 +77,34 @@ class S3BlobStore:
             secret_key=secret_key,
             secure=parts.scheme == "https",
             region=region,
+            http_client=http_client(connect_timeout, read_timeout, max_connections),
         )
         self._region = region
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it is absent (at start-up); an existing one is left alone."""
-        if self._client.bucket_exists(self.bucket):
+        with self._translated("bucket check", None):
+            exists = self._client.bucket_exists(self.bucket)
+        if exists:
             return
         try:
-            self._client.make_bucket(self.bucket, location=self._region)
-        except S3Error as error:
-            # Another replica starting at the same moment may have won the race.
-            if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+            with self._translated("bucket creation", None, passed=_RACED):
+                self._client.make_bucket(self.bucket, location=self._region)
+        except S3Error:
+            pass  # another replica starting at the same moment won the race
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """One PUT (or a multipart upload completed at once): S3 makes it visible whole."""
         digest = hashlib.sha256(data).hexdigest()
-        self._client.put_object(
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-            metadata={CHECKSUM_METADATA: digest},
-        )
+        with self._translated("put", key):
+            self._client.put_object(
+                self.bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=content_type,
+                metadata={CHECKSUM_METADATA: digest},
+            )
 
     def open(self, key: str, offset: int = 0, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """Stream from `offset` with one ranged GET, `chunk_size` bytes at a time, so a large
@@ -82,19 +113,16 @@ class S3BlobStore:
         if offset < 0 or chunk_size <= 0:
             raise ValueError("offset must be >= 0 and chunk_size > 0")
         try:
-            response = self._client.get_object(self.bucket, key, offset=offset)
-        except S3Error as error:
-            if error.code in _MISSING:
-                raise NotFound(f"blob {key} not found") from error
-            if error.code == "InvalidRange":
-                # An offset at or past the end: nothing left to read, as with a file.
-                return
-            raise
+            with self._translated("get", key, passed={"InvalidRange"}):
+                response = self._client.get_object(self.bucket, key, offset=offset)
+        except S3Error:
+            return  # an offset at or past the end: nothing left to read, as with a file
         try:
             # Raw bytes: the object is what was put, whatever Content-Encoding it claims.
-            for chunk in response.stream(chunk_size, decode_content=False):
-                if chunk:
-                    yield chunk
+            with self._translated("read", key):
+                for chunk in response.stream(chunk_size, decode_content=False):
+                    if chunk:
+                        yield chunk
         finally:
             response.close()
             response.release_conn()
@@ -110,15 +138,146 @@ class S3BlobStore:
     def url(self, key: str) -> str:
         """A presigned GET that works for `url_expiry` only: clients download straight from
         the store, without credentials and without the service relaying the bytes."""
-        return self._client.presigned_get_object(self.bucket, key, expires=self.url_expiry)
+        with self._translated("presign", key):
+            return self._client.presigned_get_object(self.bucket, key, expires=self.url_expiry)
 
     def _stat(self, key: str) -> Object:
-        try:
+        with self._translated("stat", key):
             return self._client.stat_object(self.bucket, key)
+
+    @contextmanager
+    def _translated(
+        self, operation: str, key: str | None, passed: Collection[str] = ()
+    ) -> Iterator[None]:
+        """Errors in our words: whatever minio or urllib3 raise becomes a StoriesError whose
+        message names neither the store's address, nor the key, nor the library's text.
+        The detail goes to the log, once, at WARNING (the key may appear there).
+
+        An unavailable store (no connection, no answer in time, 5xx after the retries) is
+        StorageUnavailable, retryable; a missing key NotFound; an S3 error code in
+        `passed` is re-raised as is, for the caller to decide; any other refusal (bad
+        credentials, no bucket) is a fault of ours, INTERNAL."""
+        try:
+            yield
         except S3Error as error:
-            if error.code in _MISSING:
-                raise NotFound(f"blob {key} not found") from error
-            raise
+            status = _status_of(error)
+            if status >= 500 or status == 429:
+                raise self._unavailable(operation, key, error, f"HTTP {status}") from None
+            if error.code in passed:
+                raise
+            if key is not None and error.code in _MISSING:
+                raise NotFound("blob not found") from None
+            raise self._refused(operation, key, error) from None
+        except (ServerError, InvalidResponseError) as error:
+            status = _status_of(error)
+            if status >= 500 or status == 429:
+                raise self._unavailable(operation, key, error, f"HTTP {status}") from None
+            raise self._refused(operation, key, error) from None
+        except (HTTPError, MinioException, OSError) as error:
+            raise self._unavailable(operation, key, error, None) from None
+
+    def _unavailable(
+        self, operation: str, key: str | None, error: BaseException, status: str | None
+    ) -> StorageUnavailable:
+        log.warning(
+            "object store %s of %s in bucket %s failed: %s: %s",
+            operation,
+            key or "-",
+            self.bucket,
+            type(error).__name__,
+            error,
+        )
+        return StorageUnavailable(self._explain(error, status))
+
+    def _refused(self, operation: str, key: str | None, error: BaseException) -> StoriesError:
+        """A refusal no retry fixes (credentials, a missing bucket): our fault, not the
+        store's availability, so INTERNAL; still without the library's text."""
+        log.warning(
+            "object store %s of %s in bucket %s refused: %s: %s",
+            operation,
+            key or "-",
+            self.bucket,
+            type(error).__name__,
+            error,
+        )
+        code = getattr(error, "code", None)
+        status = _status_of(error)
+        said = f" ({code})" if isinstance(code, str) and code.isalnum() else ""
+        return StoriesError(f"the object store refused the request with HTTP {status}{said}")
+
+    def _explain(self, error: BaseException, status: str | None) -> str:
+        if status is not None:
+            return f"the object store is unavailable ({status}, after {CALL_RETRIES} retries)"
+        cause = error.reason if isinstance(error, MaxRetryError) else error
+        if isinstance(cause, NameResolutionError):
+            return "the object store's name did not resolve"
+        if isinstance(cause, NewConnectionError):
+            # A subclass of ConnectTimeoutError, so it is told apart first.
+            if isinstance(cause.__cause__, ConnectionRefusedError):
+                return "the object store refused the connection"
+            if isinstance(cause.__cause__, TimeoutError):
+                return self._connect_timeout()
+            return "the object store could not be reached"
+        if isinstance(cause, ConnectTimeoutError):
+            return self._connect_timeout()
+        if isinstance(cause, ReadTimeoutError | TimeoutError):
+            return f"the object store did not answer (timeout after {self.read_timeout:g} s)"
+        if isinstance(cause, ProtocolError | ConnectionError):
+            return "the object store dropped the connection"
+        return "the object store could not be reached"
+
+    def _connect_timeout(self) -> str:
+        return (
+            "the object store could not be reached "
+            f"(connect timeout after {self.connect_timeout:g} s)"
+        )
+
+
+def _status_of(error: BaseException) -> int:
+    if isinstance(error, S3Error):
+        return error.response.status if error.response is not None else 0
+    if isinstance(error, ServerError):
+        return error.status_code
+    return int(getattr(error, "_code", 0) or 0)  # InvalidResponseError keeps it private
+
+
+def http_client(
+    connect_timeout: float, read_timeout: float, max_connections: int
+) -> urllib3.PoolManager:
+    """The store's HTTP client, replacing minio's default (300 s timeouts, 10 connections,
+    5 retries).
+
+    - Timeouts of seconds: `connect_timeout` to open a connection, `read_timeout` for
+      each wait on the socket (an answer that never comes fails after it, not after 300 s).
+    - `max_connections` kept per host: as many as the threads that call the store, so
+      none are opened and thrown away ("connection pool is full").
+    - ONE retry layer, this one: minio itself does not retry a call, and the core does not
+      retry a blob write (a job that fails with STORAGE_UNAVAILABLE is retryable: the
+      client may submit it again). Here a refused connection or a 5xx answer is retried
+      `CALL_RETRIES` times with a short backoff; a read timeout is not (the store took the
+      request and is stuck: asking again only piles on), so a stuck store costs one
+      `read_timeout`, never several. Retry-After headers are not obeyed, so a busy store
+      cannot stall a worker for its own chosen time.
+    """
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=max_connections,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(
+            total=CALL_RETRIES,
+            connect=CALL_RETRIES,
+            read=0,
+            status=CALL_RETRIES,
+            other=0,
+            backoff_factor=0.2,
+            backoff_max=2.0,
+            status_forcelist=RETRIED_STATUSES,
+            respect_retry_after_header=False,
+            # The last answer goes back to minio, which reads its S3 error code.
+            raise_on_status=False,
+        ),
+    )
 
 
 def open_bucket(
@@ -128,6 +287,9 @@ def open_bucket(
     secret_key: str,
     region: str,
     url_expiry_seconds: int,
+    connect_timeout_seconds: float = 5.0,
+    read_timeout_seconds: float = 30.0,
+    max_connections: int = 32,
 ) -> S3BlobStore:
     """The store of a running service: its bucket is made at start-up if it is missing."""
     store = S3BlobStore(
@@ -137,6 +299,9 @@ def open_bucket(
         secret_key,
         region=region,
         url_expiry=timedelta(seconds=url_expiry_seconds),
+        connect_timeout=connect_timeout_seconds,
+        read_timeout=read_timeout_seconds,
+        max_connections=max_connections,
     )
     store.ensure_bucket()
     return store
