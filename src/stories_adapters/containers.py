@@ -76,7 +76,10 @@ class Persistence(containers.DeclarativeContainer):
     events = providers.Dependency()
     """Hears of the job events a unit of work commits."""
     engine = providers.ThreadSafeSingleton(
-        open_database, config.resolved_database_url, auto_migrate=config.auto_migrate
+        open_database,
+        config.resolved_database_url,
+        auto_migrate=config.auto_migrate,
+        connect_timeout_seconds=config.database_connect_timeout_seconds,
     )
     unit_of_work = providers.Factory(SqlUnitOfWork, engine, events=events)
     unit_of_work_factory = unit_of_work.provider

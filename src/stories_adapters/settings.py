@@ -75,6 +75,9 @@ class DataSettings(Section):
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
     """SQLAlchemy URL; unset means SQLite at `home/stories.db`."""
+    database_connect_timeout_seconds: int = Field(5, ge=2)
+    """Longest wait to open a PostgreSQL connection (libpq counts whole seconds, at least
+    2); then the call fails as DATABASE_UNAVAILABLE instead of hanging."""
     blob_dir: Path | None = None
     """Local blob folder; unset means `home/blobs`."""
     s3: S3Settings = Field(default_factory=S3Settings)

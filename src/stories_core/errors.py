@@ -158,11 +158,24 @@ class WebhookRefused(StoriesError):
     code = "WEBHOOK_REFUSED"
 
 
-class StorageUnavailable(StoriesError):
+class DependencyUnavailable(StoriesError):
+    """A service we depend on (the database, the object store) did not answer or refused
+    us. Retryable: nothing is wrong with the request or the job. The message says what
+    happened in our words, never an address, a key or a library's text (the adapter
+    logs those)."""
+
+    code = "DEPENDENCY_UNAVAILABLE"
+    retryable = True
+
+
+class StorageUnavailable(DependencyUnavailable):
     """The object store did not answer, refused the connection, or kept failing (5xx)
-    after the storage adapter's own retries. Retryable: nothing is wrong with the job.
-    The message says what happened in our words, never the store's address, an object
-    key or a library's text (the adapter logs those)."""
+    after the storage adapter's own retries."""
 
     code = "STORAGE_UNAVAILABLE"
-    retryable = True
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    """The database refused the connection, dropped it, or did not answer in time."""
+
+    code = "DATABASE_UNAVAILABLE"

@@ -259,3 +259,36 @@ def test_a_rejected_create_changes_nothing(
     if fields["request_id"] == "fresh":
         made = idle_api.create(request_id="fresh")
         assert made.id != kept.id
+
+
+def test_an_unreachable_database_is_unavailable_with_retry_info_never_internal(
+    idle_api: Api,
+) -> None:
+    """Every call that needs the database says UNAVAILABLE (DATABASE_UNAVAILABLE) with a
+    RetryInfo while it is down, in our words, and works again once it is back."""
+    from dependency_injector import providers
+
+    from stories_adapters.sql.engine import make_engine
+
+    job = idle_api.create()
+    closed = make_engine("postgresql+psycopg://stories@127.0.0.1:1/stories", pool_size=1)
+    idle_api.application.persistence.engine.override(providers.Object(closed))
+    try:
+        for method, request in [
+            ("CreateJob", stories_pb2.CreateJobRequest(
+                text="One. Two.", content_type="educational", pictures=1, request_id="r-1"
+            )),
+            ("GetJob", stories_pb2.GetJobRequest(job_id=job.id)),
+            ("ListJobs", stories_pb2.ListJobsRequest()),
+        ]:  # fmt: skip
+            error = refused(idle_api, method, request)
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, (method, error.details())
+            found = details(error)
+            assert found["ErrorInfo"].reason == "DATABASE_UNAVAILABLE"
+            assert found["RetryInfo"].retry_delay.ToMilliseconds() > 0
+            assert "127.0.0.1" not in error.details() and "psycopg" not in error.details()
+    finally:
+        idle_api.application.persistence.engine.reset_override()
+        closed.dispose()
+    again = idle_api.create(request_id="r-1", text="One. Two.", pictures=1)
+    assert again.id and idle_api.get(job.id).id == job.id

@@ -31,6 +31,8 @@ from stories_core.errors import (
     ConcurrentChange,
     ConflictingRequest,
     ContentBlocked,
+    DatabaseUnavailable,
+    DependencyUnavailable,
     DuplicateRegistration,
     GenerationError,
     IllegalTransition,
@@ -145,6 +147,16 @@ EXPECTED: dict[type[StoriesError], tuple[Callable[[], StoriesError], grpc.Status
         lambda: StorageUnavailable("the object store did not answer (timeout after 30 s)"),
         grpc.StatusCode.UNAVAILABLE,
         "STORAGE_UNAVAILABLE",
+    ),
+    DependencyUnavailable: (
+        lambda: DependencyUnavailable("a service we depend on did not answer"),
+        grpc.StatusCode.UNAVAILABLE,
+        "DEPENDENCY_UNAVAILABLE",
+    ),
+    DatabaseUnavailable: (
+        lambda: DatabaseUnavailable("the database did not answer; try again shortly"),
+        grpc.StatusCode.UNAVAILABLE,
+        "DATABASE_UNAVAILABLE",
     ),
     RateLimited: (
         lambda: RateLimited("too many calls", retry_after_seconds=0.5),

@@ -29,6 +29,7 @@ from stories_core.errors import (
     BackendMisconfigured,
     ConcurrentChange,
     ConflictingRequest,
+    DependencyUnavailable,
     DuplicateRegistration,
     GenerationError,
     IllegalTransition,
@@ -38,7 +39,6 @@ from stories_core.errors import (
     NotEnabled,
     NotFound,
     QuotaExceeded,
-    StorageUnavailable,
     StoriesError,
     Unauthenticated,
     WebhookRefused,
@@ -108,11 +108,11 @@ STATUS_CODES: Mapping[type[StoriesError], int] = {
     AlreadyExists: code_pb2.ABORTED,
     # The object store is down or stuck (after the adapter's retries): trying again later
     # may work, so UNAVAILABLE with a RetryInfo.
-    StorageUnavailable: code_pb2.UNAVAILABLE,
+    DependencyUnavailable: code_pb2.UNAVAILABLE,
 }
 
-STORAGE_RETRY_SECONDS = 5.0
-"""The RetryInfo delay sent with STORAGE_UNAVAILABLE."""
+UNAVAILABLE_RETRY_SECONDS = 5.0
+"""The RetryInfo delay sent with UNAVAILABLE (the database or the object store is down)."""
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -173,8 +173,8 @@ def _rate_limited(error: RateLimited) -> list[any_pb2.Any]:
     return [_info(error), _retry(error.retry_after_seconds)]
 
 
-def _storage_unavailable(error: StorageUnavailable) -> list[any_pb2.Any]:
-    return [_info(error), _retry(STORAGE_RETRY_SECONDS)]
+def _unavailable(error: DependencyUnavailable) -> list[any_pb2.Any]:
+    return [_info(error), _retry(UNAVAILABLE_RETRY_SECONDS)]
 
 
 DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
@@ -185,7 +185,7 @@ DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
     NotEnabled: _not_enabled,
     QuotaExceeded: _quota_exceeded,
     RateLimited: _rate_limited,
-    StorageUnavailable: _storage_unavailable,
+    DependencyUnavailable: _unavailable,
 }
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine tuned per database: SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 10, connect_timeout_seconds: int = 5) -> Engine:
+    """An engine tuned per database: SQLite gets WAL, a busy timeout and foreign keys;
+    PostgreSQL a connect timeout, and a ping before a pooled connection is reused."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -22,13 +23,18 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)  # a pool event: costs nothing per call
         return engine
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": connect_timeout_seconds},
+    )
 
 
-def open_database(url: str, *, auto_migrate: bool) -> Engine:
+def open_database(url: str, *, auto_migrate: bool, connect_timeout_seconds: int = 5) -> Engine:
     """The engine the application uses. The embedded SQLite file migrates itself; a
     shared production database is migrated on purpose, by `stories migrate`."""
-    engine = make_engine(url)
+    engine = make_engine(url, connect_timeout_seconds=connect_timeout_seconds)
     if auto_migrate:
         migrate(engine)
     return engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from stories_adapters.sql import prepared
 from stories_adapters.sql.engine import begin
@@ -30,6 +32,7 @@ from stories_adapters.sql.webhooks import SqlWebhookRepository
 from stories_core.errors import (
     AlreadyExists,
     ConcurrentChange,
+    DatabaseUnavailable,
     LeaseLost,
     NotFound,
 )
@@ -46,6 +49,8 @@ from stories_core.model import (
     Topic,
 )
 from stories_core.ports import EventSink, JobCursor, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
@@ -333,14 +338,33 @@ class SqlUnitOfWork(UnitOfWork):
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._connection = self._engine.connect()
-        begin(self._connection, read_only=self._read_only)
+        try:
+            self._connection = self._engine.connect()
+            begin(self._connection, read_only=self._read_only)
+        except DBAPIError as error:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            raise _unavailable(error) from None
         self.jobs = SqlJobRepository(self._connection)
         self.keys = SqlApiKeyRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)
         self.webhooks = SqlWebhookRepository(self._connection)
         return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Ends the transaction; a lost or refused connection, here or in the block, is
+        DatabaseUnavailable (in our words: the driver's text, with SQL and addresses, is
+        logged, not raised)."""
+        failure = exc_info[1]
+        try:
+            super().__exit__(*exc_info)
+        except DBAPIError as error:  # rolling back on a dead connection
+            if not isinstance(failure, DBAPIError):
+                raise _unavailable(error) from None
+        if isinstance(failure, DBAPIError) and _unreachable(failure):
+            raise _unavailable(failure) from None
 
     def _commit(self) -> None:
         assert self._connection is not None
@@ -361,6 +385,17 @@ def _job_row(job: Job) -> dict[str, Any]:
     row["state"] = job.state.value
     row["audio_type"] = job.audio_type.value
     return row
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """The database, not the statement, failed: refused, dropped, timed out, locked."""
+    return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+
+
+def _unavailable(error: DBAPIError) -> DatabaseUnavailable:
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+    log.warning("database unavailable: %s: %s", type(error.orig).__name__, reason[:200])
+    return DatabaseUnavailable("the database did not answer; try again shortly")
 
 
 def _changes(job: Job) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""A database that refuses or drops the connection is DatabaseUnavailable, in our words:
+the driver's text (SQL, addresses) goes to the log, never into the error."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from stories_adapters.sql.engine import make_engine, migrate
+from stories_adapters.sql.repository import SqlUnitOfWork
+from stories_core.errors import DatabaseUnavailable, NotFound
+
+
+def test_a_refused_connection_is_database_unavailable_at_once() -> None:
+    engine = make_engine("postgresql+psycopg://stories@127.0.0.1:1/stories", pool_size=1)
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as raised, SqlUnitOfWork(engine) as uow:
+        uow.jobs.get("x")
+    assert time.monotonic() - started < 5
+    assert raised.value.code == "DATABASE_UNAVAILABLE" and raised.value.retryable
+    assert "127.0.0.1" not in raised.value.message and "psycopg" not in raised.value.message
+    engine.dispose()
+
+
+def test_a_connection_dropped_mid_transaction_is_database_unavailable(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=2)
+    migrate(engine)
+    with pytest.raises(DatabaseUnavailable) as raised, SqlUnitOfWork(engine) as uow:
+        with pytest.raises(NotFound):
+            uow.jobs.get("no-such-job")
+        with engine.connect() as admin:  # the server ends our session, as a restart would
+            pid = uow.jobs._db.execute(text("SELECT pg_backend_pid()")).scalar()
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        uow.jobs.get("no-such-job")
+    assert "SELECT" not in raised.value.message
+    with SqlUnitOfWork(engine) as uow, pytest.raises(NotFound):  # the pool recovers
+        uow.jobs.get("no-such-job")
+    engine.dispose()
