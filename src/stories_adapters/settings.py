@@ -117,7 +117,10 @@ class JobSettings(Section):
     max_input_chars: int = Field(50_000, ge=1)
     max_pictures: int = Field(20, ge=1)
     max_concurrent_segments: int = Field(5, ge=1, le=64)
-    lease_seconds: float = Field(300.0, gt=0)
+    lease_seconds: float = Field(15.0, gt=0)
+    """How long a worker's claim on a job lasts without renewal. A running job renews it
+    every third of it (and with every write), so a dead worker's jobs are claimable this
+    long after its last renewal: at most one lease after it died, plus a steal or sweep."""
     default_backend: str = "local"
 
 
@@ -228,7 +231,7 @@ class DispatcherSettings(Section):
 
     dispatcher_poll_seconds: float = Field(0.1, gt=0)
     """Idle pause of the outbox relay and webhook loops."""
-    sweep_interval_seconds: float = Field(30.0, gt=0)
+    sweep_interval_seconds: float = Field(5.0, gt=0)
     """How often the sweeper re-publishes claimable jobs (queued ones once they waited
     this long)."""
 

@@ -175,3 +175,29 @@ def test_a_killed_workers_job_is_resumed_without_redoing_or_duplicating_anything
     blobs = stack.application.storage.blobs()
     assert all(blobs.size(a.key) == a.size for a in assets)
     assert first.pid in by_process
+
+
+def test_with_the_default_lease_a_killed_workers_job_runs_again_within_30_seconds(
+    stack: ProductionStack, tmp_path: Path
+) -> None:
+    """The most common fault of a worker fleet (a node drain, the OOM killer), with the
+    default lease and sweep: from the SIGKILL to the job claimed by another worker."""
+    calls = tmp_path / "calls.log"
+    slow = slow_worker_settings(calls, STORIES_SLEEPY_SECONDS="3")  # outlives the set-up
+    _, job = start_slow_job(stack, slow)
+    stack.start("worker-2", "worker", **slow)
+    stack.wait_for_log("worker-2", "assigned partitions")
+    killed = time.monotonic()
+    assert stack.stop("worker-1", signal.SIGKILL) == -signal.SIGKILL
+    assert stack.job(job.id).attempt == 1, "the job was still worker-1's when it died"
+    kept = {str(i) for i in finished_segments(stack.job(job.id))}
+    resumed = stack.wait_for_job(job.id, lambda j: j.attempt == 2, timeout=60)
+    recovery = time.monotonic() - killed
+    print(f"\nrecovery after a worker SIGKILL (default lease): {recovery:.1f} s")
+    assert recovery < 30, f"the job ran again only {recovery:.1f} s after the SIGKILL"
+    assert resumed.state is JobState.RUNNING
+    done = stack.wait_for_job(job.id, succeeded)
+    assets = [a for s in done.segments for a in s.assets]
+    assert done.attempt == 2 and len(assets) == len({a.id for a in assets}) == 8
+    second = calls_by_process(calls)[stack.processes["worker-2"].pid]
+    assert kept and not kept & {index for method, index in second if method == "draw"}

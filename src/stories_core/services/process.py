@@ -47,7 +47,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ProcessingSettings:
     max_concurrent_segments: int = 5
-    lease_seconds: float = 300.0
+    lease_seconds: float = 15.0
 
 
 class ProcessJob:
