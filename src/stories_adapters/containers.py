@@ -30,7 +30,7 @@ from stories_adapters.kafka.producer import KafkaJobQueue, KafkaProducer, KafkaP
 from stories_adapters.language import FastTextLanguageDetector
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
-from stories_adapters.sql.engine import open_database
+from stories_adapters.sql.engine import open_database, reachable
 from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.storage.local import LocalBlobStore
 from stories_adapters.storage.s3 import open_bucket
@@ -85,6 +85,7 @@ class Persistence(containers.DeclarativeContainer):
     unit_of_work_factory = unit_of_work.provider
     reading_unit_of_work = providers.Factory(SqlUnitOfWork, engine, read_only=True)
     reading_unit_of_work_factory = reading_unit_of_work.provider
+    database_reachable = providers.Factory(reachable, engine)
 
 
 class Storage(containers.DeclarativeContainer):
@@ -259,6 +260,8 @@ class Api(containers.DeclarativeContainer):
         max_workers=config.grpc.max_workers,
         max_message_bytes=config.grpc.max_message_bytes,
         drain_seconds=config.api.shutdown_drain_seconds,
+        probe=persistence.database_reachable.provider,
+        probe_seconds=config.api.health_probe_seconds,
     )
 
 

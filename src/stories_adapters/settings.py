@@ -166,6 +166,9 @@ class ApiSettings(Section):
     load balancers stop routing here before the server stops accepting calls."""
     shutdown_grace_seconds: float = Field(10.0, ge=0)
     """Then, how long calls in flight get to finish."""
+    health_probe_seconds: float = Field(2.0, gt=0)
+    """How often the API checks its database; while it does not answer, grpc.health.v1
+    says NOT_SERVING (and calls that need it fail UNAVAILABLE)."""
     rate_limit_per_second: float = Field(20.0, ge=0)
     """Calls per second per API key (0 turns the limit off)."""
     rate_limit_burst: int = Field(40, ge=1)

@@ -3,15 +3,20 @@ message naming the field, and google.rpc details with an ErrorInfo on every one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
+from dependency_injector import providers
 from google.protobuf import message as protobuf_message
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from stories.v1 import common_pb2, stories_pb2
+from stories_adapters.sql.engine import make_engine
 from tests.api.conftest import Api, start_api
 
 STREAMING = frozenset({"WatchJob", "ReadAsset"})
@@ -261,15 +266,25 @@ def test_a_rejected_create_changes_nothing(
         assert made.id != kept.id
 
 
+@pytest.fixture
+def probed_api(tmp_path: Path) -> Iterator[Api]:
+    """No worker; the database probed every 0.1 s."""
+    with start_api(tmp_path, with_worker=False, health_probe_seconds=0.1) as running:
+        yield running
+
+
+def health(api: Api) -> int:
+    stub = health_pb2_grpc.HealthStub(api.channel)
+    return stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+
 def test_an_unreachable_database_is_unavailable_with_retry_info_never_internal(
-    idle_api: Api,
+    probed_api: Api,
 ) -> None:
     """Every call that needs the database says UNAVAILABLE (DATABASE_UNAVAILABLE) with a
-    RetryInfo while it is down, in our words, and works again once it is back."""
-    from dependency_injector import providers
-
-    from stories_adapters.sql.engine import make_engine
-
+    RetryInfo while it is down, in our words, and health says NOT_SERVING; once it is back,
+    SERVING again, and the client's retry of its create makes the job."""
+    idle_api = probed_api
     job = idle_api.create()
     closed = make_engine("postgresql+psycopg://stories@127.0.0.1:1/stories", pool_size=1)
     idle_api.application.persistence.engine.override(providers.Object(closed))
@@ -287,8 +302,19 @@ def test_an_unreachable_database_is_unavailable_with_retry_info_never_internal(
             assert found["ErrorInfo"].reason == "DATABASE_UNAVAILABLE"
             assert found["RetryInfo"].retry_delay.ToMilliseconds() > 0
             assert "127.0.0.1" not in error.details() and "psycopg" not in error.details()
+        assert eventually(lambda: health(idle_api) == health_pb2.HealthCheckResponse.NOT_SERVING)
     finally:
         idle_api.application.persistence.engine.reset_override()
         closed.dispose()
+    assert eventually(lambda: health(idle_api) == health_pb2.HealthCheckResponse.SERVING)
     again = idle_api.create(request_id="r-1", text="One. Two.", pictures=1)
     assert again.id and idle_api.get(job.id).id == job.id
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

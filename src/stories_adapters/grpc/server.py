@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -11,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from stories.v1 import stories_pb2, stories_pb2_grpc
 
+log = logging.getLogger(__name__)
 SERVICE_NAME = stories_pb2.DESCRIPTOR.services_by_name["StoryService"].full_name
 
 
@@ -24,8 +28,15 @@ class ApiServer:
         max_workers: int,
         max_message_bytes: int,
         drain_seconds: float = 0.0,
+        probe: Callable[[], bool] | None = None,
+        probe_seconds: float = 2.0,
     ) -> None:
+        """`probe()` says whether the database answers; it is asked every `probe_seconds`
+        and health follows it."""
         self._drain_seconds = drain_seconds
+        self._probe = probe
+        self._probe_seconds = probe_seconds
+        self._stopping = threading.Event()
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
             options=[
@@ -43,13 +54,46 @@ class ApiServer:
 
     def start(self) -> None:
         self.server.start()
-        for service in ("", SERVICE_NAME):
-            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self._set_health(serving=True)
+        if self._probe is not None:
+            threading.Thread(target=self._watch_database, name="health-probe", daemon=True).start()
 
     def stop(self, grace_seconds: float) -> None:
         """NOT_SERVING first, still serving for the drain time, so health checks and load
         balancers route new calls elsewhere; then refuse new calls and give those in
         flight the grace period."""
+        self._stopping.set()
         self.health.enter_graceful_shutdown()
         time.sleep(self._drain_seconds)
         self.server.stop(grace_seconds).wait()
+
+    def _set_health(self, *, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        for service in ("", SERVICE_NAME):
+            self.health.set(service, status)
+
+    def _watch_database(self) -> None:
+        """NOT_SERVING while the database does not answer, so load balancers and probes
+        stop routing here; one log line when it goes, one (with the outage's length) when
+        it is back, however many probes failed between."""
+        assert self._probe is not None
+        down_since: float | None = None
+        while not self._stopping.wait(self._probe_seconds):
+            up = self._probe()
+            if self._stopping.is_set():
+                return
+            if not up and down_since is None:
+                down_since = time.monotonic()
+                log.error("the database does not answer: health is NOT_SERVING")
+                self._set_health(serving=False)
+            elif up and down_since is not None:
+                log.warning(
+                    "the database answers again after %.1f s: health is SERVING",
+                    time.monotonic() - down_since,
+                )
+                down_since = None
+                self._set_health(serving=True)

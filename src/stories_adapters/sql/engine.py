@@ -7,7 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,6 +39,16 @@ def open_database(url: str, *, auto_migrate: bool, connect_timeout_seconds: int 
     if auto_migrate:
         migrate(engine)
     return engine
+
+
+def reachable(engine: Engine) -> bool:
+    """Whether the database answers a trivial query now (a health probe)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError:
+        return False
+    return True
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:
