@@ -196,7 +196,7 @@ class UseCases(containers.DeclarativeContainer):
         persistence.unit_of_work_factory,
         core.clock,
         messaging.queue,
-        queued_for_seconds=config.dispatcher.sweep_interval_seconds,
+        queued_for_seconds=config.dispatcher.sweep_queued_after_seconds,
     )
     process_job = providers.ThreadSafeSingleton(
         ProcessJob,

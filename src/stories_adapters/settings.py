@@ -235,8 +235,10 @@ class DispatcherSettings(Section):
     dispatcher_poll_seconds: float = Field(0.1, gt=0)
     """Idle pause of the outbox relay and webhook loops."""
     sweep_interval_seconds: float = Field(5.0, gt=0)
-    """How often the sweeper re-publishes claimable jobs (queued ones once they waited
-    this long)."""
+    """How often the sweeper re-publishes the doorbells of jobs under an expired lease."""
+    sweep_queued_after_seconds: float = Field(60.0, gt=0)
+    """A queued job's doorbell is re-published once it waited this long (its first one
+    may be lost); shorter would flood a backlog with repeated doorbells."""
 
 
 class WebhookSettings(Section):

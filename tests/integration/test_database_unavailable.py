@@ -4,6 +4,7 @@ the driver's text (SQL, addresses) goes to the log, never into the error."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -37,4 +38,19 @@ def test_a_connection_dropped_mid_transaction_is_database_unavailable(postgres_u
     assert "SELECT" not in raised.value.message
     with SqlUnitOfWork(engine) as uow, pytest.raises(NotFound):  # the pool recovers
         uow.jobs.get("no-such-job")
+    engine.dispose()
+
+
+def test_a_fault_of_ours_is_not_called_an_outage(tmp_path) -> None:
+    """A schema or SQL error is a bug, not the database being away: it stays itself (and
+    the API answers INTERNAL, logged) rather than a retryable DATABASE_UNAVAILABLE."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated: no tables
+    for read in (
+        lambda uow: uow.jobs.get("x"),
+        lambda uow: uow.jobs.claimable(datetime.now(UTC), 1),
+    ):
+        with pytest.raises(Exception) as raised, SqlUnitOfWork(engine) as uow:
+            read(uow)
+        assert not isinstance(raised.value, DatabaseUnavailable)
+        assert "no such table" in str(raised.value)
     engine.dispose()

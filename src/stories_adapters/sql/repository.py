@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from stories_adapters.sql import prepared
 from stories_adapters.sql.engine import begin
@@ -341,11 +342,13 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             self._connection = self._engine.connect()
             begin(self._connection, read_only=self._read_only)
-        except DBAPIError as error:
+        except Exception as error:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
-            raise _unavailable(error) from None
+            if _unreachable(error, self._engine, at_connect=True):
+                raise _unavailable(error) from None
+            raise
         self.jobs = SqlJobRepository(self._connection)
         self.keys = SqlApiKeyRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)
@@ -360,10 +363,13 @@ class SqlUnitOfWork(UnitOfWork):
         failure = exc_info[1]
         try:
             super().__exit__(*exc_info)
-        except DBAPIError as error:  # rolling back on a dead connection
-            if not isinstance(failure, DBAPIError):
+        except Exception as error:  # rolling back on a dead connection
+            if failure is None or not _unreachable(failure, self._engine):
+                if not _unreachable(error, self._engine):
+                    raise
+                log.warning("ending a transaction failed after %r", failure)
                 raise _unavailable(error) from None
-        if isinstance(failure, DBAPIError) and _unreachable(failure):
+        if isinstance(failure, Exception) and _unreachable(failure, self._engine):
             raise _unavailable(failure) from None
 
     def _commit(self) -> None:
@@ -387,14 +393,43 @@ def _job_row(job: Job) -> dict[str, Any]:
     return row
 
 
-def _unreachable(error: DBAPIError) -> bool:
-    """The database, not the statement, failed: refused, dropped, timed out, locked."""
-    return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""PostgreSQL SQLSTATEs of a database we cannot use now: connection exceptions (class 08),
+an administrator or crash shutdown, a server starting up, too many connections."""
 
 
-def _unavailable(error: DBAPIError) -> DatabaseUnavailable:
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-    log.warning("database unavailable: %s: %s", type(error.orig).__name__, reason[:200])
+def _unreachable(error: BaseException, engine: Engine, *, at_connect: bool = False) -> bool:
+    """Whether the database, not the statement, failed: refused or dropped connections,
+    a server shutting down, no free connection in the pool, SQLite busy past its timeout.
+    Schema and SQL errors, constraint violations and the like are not (they are faults
+    of ours, and stay loud). Raw driver errors count too: the hot statements run on the
+    driver directly (`sql/prepared.py`)."""
+    if isinstance(error, SqlAlchemyTimeout):
+        return True  # the pool had no connection to give within its timeout
+    driver_errors = engine.dialect.loaded_dbapi.Error
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        original: BaseException | None = error.orig
+    elif isinstance(error, driver_errors):
+        original = error
+        if engine.dialect.is_disconnect(error, None, None):
+            return True
+    else:
+        return False
+    state = getattr(original, "sqlstate", None)
+    if state:
+        return state.startswith(_UNAVAILABLE_STATES)
+    if engine.dialect.name == "sqlite":
+        return "database is locked" in str(original) or "unable to open" in str(original)
+    # No SQLSTATE: the driver failed before the server answered (refused, timed out).
+    return at_connect or isinstance(original, engine.dialect.loaded_dbapi.OperationalError)
+
+
+def _unavailable(error: BaseException) -> DatabaseUnavailable:
+    original = getattr(error, "orig", None) or error
+    reason = (str(original).strip().splitlines() or [""])[0]
+    log.warning("database unavailable: %s: %s", type(original).__name__, reason[:200])
     return DatabaseUnavailable("the database did not answer; try again shortly")
 
 

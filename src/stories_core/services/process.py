@@ -123,6 +123,8 @@ class ProcessJob:
                 job.extend_lease(until)
             except LeaseLost:
                 return  # the next fenced write stops the run
+            except Exception as error:  # a blip: try again at the next beat, in time
+                log.warning("job %s: lease renewal failed (%s); trying again", job.id, error)
 
     def release(self, job_id: str) -> bool:
         """Give back a job we hold (a worker shutting down mid-job): queued again, its
