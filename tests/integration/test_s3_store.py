@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from minio import Minio
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
 from stories_adapters.storage.s3 import S3BlobStore
 from stories_core.errors import NotFound, StorageUnavailable, StoriesError
@@ -353,8 +354,12 @@ def test_the_client_has_our_timeouts_pool_size_and_one_retry_layer() -> None:
     assert (timeout.connect_timeout, timeout.read_timeout) == (2, 7)
     assert pool.connection_pool_kw["maxsize"] == 44
     retries = pool.connection_pool_kw["retries"]
-    assert (retries.total, retries.read) == (2, 0)
+    assert (retries.total, retries.read) == (2, 2)
     assert not retries.respect_retry_after_header
+    dropped = ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    assert retries.increment("PUT", "/b/k", error=dropped).read == 1, "a drop is tried again"
+    with pytest.raises(MaxRetryError):  # a stuck store is not asked again
+        retries.increment("GET", "/b/k", error=ReadTimeoutError(None, "/b/k", "timed out"))
 
 
 @contextmanager

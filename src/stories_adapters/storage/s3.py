@@ -35,7 +35,29 @@ _RACED = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
 """The answers of an object store that is busy or restarting: retried by the pool."""
 CALL_RETRIES = 2
-"""Retries of one call (so three attempts at most), for refused connections and 5xx."""
+"""Retries of one call (so three attempts at most), for refused or dropped connections
+and 5xx."""
+
+
+class CallRetry(urllib3.Retry):
+    """urllib3 counts a dropped connection (a reset keep-alive, a restarting store) and a
+    read timeout alike as read errors. A drop is retried like a refused connection; a
+    read timeout is not (the store took the request and is stuck)."""
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: object = None,
+        error: Exception | None = None,
+        _pool: object = None,
+        _stacktrace: object = None,
+    ) -> urllib3.Retry:
+        if isinstance(error, ReadTimeoutError):
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)  # type: ignore[arg-type]
+
+
 CHECKSUM_METADATA = "sha256"
 """Stored as `x-amz-meta-sha256`: the hex sha256 of the bytes, so a reader can verify them."""
 
@@ -253,7 +275,7 @@ def http_client(
       none are opened and thrown away ("connection pool is full").
     - ONE retry layer, this one: minio itself does not retry a call, and the core does not
       retry a blob write (a job that fails with STORAGE_UNAVAILABLE is retryable: the
-      client may submit it again). Here a refused connection or a 5xx answer is retried
+      client may submit it again). Here a refused or dropped connection or a 5xx answer is retried
       `CALL_RETRIES` times with a short backoff; a read timeout is not (the store took the
       request and is stuck: asking again only piles on), so a stuck store costs one
       `read_timeout`, never several. Retry-After headers are not obeyed, so a busy store
@@ -264,10 +286,10 @@ def http_client(
         maxsize=max_connections,
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(
+        retries=CallRetry(
             total=CALL_RETRIES,
             connect=CALL_RETRIES,
-            read=0,
+            read=CALL_RETRIES,
             status=CALL_RETRIES,
             other=0,
             backoff_factor=0.2,
