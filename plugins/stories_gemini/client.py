@@ -7,7 +7,8 @@ from functools import cached_property
 from google import genai
 from google.genai import types
 
-from stories_gemini.retry import RetryPolicy
+from stories_core.plugins.retry import RetryPolicy
+from stories_gemini.retry import translate
 from stories_gemini.settings import GeminiSettings
 
 # v1beta serves every feature used here (structured output, speech and image output).
@@ -35,20 +36,20 @@ class GeminiClient:
         self, what: str, model: str, contents: str, config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
         return self._policy.run(
-            what,
             lambda: self._developer.models.generate_content(
                 model=model, contents=contents, config=config
             ),
-            self.redact,
+            lambda exc: translate(exc, what, self.redact),
+            describe=f"Gemini {what} call",
         )
 
     def generate_images(
         self, what: str, model: str, prompt: str, config: types.GenerateImagesConfig
     ) -> types.GenerateImagesResponse:
         return self._policy.run(
-            what,
             lambda: self._vertex.models.generate_images(model=model, prompt=prompt, config=config),
-            self.redact,
+            lambda exc: translate(exc, what, self.redact),
+            describe=f"Gemini {what} call",
         )
 
     @cached_property

@@ -1,28 +1,20 @@
-"""The one retry layer: what a failed Gemini call means, and whether to try it again.
-
-google-genai's own retries are switched off (see `client.py`) and tenacity retries here
-instead, so there is exactly one layer, and it is the layer that already has to sort
-every failure into a domain error: retrying follows the same classification, the same
-settings govern every kind of call, and a 429's RetryInfo delay can be honoured.
+"""What a failed Gemini call means, and whether trying it again may help: the translation
+the core's one retry layer (`stories_core.plugins.retry`) runs every failure through.
+google-genai's own retries are off (see `client.py`); a 429's RetryInfo delay becomes the
+failure's hint.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import tenacity
 from google.genai import errors as genai_errors
 
 from stories_core.errors import ContentBlocked, GenerationError
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from stories_core.plugins.retry import TransientFailure
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -39,14 +31,6 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 
 
 TRANSPORT_ERRORS = _transport_errors()
-
-
-class TransientFailure(Exception):
-    """A failure that trying again later may cure; `retry_after` is the server's hint."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def translate(exc: Exception, what: str, redact: Callable[[str], str]) -> Exception:
@@ -94,61 +78,3 @@ def _retry_delay(details: list[Any]) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, capped, for transient failures only."""
-
-    attempts: int
-    base_seconds: float
-    max_seconds: float
-
-    def run(self, what: str, call: Callable[[], T], redact: Callable[[str], str]) -> T:
-        """`call()`, tried again on transient failures; every failure leaves as a domain error."""
-
-        def attempt() -> T:
-            try:
-                return call()
-            except Exception as exc:
-                translated = translate(exc, what, redact)
-                if translated is exc:
-                    raise
-                raise translated from None
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception_type(TransientFailure),
-            before_sleep=lambda state: _log_retry(what, self.attempts, state),
-            reraise=True,
-        )
-        try:
-            return retrying(attempt)
-        except TransientFailure as failure:
-            raise GenerationError(
-                f"Gemini {what} call failed {self.attempts} time(s); last: {failure}",
-                code="BACKEND_UNAVAILABLE",
-                retryable=True,
-            ) from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.base_seconds, max=self.max_seconds, jitter=self.base_seconds
-        )(state)
-        failure = state.outcome.exception() if state.outcome else None
-        hint = getattr(failure, "retry_after", None) or 0.0
-        return min(max(backoff, hint), self.max_seconds)
-
-
-def _log_retry(what: str, attempts: int, state: tenacity.RetryCallState) -> None:
-    failure = state.outcome.exception() if state.outcome else None
-    sleep = state.next_action.sleep if state.next_action else 0.0
-    logger.warning(
-        "Gemini %s call failed (attempt %d of %d): %s; retrying in %.2fs",
-        what,
-        state.attempt_number,
-        attempts,
-        failure,
-        sleep,
-    )

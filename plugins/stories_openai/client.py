@@ -11,7 +11,8 @@ from typing import TypeVar
 import openai
 
 from stories_core.errors import BackendMisconfigured
-from stories_openai.retry import Call, Rejected, RetryPolicy, TransientFailure
+from stories_core.plugins.retry import RetryPolicy, TransientFailure
+from stories_openai.retry import Call, Rejected, translate
 from stories_openai.settings import Endpoint, OpenAISettings
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,11 @@ class Server:
             model=endpoint.model,
             model_variable=endpoint.model_variable,
         )
-        return self._policy.run(context, attempt)
+        return self._policy.run(
+            attempt,
+            lambda exc: translate(exc, context),
+            describe=f"the {what} call to {self.server}",
+        )
 
     def check_model(self, endpoint: Endpoint) -> None:
         """Fail with BackendMisconfigured, naming the model and the server, if the server's

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from PIL import Image, UnidentifiedImageError
 
 from stories_core.errors import ModelOutputInvalid
-from stories_openai.retry import TRANSIENT_STATUS, TransientFailure
+from stories_core.plugins.retry import TransientFailure
+from stories_openai.retry import TRANSIENT_STATUS
 
 KEPT = {
     "PNG": ("image/png", "png"),

@@ -1,31 +1,22 @@
-"""The one retry layer: what a failed call to an OpenAI-compatible server means, and whether
-to try it again.
-
-The openai SDK's own retries are switched off (`max_retries=0`, see `client.py`) and
-tenacity retries here instead, so there is exactly one layer, and it is the layer that
-already sorts every failure into a domain error: retrying follows the same
-classification, the same settings govern every kind of call, and a server's
-`Retry-After` / `retry-after-ms` is honoured (up to the longest backoff).
+"""What a failed call to an OpenAI-compatible server means, and whether trying it again
+may help: the translation the core's one retry layer (`stories_core.plugins.retry`) runs
+every failure through. The openai SDK's own retries are off (`max_retries=0`, see
+`client.py`); a server's `Retry-After` / `retry-after-ms` becomes the failure's hint.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
-import tenacity
 
 from stories_core.errors import BackendMisconfigured, ContentBlocked, GenerationError
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from stories_core.plugins.retry import TransientFailure
 
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # How servers say a prompt or an image broke their content policy (OpenAI's images API,
@@ -33,14 +24,6 @@ TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked", "content_filter"})
 POLICY_WORDS = ("safety system", "content policy", "content management policy")
 MAX_MESSAGE_CHARS = 300
-
-
-class TransientFailure(Exception):
-    """A failure that trying again later may cure; `retry_after` is the server's hint."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class Rejected(GenerationError):
@@ -161,64 +144,3 @@ def retry_after(headers: Any) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, capped, for transient failures only."""
-
-    attempts: int
-    base_seconds: float
-    max_seconds: float
-
-    def run(self, call: Call, attempt: Callable[[], T]) -> T:
-        """`attempt()`, tried again on transient failures; every failure leaves as a domain
-        error (the key blanked out of it)."""
-
-        def once() -> T:
-            try:
-                return attempt()
-            except Exception as exc:
-                translated = translate(exc, call)
-                if translated is exc:
-                    raise
-                raise translated from None
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception_type(TransientFailure),
-            before_sleep=lambda state: _log_retry(call, self.attempts, state),
-            reraise=True,
-        )
-        try:
-            return retrying(once)
-        except TransientFailure as failure:
-            raise GenerationError(
-                f"the {call.what} call to {call.server} failed {self.attempts} time(s); "
-                f"last: {failure}",
-                code="BACKEND_UNAVAILABLE",
-                retryable=True,
-            ) from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(
-            initial=self.base_seconds, max=self.max_seconds, jitter=self.base_seconds
-        )(state)
-        failure = state.outcome.exception() if state.outcome else None
-        hint = getattr(failure, "retry_after", None) or 0.0
-        return min(max(backoff, hint), self.max_seconds)
-
-
-def _log_retry(call: Call, attempts: int, state: tenacity.RetryCallState) -> None:
-    failure = state.outcome.exception() if state.outcome else None
-    sleep = state.next_action.sleep if state.next_action else 0.0
-    logger.warning(
-        "%s call to %s failed (attempt %d of %d): %s; retrying in %.2fs",
-        call.what,
-        call.server,
-        state.attempt_number,
-        attempts,
-        failure,
-        sleep,
-    )
