@@ -277,39 +277,41 @@ def assert_in_our_words(error: StorageUnavailable, port: int) -> None:
     assert error.__cause__ is None and error.__suppress_context__
 
 
+def failed_call(
+    port: int, call: str, caplog: pytest.LogCaptureFixture
+) -> tuple[StorageUnavailable, float, list[logging.LogRecord]]:
+    """`CALLS[call]` on a store at `port` (1 s to connect, 0.5 s to read), which must fail:
+    the error, how long it took, and the store's log records."""
+    store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
+    started = time.monotonic()
+    with (
+        caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+        pytest.raises(StorageUnavailable) as raised,
+    ):
+        CALLS[call](store)
+    records = [r for r in caplog.records if r.name == "stories_adapters.storage.s3"]
+    return raised.value, time.monotonic() - started, records
+
+
 @pytest.mark.parametrize("call", sorted(CALLS))
 def test_a_refused_connection_fails_fast_as_storage_unavailable(call: str, caplog) -> None:
     with closed_port() as port:
-        store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
-        started = time.monotonic()
-        with (
-            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
-            pytest.raises(StorageUnavailable) as raised,
-        ):
-            CALLS[call](store)
-        elapsed = time.monotonic() - started
+        error, elapsed, records = failed_call(port, call, caplog)
     assert elapsed < 1.0 + 1.0, f"{call} took {elapsed:.1f}s against a closed port"
-    assert_in_our_words(raised.value, port)
-    assert raised.value.message == "the object store refused the connection"
-    [record] = [r for r in caplog.records if r.name == "stories_adapters.storage.s3"]
+    assert_in_our_words(error, port)
+    assert error.message == "the object store refused the connection"
+    [record] = records
     assert record.levelno == logging.WARNING and str(port) in record.getMessage()
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
 def test_a_store_that_never_answers_fails_after_the_read_timeout(call: str, caplog) -> None:
     with silent_server() as port:
-        store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
-        started = time.monotonic()
-        with (
-            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
-            pytest.raises(StorageUnavailable) as raised,
-        ):
-            CALLS[call](store)
-        elapsed = time.monotonic() - started
+        error, elapsed, records = failed_call(port, call, caplog)
     assert 0.4 < elapsed < 0.5 + 1.0, f"{call} took {elapsed:.1f}s against a silent store"
-    assert_in_our_words(raised.value, port)
-    assert raised.value.message == "the object store did not answer (timeout after 0.5 s)"
-    assert len([r for r in caplog.records if r.name == "stories_adapters.storage.s3"]) == 1
+    assert_in_our_words(error, port)
+    assert error.message == "the object store did not answer (timeout after 0.5 s)"
+    assert len(records) == 1
 
 
 def test_a_store_answering_5xx_is_retried_twice_then_unavailable(caplog) -> None:

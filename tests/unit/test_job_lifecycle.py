@@ -51,6 +51,19 @@ def running_job(count: int = 3) -> Job:
     return job
 
 
+def one_done_one_running() -> tuple[Job, Segment, Segment]:
+    """A running job of three segments: the first done, the second being generated, the
+    third queued; its bookkeeping so far taken."""
+    job = running_job()
+    done, running, _ = job.segments
+    job.start_segment(done)
+    job.finish_segment(done, [image(done)], NOW)
+    job.start_segment(running)
+    job.take_changed_segments()
+    job.take_events()
+    return job, done, running
+
+
 def image(segment: Segment) -> Asset:
     return Asset(
         id=Asset.id_for(segment.id, AssetKind.IMAGE),
@@ -179,13 +192,7 @@ def test_succeed_needs_every_segment_done_then_clears_the_lease() -> None:
 
 
 def test_fail_fails_the_running_segments_keeps_the_finished_and_records_the_error() -> None:
-    job = running_job()
-    done, running, _ = job.segments
-    job.start_segment(done)
-    job.finish_segment(done, [image(done)], NOW)
-    job.start_segment(running)
-    job.take_changed_segments()
-    job.take_events()
+    job, _, running = one_done_one_running()
     job.fail("GENERATION_FAILED", "the model is down", LATER, retryable=True)
     assert [s.state for s in job.segments] == [
         SegmentState.SUCCEEDED,
@@ -209,13 +216,7 @@ def test_fail_fails_the_running_segments_keeps_the_finished_and_records_the_erro
 
 
 def test_cancel_cancels_the_unfinished_segments_and_is_idempotent() -> None:
-    job = running_job()
-    done = job.segments[0]
-    job.start_segment(done)
-    job.finish_segment(done, [image(done)], NOW)
-    job.start_segment(job.segments[1])
-    job.take_changed_segments()
-    job.take_events()
+    job, _, _ = one_done_one_running()
     job.cancel(LATER)
     assert [s.state for s in job.segments] == [
         SegmentState.SUCCEEDED,
@@ -243,13 +244,7 @@ def test_an_ended_job_cannot_be_cancelled(ended: str) -> None:
 
 
 def test_release_requeues_the_running_segments_and_keeps_the_finished() -> None:
-    job = running_job()
-    done, running, _ = job.segments
-    job.start_segment(done)
-    job.finish_segment(done, [image(done)], NOW)
-    job.start_segment(running)
-    job.take_changed_segments()
-    job.take_events()
+    job, _, running = one_done_one_running()
     job.release(LATER)
     assert [s.state for s in job.segments] == [
         SegmentState.SUCCEEDED,
@@ -269,11 +264,7 @@ def test_only_a_running_job_can_be_released() -> None:
 
 
 def test_retry_queues_a_failed_job_again_clearing_its_error() -> None:
-    job = running_job()
-    done, running, _ = job.segments
-    job.start_segment(done)
-    job.finish_segment(done, [image(done)], NOW)
-    job.start_segment(running)
+    job, _, running = one_done_one_running()
     job.fail("GENERATION_FAILED", "down", NOW, retryable=True)
     job.take_changed_segments()
     job.take_events()
