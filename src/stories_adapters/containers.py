@@ -153,6 +153,7 @@ class UseCases(containers.DeclarativeContainer):
         ProcessingSettings,
         max_concurrent_segments=config.jobs.max_concurrent_segments,
         lease_seconds=config.jobs.lease_seconds,
+        outage_patience_seconds=config.jobs.outage_patience_seconds,
     )
     quota = providers.Factory(
         QuotaPolicy,

@@ -121,6 +121,9 @@ class JobSettings(Section):
     """How long a worker's claim on a job lasts without renewal. A running job renews it
     every third of it (and with every write), so a dead worker's jobs are claimable this
     long after its last renewal: at most one lease after it died, plus a steal or sweep."""
+    outage_patience_seconds: float = Field(300.0, gt=0)
+    """How long a running job's step waits out an outage of the database or the object
+    store (trying again with backoff) before the job gives up on it."""
     default_backend: str = "local"
 
 

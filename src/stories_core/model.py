@@ -11,8 +11,8 @@ transaction, so use cases load, call and commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -288,6 +288,26 @@ class Job:
             error_retryable=self.error_retryable,
         )
 
+    def memento(self) -> Callable[[], None]:
+        """A way back to the job as it is now. Calling the result restores the job's fields,
+        its recorded events and changed segments, and each segment's state and assets (the
+        same Segment objects, which the code running them holds): for a write tried again
+        after its transaction rolled back, whose operation must then be applied afresh."""
+        fields_now = {f.name: getattr(self, f.name) for f in fields(self)}
+        segments_now = [(s, s.state, list(s.assets)) for s in self.segments]
+        events_now, changed_now = list(self.events), dict(self._changed_segments)
+        segment_list = list(self.segments)
+
+        def restore() -> None:
+            for name, value in fields_now.items():
+                setattr(self, name, value)
+            self.segments = list(segment_list)
+            self.events, self._changed_segments = list(events_now), dict(changed_now)
+            for segment, state, assets in segments_now:
+                segment.state, segment.assets = state, list(assets)
+
+        return restore
+
     def take_events(self) -> list[JobEvent]:
         """The recorded events, oldest first, forgetting them (the unit of work writes
         them, or drops them when its transaction rolls back)."""
@@ -365,7 +385,6 @@ class Topic(StrEnum):
 
     JOBS = "jobs"
     EVENTS = "events"
-    WEBHOOKS = "webhooks"
 
 
 @dataclass
@@ -380,20 +399,35 @@ class OutboxMessage:
     id: int | None = None
 
 
-def outbox_messages(event: JobEvent, webhook_url: str | None = None) -> list[OutboxMessage]:
+def outbox_messages(event: JobEvent) -> list[OutboxMessage]:
     """What a recorded event becomes in the outbox: the event itself (events topic); for
-    JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, keyed by job id);
-    for a terminal event of a job with a webhook URL, the webhook to deliver."""
+    JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, keyed by job id)."""
     at = event.occurred_at
     messages = []
     if event.kind is EventKind.JOB_QUEUED:
         doorbell = {"job_id": event.job_id, "trace_id": event.trace_id}
         messages.append(OutboxMessage(Topic.JOBS, event.job_id, doorbell, at))
     messages.append(OutboxMessage(Topic.EVENTS, event.job_id, event.to_dict(), at))
-    if webhook_url and event.state.is_terminal:
-        payload = {"url": webhook_url, "event": event.to_dict()}
-        messages.append(OutboxMessage(Topic.WEBHOOKS, event.job_id, payload, at))
     return messages
+
+
+def webhook_delivery(event: JobEvent, webhook_url: str | None) -> WebhookDelivery | None:
+    """The delivery a recorded event asks for: a terminal event of a job with a webhook
+    URL, due at once; None for any other. Recorded with the change, like the outbox, so
+    a webhook never waits for the broker."""
+    if not webhook_url or not event.state.is_terminal:
+        return None
+    payload = event.to_dict()
+    return WebhookDelivery(
+        id=derived_id(
+            "webhook", webhook_url, event.job_id, payload["kind"], payload["occurred_at"]
+        ),
+        job_id=event.job_id,
+        url=webhook_url,
+        event=payload,
+        created_at=event.occurred_at,
+        next_attempt_at=event.occurred_at,
+    )
 
 
 class WebhookState(StrEnum):

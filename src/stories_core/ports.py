@@ -25,6 +25,7 @@ from stories_core.model import (
     WebhookAttempt,
     WebhookDelivery,
     outbox_messages,
+    webhook_delivery,
 )
 
 
@@ -220,7 +221,8 @@ class UnitOfWork(ABC):
     """One transaction. Leaving the block without `commit()` rolls everything back.
 
     The jobs its repository loaded or wrote are `seen`: on `commit()` the events their
-    operations recorded go to the outbox in the same transaction, and once the transaction
+    operations recorded go to the outbox (and a terminal one to its webhook deliveries)
+    in the same transaction, and once the transaction
     has committed they go to the event sink (nobody hears of a change that was rolled
     back). This is cosmicpython's `collect_new_events`, with the outbox as the bus.
     """
@@ -247,7 +249,10 @@ class UnitOfWork(ABC):
     def commit(self) -> None:
         events = [(event, job.webhook_url) for job in self.jobs.seen for event in job.take_events()]
         if events:
-            self.outbox.add([m for event, url in events for m in outbox_messages(event, url)])
+            self.outbox.add([m for event, _ in events for m in outbox_messages(event)])
+        for event, url in events:
+            if (delivery := webhook_delivery(event, url)) is not None:
+                self.webhooks.add(delivery)
         self._commit()
         if self._sink is not None:
             for event, _ in events:

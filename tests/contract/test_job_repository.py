@@ -253,7 +253,7 @@ def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:
     messages = [
         OutboxMessage(Topic.JOBS, "j1", {"job_id": "j1"}, T0),
         OutboxMessage(Topic.EVENTS, "j1", {"kind": "job.queued", "n": [1, 2]}, T0),
-        OutboxMessage(Topic.WEBHOOKS, "j2", {"url": "https://x.test"}, T0),
+        OutboxMessage(Topic.EVENTS, "j2", {"kind": "job.queued"}, T0),
     ]
     with uow_factory() as uow:
         uow.outbox.add(messages)
@@ -269,7 +269,7 @@ def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:
         uow.outbox.mark_sent([m.id for m in pending], T0)
         uow.commit()
     with uow_factory() as uow:
-        assert [m.topic for m in uow.outbox.pending(10)] == [Topic.WEBHOOKS]
+        assert [m.key for m in uow.outbox.pending(10)] == ["j2"]
 
 
 def test_a_conditional_update_never_overwrites_a_racing_writer(uow_factory) -> None:

@@ -12,6 +12,7 @@ from stories_adapters.kafka import dlq
 from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.kafka.config import KafkaConfig
 from stories_adapters.kafka.producer import KafkaJobQueue
+from stories_core.errors import DatabaseUnavailable
 from stories_core.model import AssetKind, JobState, SegmentState, Topic
 from tests.fakes import ScriptedBackend
 from tests.integration.conftest import KafkaWorld, read_topic, wait_until
@@ -198,28 +199,47 @@ def test_a_worker_joining_takes_over_partitions_and_every_job_runs_once(
     assert sum(committed(world.kafka, 4).values()) == 12, "every doorbell committed once"
 
 
-class Unreachable:
-    """A ProcessJob whose database is down: every run raises."""
+class Failing:
+    """A ProcessJob whose every run raises `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
     def __call__(self, job_id: str) -> None:
-        raise ConnectionError("database unreachable")
+        raise self.error
 
     def release(self, job_id: str) -> bool:
         return False
 
 
-def test_a_job_the_worker_cannot_run_goes_to_the_dlq_and_stays_claimable(
+def test_a_job_whose_run_hits_a_bug_goes_to_the_dlq_and_stays_claimable(
     world: KafkaWorld,
 ) -> None:
     job = world.submit()
     world.relay()
-    with world.worker("worker-1", ScriptedBackend(), processor=Unreachable()):  # type: ignore[arg-type]
+    broken = Failing(KeyError("a bug"))
+    with world.worker("worker-1", ScriptedBackend(), processor=broken):  # type: ignore[arg-type]
         [dead] = read_topic(world.kafka, world.kafka.dlq_topic, 1)
     headers = {name: value.decode() for name, value in dead.headers()}
     assert headers[dlq.STAGE_HEADER] == "process"
-    assert headers[dlq.ERROR_CLASS_HEADER] == "ConnectionError"
-    assert headers[dlq.ERROR_MESSAGE_HEADER] == "database unreachable"
+    assert headers[dlq.ERROR_CLASS_HEADER] == "KeyError"
+    assert headers[dlq.ERROR_MESSAGE_HEADER] == "'a bug'"
     assert queue_pb2.JobMessage.FromString(dead.value()).job_id == job.id
+    assert world.job(job.id).state is JobState.QUEUED, "the sweeper will ring for it again"
+
+
+def test_a_run_that_gave_up_on_an_unavailable_database_is_not_dead_lettered(
+    world: KafkaWorld, consumer_logs
+) -> None:
+    """An outage is not the message's fault: its offset is stored, nothing goes to the
+    DLQ, and the job stays claimable for the sweeper to ring again."""
+    job = world.submit()
+    world.relay()
+    down = Failing(DatabaseUnavailable("the database refused the connection"))
+    with world.worker("worker-1", ScriptedBackend(), processor=down):  # type: ignore[arg-type]
+        wait_until(lambda: "left for later" in consumer_logs.text or None, 60, "the run")
+    assert sum(committed(world.kafka, 2).values()) == 1, "its doorbell is behind us"
+    assert read_topic(world.kafka, world.kafka.dlq_topic, 1, timeout=10) == []
     assert world.job(job.id).state is JobState.QUEUED, "the sweeper will ring for it again"
 
 

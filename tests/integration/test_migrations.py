@@ -1,5 +1,6 @@
 """The Alembic migrations, on a fresh PostgreSQL database and a fresh SQLite file."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from stories_adapters.sql.engine import MIGRATIONS, alembic_config, make_engine, migrate
 from stories_adapters.sql.tables import metadata
+from stories_core.model import derived_id
 from tests.services import PostgresServer
 
 TABLES = {"jobs", "segments", "assets"}
@@ -120,3 +122,39 @@ def test_every_step_up_and_down_keeps_the_rows(empty_engine: Engine) -> None:
     for revision in revisions[1:]:  # head-1 .. 0001
         command.downgrade(config, revision)
         assert counts(empty_engine) == before, f"rows lost downgrading to {revision}"
+
+
+def test_unsent_webhook_messages_become_deliveries(empty_engine: Engine) -> None:
+    """Before 0007 the relay turned webhook outbox messages into deliveries; messages it had
+    not reached yet become deliveries in the upgrade, each once, with the relay's id."""
+    config = alembic_config(empty_engine)
+    command.upgrade(config, "0006")
+    event = {"job_id": "j", "kind": "job.succeeded", "occurred_at": "2026-01-01T00:00:00+00:00"}
+    payload = json.dumps({"url": "https://example.test/hook", "event": event})
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, tenant, state, text, content_type, pictures, "
+                "audio_type, backend, trace_id, attempt, created_at, updated_at) VALUES "
+                "('j', 't', 'succeeded', 'One.', 'educational', 1, 'none', 'local', 'tr', 1, "
+                ":moment, :moment)"
+            ),
+            {"moment": "2026-01-01 00:00:00.000000"},
+        )
+        for sent_at in (None, "2026-01-01 00:00:01.000000"):
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (topic, message_key, payload, created_at, sent_at) "
+                    "VALUES ('webhooks', 'j', :payload, :moment, :sent_at)"
+                ),
+                {"payload": payload, "moment": "2026-01-01 00:00:00.000000", "sent_at": sent_at},
+            )
+    command.upgrade(config, "head")
+    with empty_engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, url, state FROM webhook_deliveries")).all()
+        unsent = connection.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+        assert unsent.scalar() == 0
+    expected_id = derived_id(
+        "webhook", "https://example.test/hook", "j", "job.succeeded", event["occurred_at"]
+    )
+    assert [tuple(row) for row in rows] == [(expected_id, "https://example.test/hook", "pending")]

@@ -17,6 +17,7 @@ from stories_core.model import (
     SegmentState,
     Topic,
     outbox_messages,
+    webhook_delivery,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -304,7 +305,7 @@ def test_only_a_failed_job_can_be_retried(state: JobState) -> None:
 def test_a_queued_event_becomes_a_doorbell_and_an_event() -> None:
     job = new_job(webhook_url="https://example.com/hook")
     [queued] = job.take_events()
-    doorbell, event = outbox_messages(queued, job.webhook_url)
+    doorbell, event = outbox_messages(queued)
     assert (doorbell.topic, doorbell.key, doorbell.payload) == (
         Topic.JOBS,
         "j1",
@@ -313,16 +314,40 @@ def test_a_queued_event_becomes_a_doorbell_and_an_event() -> None:
     assert (event.topic, event.payload["kind"]) == (Topic.EVENTS, "job.queued")
 
 
-def test_a_terminal_event_of_a_job_with_a_webhook_becomes_a_webhook_too() -> None:
+def test_a_terminal_event_of_a_job_with_a_webhook_becomes_a_webhook_delivery() -> None:
     job = running_job(0)
     job.cancel(LATER)
     [cancelled] = job.take_events()
-    assert [m.topic for m in outbox_messages(cancelled, None)] == [Topic.EVENTS]
-    event, webhook = outbox_messages(cancelled, "https://example.com/hook")
-    assert (webhook.topic, webhook.payload) == (
-        Topic.WEBHOOKS,
-        {"url": "https://example.com/hook", "event": event.payload},
+    assert webhook_delivery(cancelled, None) is None
+    [event] = outbox_messages(cancelled)
+    delivery = webhook_delivery(cancelled, "https://example.com/hook")
+    assert delivery is not None
+    assert (delivery.url, delivery.event, delivery.next_attempt_at) == (
+        "https://example.com/hook",
+        event.payload,
+        LATER,
     )
+    assert delivery == webhook_delivery(cancelled, "https://example.com/hook"), "same id"
+    [queued] = new_job().take_events()
+    assert webhook_delivery(queued, "https://example.com/hook") is None, "not terminal"
+
+
+def test_a_failed_write_is_undone_in_memory_by_the_memento() -> None:
+    """A fenced write that failed is tried again: the job and its segments (the same
+    objects the running code holds) go back to how they were before the try."""
+    job = running_job(2)
+    segment = job.segments[0]
+    job.start_segment(segment)
+    undo = job.memento()
+    job.finish_segment(segment, [], LATER)
+    job.extend_lease(UNTIL + timedelta(seconds=60))
+    assert segment.state is SegmentState.SUCCEEDED and job.events
+    undo()
+    assert job.segments[0] is segment and segment.state is SegmentState.RUNNING
+    assert job.events == [] and job.take_changed_segments() == []
+    assert job.lease_expires_at == UNTIL
+    job.finish_segment(segment, [], LATER)  # applied afresh
+    assert [e.kind for e in job.take_events()] == [EventKind.SEGMENT_DONE]
 
 
 def test_extend_lease_moves_only_a_running_jobs_expiry() -> None:

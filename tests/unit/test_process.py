@@ -126,10 +126,10 @@ def test_every_event_is_in_the_outbox_and_the_webhook_fires_once(world: World) -
         "job.queued", "job.started", "job.segments_planned",
         "segment.done", "segment.done", "segment.done", "job.succeeded",
     ]  # fmt: skip
-    [webhook] = world.outbox(Topic.WEBHOOKS)
-    assert webhook.payload["url"] == "https://example.test/h"
-    assert webhook.payload["event"]["kind"] == "job.succeeded"
-    assert JobEvent.from_dict(webhook.payload["event"]).state is JobState.SUCCEEDED
+    [webhook] = world.database.tables.webhooks.values()
+    assert webhook.url == "https://example.test/h"
+    assert webhook.event["kind"] == "job.succeeded"
+    assert JobEvent.from_dict(webhook.event).state is JobState.SUCCEEDED
 
 
 def test_relay_publishes_pending_messages_once(world: World) -> None:

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 
 from stories_core.errors import WebhookRefused
-from stories_core.model import Topic, WebhookState
-from stories_core.services.dispatch import RelayOutbox
+from stories_core.model import WebhookState
 from stories_core.services.webhooks import (
     SIGNATURE_HEADER,
     DeliverWebhooks,
@@ -39,18 +38,10 @@ class ScriptedSender:
         return outcome
 
 
-class BrokerPublisher:
-    """Takes what a broker would; webhooks must never get here."""
-
-    def publish(self, messages) -> None:
-        assert all(m.topic is not Topic.WEBHOOKS for m in messages)
-
-
 def finished_job_with_webhook(world: World) -> str:
+    """Its delivery is recorded with the job's end: no relay, no broker involved."""
     job = world.submit(world.request(TEXT, pictures=2, webhook_url=URL))
     world.processor()(job.id)
-    while RelayOutbox(world.database, BrokerPublisher(), world.clock)():
-        pass
     return job.id
 
 

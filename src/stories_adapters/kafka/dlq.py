@@ -15,7 +15,7 @@ ERROR_CLASS_HEADER = "dlq-error-class"
 ERROR_MESSAGE_HEADER = "dlq-error-message"
 STAGE_HEADER = "dlq-stage"
 """`decode` (not a JobMessage) or `process` (the worker failed outside the job's own
-error handling, e.g. the database was unreachable)."""
+error handling: a bug; an unavailable dependency never sends a message here)."""
 ORIGINAL_TOPIC_HEADER = "dlq-original-topic"
 ORIGINAL_PARTITION_HEADER = "dlq-original-partition"
 ORIGINAL_OFFSET_HEADER = "dlq-original-offset"

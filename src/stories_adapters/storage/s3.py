@@ -273,9 +273,10 @@ def http_client(
       each wait on the socket (an answer that never comes fails after it, not after 300 s).
     - `max_connections` kept per host: as many as the threads that call the store, so
       none are opened and thrown away ("connection pool is full").
-    - ONE retry layer, this one: minio itself does not retry a call, and the core does not
-      retry a blob write (a job that fails with STORAGE_UNAVAILABLE is retryable: the
-      client may submit it again). Here a refused or dropped connection or a 5xx answer is retried
+    - Short retries of one call, within about a second: minio itself does not retry, and
+      a worker waits out a longer outage one level up (a running job's step is tried again
+      with backoff for `STORIES_OUTAGE_PATIENCE_SECONDS`; the API answers UNAVAILABLE and
+      the client retries). Here a refused or dropped connection or a 5xx answer is retried
       `CALL_RETRIES` times with a short backoff; a read timeout is not (the store took the
       request and is stuck: asking again only piles on), so a stuck store costs one
       `read_timeout`, never several. Retry-After headers are not obeyed, so a busy store

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from stories_core.model import Topic
 from stories_core.ports import Clock, MessagePublisher, UnitOfWorkFactory
-from stories_core.services.webhooks import delivery_for
 
 
 class RelayOutbox:
     """Publish a batch of pending messages, then mark them sent.
 
     A crash between the two publishes them again: consumers are idempotent by design.
-    Webhook messages are not published: they become webhook deliveries, recorded in the
-    transaction that marks them sent.
     """
 
     def __init__(
@@ -33,12 +29,7 @@ class RelayOutbox:
             messages = uow.outbox.pending(self._limit)
             if not messages:
                 return 0
-            to_publish = [m for m in messages if m.topic is not Topic.WEBHOOKS]
-            if to_publish:
-                self._publisher.publish(to_publish)
-            for message in messages:
-                if message.topic is Topic.WEBHOOKS:
-                    uow.webhooks.add(delivery_for(message))
+            self._publisher.publish(messages)
             uow.outbox.mark_sent([m.id for m in messages if m.id is not None], self._clock.now())
             uow.commit()
         return len(messages)

@@ -3,22 +3,38 @@
 Idempotent: finished segments are skipped, asset ids and blob keys are derived from
 (job, segment, kind), so running a job again never duplicates anything. Every write
 is fenced by the worker's lease on the job.
+
+An outage of the database or the object store is a pause, not a failure: each step that
+calls one (the claim, a blob write, a fenced write) is tried again with exponential backoff
+and jitter while the dependency says it is unavailable (`DependencyUnavailable`), for up to
+`outage_patience_seconds`. This is the one retry layer for those calls in a worker (the
+adapters only translate failures, and renew a dropped pooled connection). The outage is
+logged once each way (`stories_core.outages`), however many calls failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import tenacity
+
 from stories_core import markup
-from stories_core.errors import LeaseLost, StoriesError
+from stories_core.errors import (
+    DatabaseUnavailable,
+    DependencyUnavailable,
+    LeaseLost,
+    StorageUnavailable,
+    StoriesError,
+)
 from stories_core.generation import ContentStyle, Media, SegmentBrief
 from stories_core.model import (
     Asset,
@@ -30,6 +46,7 @@ from stories_core.model import (
     blob_key,
     derived_id,
 )
+from stories_core.outages import DATABASE, OBJECT_STORE, OutageLog
 from stories_core.ports import (
     BlobStore,
     Catalog,
@@ -48,6 +65,13 @@ T = TypeVar("T")
 class ProcessingSettings:
     max_concurrent_segments: int = 5
     lease_seconds: float = 15.0
+    outage_patience_seconds: float = 300.0
+    """How long one step waits out an outage of the database or the object store before
+    the job gives up: a job then fails with the dependency's code (retryable), or, when
+    the database itself is gone, is left to its lease and the sweeper."""
+    outage_backoff_seconds: float = 0.5
+    """The first wait after a failed try; it doubles (with jitter) up to the maximum."""
+    outage_max_backoff_seconds: float = 5.0
 
 
 class ProcessJob:
@@ -69,6 +93,10 @@ class ProcessJob:
         self._settings = settings
         self._worker_id = owner
         self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
+        self._outages = {
+            DatabaseUnavailable: OutageLog(DATABASE),
+            StorageUnavailable: OutageLog(OBJECT_STORE),
+        }
 
     def __call__(self, job_id: str) -> Job | None:
         """Process the job; None when another worker holds it or it has already ended.
@@ -79,7 +107,9 @@ class ProcessJob:
         # Each run claims under its own owner id, so two runs in one process (threads, or
         # a repeated message) are fenced from each other like runs in two processes.
         owner = f"{self._worker_id}/{uuid.uuid4().hex[:12]}"
-        job = self._claim(job_id, owner)
+        job = await self._patiently(
+            "claiming a job", lambda: self._claim(job_id, owner), DatabaseUnavailable
+        )
         if job is None:
             return None
         self._running[job_id] = owner
@@ -99,21 +129,32 @@ class ProcessJob:
             except LeaseLost:
                 log.warning("lease on job %s lost; leaving it to its new owner", job.id)
                 return None
+            except DatabaseUnavailable:
+                # Its failure could not be recorded either: the lease expires and the
+                # sweeper rings the job again.
+                log.error("job %s: the database stayed unreachable; left to its lease", job.id)
+                raise
             except StoriesError as error:
                 retryable = getattr(error, "retryable", False)
-                return self._fail(job, error.code, error.message, retryable=retryable)
+                return await self._fail(job, error.code, error.message, retryable=retryable)
             except Exception as error:  # a bug or an unexpected backend fault
                 log.exception("job %s failed unexpectedly", job.id)
-                return self._fail(job, "INTERNAL", f"{type(error).__name__}: {error}")
+                # The library's text stays in the log: it may name hosts, keys or paths.
+                message = f"the worker failed unexpectedly ({type(error).__name__}); see its log"
+                return await self._fail(job, "INTERNAL", message)
             finally:
                 heartbeat.cancel()
         return job
 
     async def _keep_lease(self, job: Job) -> None:
-        """Renew the lease while backend calls run long between writes."""
+        """Renew the lease while backend calls run long between writes: every third of
+        the lease, and every second while the database is unreachable, so that the lease
+        is ours again within a second of its return."""
         owner = job.lease_owner
+        beat = self._settings.lease_seconds / 3
+        pause = beat
         while True:
-            await asyncio.sleep(self._settings.lease_seconds / 3)
+            await asyncio.sleep(pause)
             try:
                 with self._uow_factory() as uow:
                     now = self._clock.now()
@@ -121,10 +162,15 @@ class ProcessJob:
                     uow.jobs.hold_lease(job.id, owner or "", now, until)
                     uow.commit()
                 job.extend_lease(until)
+                self._outages[DatabaseUnavailable].succeeded()
+                pause = beat
             except LeaseLost:
                 return  # the next fenced write stops the run
-            except Exception as error:  # a blip: try again at the next beat, in time
-                log.warning("job %s: lease renewal failed (%s); trying again", job.id, error)
+            except DatabaseUnavailable as error:
+                self._outages[DatabaseUnavailable].failed(f"renewing a lease: {error.message}")
+                pause = min(beat, 1.0)
+            except Exception:  # a bug: the next fenced write will tell; keep beating
+                log.exception("job %s: lease renewal failed", job.id)
 
     def release(self, job_id: str) -> bool:
         """Give back a job we hold (a worker shutting down mid-job): queued again, its
@@ -179,7 +225,7 @@ class ProcessJob:
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if errors:
             raise next((e for e in errors if isinstance(e, LeaseLost)), errors[0])
-        self._finish(job)
+        await self._finish(job)
 
     async def _plan_segments(
         self, job: Job, backend: GeneratorBackend, style: ContentStyle, run: _Runner
@@ -198,11 +244,12 @@ class ProcessJob:
             )
             for index, span in enumerate(checked)
         ]
-        with self._uow_factory() as uow:
-            self._hold_lease(uow, job)
+
+        def record(uow: UnitOfWork) -> None:
             job.plan(segments, self._clock.now())
             uow.jobs.add_segments(job, segments)
-            uow.commit()
+
+        await self._write(job, "recording the segments", record)
 
     async def _generate_segment(
         self,
@@ -241,13 +288,14 @@ class ProcessJob:
         if job.audio_type is not AudioType.NONE:
             chains.append(audio_chain())
         assets = [asset for asset in await asyncio.gather(*chains) if asset is not None]
-        with self._uow_factory() as uow:
-            self._hold_lease(uow, job)
+
+        def record(uow: UnitOfWork) -> None:
             for asset in assets:
                 uow.jobs.put_asset(asset)
             job.finish_segment(segment, assets, self._clock.now())
             uow.jobs.save_segments(job)
-            uow.commit()
+
+        await self._write(job, f"recording segment {segment.index}", record)
 
     async def _store(
         self,
@@ -264,7 +312,11 @@ class ProcessJob:
         digest = hashlib.sha256(media.data).hexdigest()
         filename = f"{kind.value}-{digest[:16]}.{media.extension}"
         key = blob_key(job.tenant, job.id, segment.index, filename)
-        await run(self._blobs.put, key, media.data, media.content_type)
+        await self._patiently(
+            f"storing the {kind.value} of segment {segment.index}",
+            lambda: run(self._blobs.put, key, media.data, media.content_type),
+            StorageUnavailable,
+        )
         return Asset(
             id=Asset.id_for(segment.id, kind),
             job_id=job.id,
@@ -285,24 +337,83 @@ class ProcessJob:
         uow.jobs.hold_lease(job.id, job.lease_owner or "", now, until)
         job.extend_lease(until)
 
-    def _finish(self, job: Job) -> None:
-        with self._uow_factory() as uow:
-            self._hold_lease(uow, job)
+    async def _finish(self, job: Job) -> None:
+        def record(uow: UnitOfWork) -> None:
             job.succeed(markup.render(markup.document_for(job)), self._clock.now())
             uow.jobs.update(job)
-            uow.commit()
 
-    def _fail(self, job: Job, code: str, message: str, *, retryable: bool = False) -> Job | None:
+        await self._write(job, "recording the finished job", record)
+
+    async def _fail(
+        self, job: Job, code: str, message: str, *, retryable: bool = False
+    ) -> Job | None:
         """Record the failure; None when the job is no longer ours to fail."""
-        with self._uow_factory() as uow:
-            try:
-                self._hold_lease(uow, job)
-            except LeaseLost:
-                return None
+
+        def record(uow: UnitOfWork) -> None:
             job.fail(code, message, self._clock.now(), retryable=retryable)
             uow.jobs.update(job)
-            uow.commit()
+
+        try:
+            await self._write(job, "recording the failed job", record)
+        except LeaseLost:
+            return None
         return job
+
+    async def _write(self, job: Job, step: str, record: Callable[[UnitOfWork], None]) -> None:
+        """One fenced transaction: `record(uow)` applies the job's operation and writes what
+        it changed. Tried again through a database outage; a failed try is undone in memory
+        first (`Job.memento`), so the next applies the operation afresh. LeaseLost when
+        the job is no longer ours."""
+
+        def attempt() -> None:
+            undo = job.memento()
+            try:
+                with self._uow_factory() as uow:
+                    self._hold_lease(uow, job)
+                    record(uow)
+                    uow.commit()
+            except DependencyUnavailable:
+                undo()
+                raise
+
+        await self._patiently(step, attempt, DatabaseUnavailable)
+
+    async def _patiently(
+        self,
+        step: str,
+        attempt: Callable[[], T | Awaitable[T]],
+        dependency: type[DependencyUnavailable],
+    ) -> T:
+        """`attempt()` (awaited if it returns an awaitable), tried again while `dependency`
+        is unavailable: waits of `outage_backoff_seconds` doubling up to
+        `outage_max_backoff_seconds`, plus jitter of up to the first wait, for up to
+        `outage_patience_seconds`; then the last DependencyUnavailable is raised. `step`
+        names the call in the outage log ("storing the image of segment 2")."""
+        settings = self._settings
+        outage = self._outages[dependency]
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_delay(settings.outage_patience_seconds),
+            wait=tenacity.wait_exponential_jitter(
+                initial=settings.outage_backoff_seconds,
+                max=settings.outage_max_backoff_seconds,
+                jitter=settings.outage_backoff_seconds,
+            ),
+            retry=tenacity.retry_if_exception_type(DependencyUnavailable),
+            reraise=True,
+        )
+
+        async def once() -> T:
+            try:
+                result = attempt()
+                if inspect.isawaitable(result):
+                    result = await result
+            except DependencyUnavailable as error:
+                outage.failed(f"{step}: {error.message}")
+                raise
+            outage.succeeded()
+            return result  # type: ignore[return-value]
+
+        return await retrying(once)
 
 
 class _Runner:

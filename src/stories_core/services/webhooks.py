@@ -22,11 +22,9 @@ from datetime import datetime, timedelta
 
 from stories_core.errors import WebhookRefused
 from stories_core.model import (
-    OutboxMessage,
     WebhookAttempt,
     WebhookDelivery,
     WebhookState,
-    derived_id,
 )
 from stories_core.ports import Clock, UnitOfWorkFactory, WebhookSender
 
@@ -51,19 +49,6 @@ class WebhookPolicy:
     claim_seconds: float = 60.0
     """How long a delivery being attempted is hidden from other dispatchers; longer than
     a request can take."""
-
-
-def delivery_for(message: OutboxMessage) -> WebhookDelivery:
-    """The delivery a webhook outbox message asks for, due at once."""
-    url, event = message.payload["url"], message.payload["event"]
-    return WebhookDelivery(
-        id=derived_id("webhook", url, event["job_id"], event["kind"], event["occurred_at"]),
-        job_id=event["job_id"],
-        url=url,
-        event=event,
-        created_at=message.created_at,
-        next_attempt_at=message.created_at,
-    )
 
 
 def backoff_seconds(attempts: int, policy: WebhookPolicy, draw: Callable[[], float]) -> float:

@@ -3,8 +3,10 @@
 Kafka only rings: a message's offset is stored once its job's outcome is recorded (or the
 job turned out to be someone else's), in order per partition (`offsets.py`), and committed
 at a rebalance and at shutdown. Jobs run on a pool (`run_jobs.py`); an idle worker steals
-(`stealing.py`). A message that is not a job, or whose job the worker could not run at all,
-goes to the dead-letter topic before its offset is stored.
+(`stealing.py`). A message that is not a job, or whose run failed in a way no retry will
+cure (a bug), goes to the dead-letter topic before its offset is stored. A run that gave up
+because a dependency stayed unavailable is not the message's fault: its offset is stored
+and the job, still claimable in the database, is rung again by the sweeper.
 
 Doorbells polled while every slot is busy wait in a small buffer; when it is full the
 assigned partitions are paused and polling goes on, so heartbeats and rebalances are served
@@ -27,6 +29,7 @@ from stories_adapters.kafka.consumer.offsets import OffsetTracker
 from stories_adapters.kafka.consumer.run_jobs import Finished, ProcessesJobs, RunJobs, Task
 from stories_adapters.kafka.consumer.stealing import Steal, WorkStealing
 from stories_adapters.kafka.dlq import DeadLetters
+from stories_core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 BUFFERED_DOORBELLS = 16
@@ -120,11 +123,14 @@ class JobConsumer:
         self._jobs.start_waiting()
 
     def _finish(self, consumer: Consumer, finished: list[Finished]) -> None:
-        """Store the offsets of jobs that ended; a job whose run raised (the database was
-        unreachable, say) has its message sent to the DLQ first: the job stays claimable in
-        the database, and the sweeper rings again."""
+        """Store the offsets of jobs that ended. A run that raised a bug has its message
+        sent to the DLQ first; one that gave up on an unavailable dependency (already told
+        by the outage log) does not. Either way the job stays claimable in the database,
+        and the sweeper rings again."""
         for task, error in finished:
-            if error is not None:
+            if isinstance(error, DependencyUnavailable):
+                log.warning("job %s: left for later: %s", task.job_id, error.message)
+            elif error is not None:
                 log.error("job %s: worker failed: %r", task.job_id, error)
                 if task.message is not None:
                     self._dead_letters.send(task.message, error, "process")
