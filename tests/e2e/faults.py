@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import time
 import uuid
@@ -237,8 +238,9 @@ class Scenario:
         self.wait_until(
             lambda: len(self.finished_at) == len(self.job_ids), "every job SUCCEEDED", timeout
         )
-        self.phase("every job SUCCEEDED")
-        return max(self.finished_at.values())
+        last = max(self.finished_at.values())
+        self.phase(f"every job SUCCEEDED, the last at {last - self.created:.1f} s")
+        return last
 
     def recovery(self, ended: float, remaining: dict[str, float]) -> float:
         """Seconds after `ended` that the jobs finished beyond the work they had left."""
@@ -572,29 +574,39 @@ def run_broker_restart(scenario: Scenario) -> Outcome:
     back = broker.start()
     scenario.phase("the broker is back, empty")
     remaining = scenario.remaining_work()
+    unsent = scenario.unsent_outbox_rows()
+    # The relay has caught up once no row is left unsent: the two jobs' rows are there
+    # from the start, so this needs it to work again. (The jobs go on making rows; the
+    # outbox must be empty again once they have all ended.)
+    caught_up = scenario.wait_until(
+        lambda: scenario.unsent_outbox_rows() == 0,
+        f"the outbox ({unsent} unsent rows at the broker's return) drained",
+        timeout=BOUND_SECONDS + 30,
+    )
+    scenario.phase(f"the outbox drained ({unsent} rows unsent at the broker's return)")
+    scenario.wait_for_jobs()
+    drained = scenario.wait_until(
+        lambda: scenario.unsent_outbox_rows() == 0,
+        "the outbox drained once every job had ended",
+        timeout=BOUND_SECONDS,
+    )
     config = stack.kafka_config()
     expected = config.partitions()
-    drained = scenario.wait_until(
-        lambda: (
-            scenario.unsent_outbox_rows() == 0
-            and len(scenario.finished_at) == len(scenario.job_ids)
-        ),
-        "the outbox drained and every job SUCCEEDED after the broker's return",
-        timeout=BOUND_SECONDS + max(remaining.values()) + 30,
-    )
     found = topic_partitions(config.brokers, expected)
+    outcome = Outcome(
+        "a broker restart (memory storage)",
+        max(caught_up - back, scenario.recovery(back, remaining)),
+    )
+    outcome.notes["outbox drained after"] = f"{caught_up - back:.1f} s"
+    outcome.notes["unsent rows then"] = str(unsent)
+    outcome.notes["last job and outbox done after"] = f"{drained - back:.1f} s"
+    scenario.measured(outcome)
     for topic in (config.jobs_topic, config.events_topic):
         assert found[topic] == expected[topic], (
             f"topic {topic} has {found[topic]} partitions after the restart, "
             f"expected {expected[topic]}\n{scenario.report()}"
         )
     assert found[config.dlq_topic] in (None, expected[config.dlq_topic]), found
-    outcome = Outcome("a broker restart (memory storage)", scenario.recovery(back, remaining))
-    outcome.notes["outbox drained after"] = f"{drained - back:.1f} s"
-    scenario.measured(outcome)
-    assert drained - back <= BOUND_SECONDS, (
-        f"the outbox drained {drained - back:.1f} s after the broker's return"
-    )
     # Dead letters: none since the restart at least. A 2-second restart may pass unnoticed
     # (librdkafka retries within its timeouts); if it was noticed, it is logged both ways.
     scenario.check(attempts=(1,), outage=BROKER, some_process_sees=False)
@@ -701,7 +713,9 @@ def run_poison_messages(scenario: Scenario) -> Outcome:
     ghost_lines = [
         line for w in ("worker-1", "worker-2") for line in scenario.log_lines(w) if ghost_id in line
     ]
-    assert any("no such job" in line for line in ghost_lines), ghost_lines
+    assert any(re.search("no such job|does not exist|not found", x) for x in ghost_lines), (
+        ghost_lines
+    )
     assert not any("held by another worker" in line for line in ghost_lines), ghost_lines
     scenario.check(attempts=(1,), dead_letters=2)
     return outcome

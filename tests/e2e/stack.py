@@ -372,11 +372,13 @@ class RestartableTansu:
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[RestartableTansu]:
-    """A Tansu of this test's own (memory storage), stopped by its PID at the end."""
+def own_broker(tmp_path: Path, stack: ProductionStack) -> Iterator[RestartableTansu]:
+    """A Tansu of this test's own (memory storage) for `stack` to use (`use_broker`);
+    stopped by its PID at the end, after the stack's processes."""
     broker = RestartableTansu(tmp_path / "own-tansu.log")
     broker.start()
     try:
         yield broker
     finally:
+        stack.close()
         broker.stop()
