@@ -3,6 +3,11 @@ runs it against Kafka; the embedded service runs the same one in a thread.
 
 Several dispatchers may run: outbox rows and webhook deliveries are taken with
 SKIP LOCKED (on PostgreSQL), and sweeping twice only rings a doorbell twice.
+
+A pass that fails because the database or the broker is unavailable is tried again after
+a pause, without end: the outage is logged once when it begins and once when it ends
+(`stories_core.outages`), the failed passes counted, not printed. Webhook delivery runs
+in threads of its own and never waits for the broker.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+
+from stories_core.errors import BrokerUnavailable, DatabaseUnavailable, DependencyUnavailable
+from stories_core.outages import BROKER, DATABASE, OutageLog
 
 log = logging.getLogger(__name__)
 ERROR_PAUSE_SECONDS = 1.0
@@ -38,42 +46,59 @@ class Dispatcher:
         self._sweep_interval = sweep_interval_seconds
         self._webhook_threads = webhook_threads
         self._next_sweep = 0.0
+        self._outages = {
+            DatabaseUnavailable: OutageLog(DATABASE, log),
+            BrokerUnavailable: OutageLog(BROKER, log),
+        }
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set; each loop finishes the pass it is in before returning."""
         deliver = self._deliver_webhooks
         threads = [
             threading.Thread(
-                target=_repeat,
-                args=(stop, "webhook delivery", deliver, self._poll_seconds),
+                target=self._repeat,
+                args=(stop, "delivering webhooks", deliver),
                 name=f"webhooks-{n}",
             )
             for n in range(self._webhook_threads if deliver is not None else 0)
         ]
         for thread in threads:
             thread.start()
-        _repeat(stop, "outbox relay", self._relay_and_sweep, self._poll_seconds)
+        self._repeat(stop, "relaying the outbox", self._relay_and_sweep)
         for thread in threads:
             thread.join()
 
     def _relay_and_sweep(self) -> int:
-        """Sweep first on start-up: jobs left waiting while no dispatcher ran."""
+        """Sweep first on start-up: jobs left waiting while no dispatcher ran. A pass that
+        published something tells the broker's outage log it answers."""
+        sent = 0
         if time.monotonic() >= self._next_sweep:
-            swept = self._sweep()
+            sent = self._sweep()
             self._next_sweep = time.monotonic() + self._sweep_interval
-            if swept:
-                log.info("swept %d claimable jobs", swept)
-        return self._relay()
+            if sent:
+                log.info("swept %d claimable jobs", sent)
+        relayed = self._relay()
+        if sent or relayed:
+            self._outages[BrokerUnavailable].succeeded()
+        return relayed
 
-
-def _repeat(stop: threading.Event, name: str, step: Callable[[], int], idle_seconds: float) -> None:
-    """Call `step` until stopped; straight again while it finds work, else after a pause."""
-    while not stop.is_set():
-        try:
-            busy = step() > 0
-        except Exception:
-            log.exception("%s failed; trying again", name)
-            stop.wait(ERROR_PAUSE_SECONDS)
-            continue
-        if not busy:
-            stop.wait(idle_seconds)
+    def _repeat(self, stop: threading.Event, doing: str, step: Callable[[], int]) -> None:
+        """Call `step` until stopped; straight again while it finds work, else after a
+        pause; after a failure, after `ERROR_PAUSE_SECONDS`."""
+        database = self._outages[DatabaseUnavailable]
+        while not stop.is_set():
+            try:
+                busy = step() > 0
+            except DependencyUnavailable as error:
+                kinds = self._outages.items()
+                outage = next((o for kind, o in kinds if isinstance(error, kind)), database)
+                outage.failed(f"{doing}: {error.message}")
+                stop.wait(ERROR_PAUSE_SECONDS)
+                continue
+            except Exception:
+                log.exception("%s failed; trying again", doing)
+                stop.wait(ERROR_PAUSE_SECONDS)
+                continue
+            database.succeeded()
+            if not busy:
+                stop.wait(self._poll_seconds)

@@ -179,3 +179,9 @@ class DatabaseUnavailable(DependencyUnavailable):
     """The database refused the connection, dropped it, or did not answer in time."""
 
     code = "DATABASE_UNAVAILABLE"
+
+
+class BrokerUnavailable(DependencyUnavailable):
+    """The message broker did not acknowledge what was sent to it in time."""
+
+    code = "BROKER_UNAVAILABLE"

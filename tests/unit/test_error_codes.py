@@ -28,6 +28,7 @@ from stories_core import errors as core_errors
 from stories_core.errors import (
     AlreadyExists,
     BackendMisconfigured,
+    BrokerUnavailable,
     ConcurrentChange,
     ConflictingRequest,
     ContentBlocked,
@@ -157,6 +158,11 @@ EXPECTED: dict[type[StoriesError], tuple[Callable[[], StoriesError], grpc.Status
         lambda: DatabaseUnavailable("the database did not answer; try again shortly"),
         grpc.StatusCode.UNAVAILABLE,
         "DATABASE_UNAVAILABLE",
+    ),
+    BrokerUnavailable: (
+        lambda: BrokerUnavailable("the message broker did not acknowledge in time"),
+        grpc.StatusCode.UNAVAILABLE,
+        "BROKER_UNAVAILABLE",
     ),
     RateLimited: (
         lambda: RateLimited("too many calls", retry_after_seconds=0.5),

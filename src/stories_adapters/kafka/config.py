@@ -8,6 +8,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from stories_adapters.settings import KafkaSettings
 
+METADATA_REFRESH_MS = 10_000
+
 
 class KafkaConfig(KafkaSettings):
     """The Kafka settings (fields, defaults and bounds are `KafkaSettings`'), and the
@@ -35,9 +37,13 @@ class KafkaConfig(KafkaSettings):
 
     def producer(self) -> dict[str, Any]:
         """Idempotent and acks=all: a retried send is never written twice, and an
-        acknowledged message survives the loss of a broker."""
+        acknowledged message survives the loss of a broker. A topic is never created by
+        the broker as a side effect of producing to it (with the broker's default partition
+        count): `KafkaProducer` creates missing topics itself."""
         return {
             "bootstrap.servers": self.brokers,
+            "allow.auto.create.topics": False,
+            "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -60,4 +66,7 @@ class KafkaConfig(KafkaSettings):
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": self.heartbeat_interval_ms,
             "fetch.wait.max.ms": self.fetch_wait_max_ms,
+            # A subscribed topic that a broker lost and the dispatcher made again is seen
+            # within this long, not librdkafka's default five minutes.
+            "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
         }

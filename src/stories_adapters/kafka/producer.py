@@ -6,27 +6,49 @@ marks rows sent only after `publish` returns, so a failed delivery must raise.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from stories_adapters.kafka.admin import ensure_topics
+from stories_adapters.kafka.client_log import ClientLog
 from stories_adapters.kafka.codec import Record, event_record, job_record
 from stories_adapters.kafka.config import KafkaConfig
+from stories_core.errors import BrokerUnavailable
 from stories_core.model import OutboxMessage, Topic
 
+log = logging.getLogger(__name__)
+TOPICS_TIMEOUT_SECONDS = 10.0
+"""How long a producer recovering from a failure waits for the broker to list its topics."""
 
-class DeliveryFailed(RuntimeError):
+
+class DeliveryFailed(BrokerUnavailable):
     """Kafka did not acknowledge every message of a batch."""
 
 
 class KafkaProducer:
-    """One producer per process (librdkafka batches and retries for every caller)."""
+    """One producer per process (librdkafka batches and retries for every caller).
+
+    After a batch failed, the next one first makes sure the topics exist (a broker that
+    lost its state has lost them; they are made again with the product's partition
+    counts, not the broker's default) and starts a new producer: an idempotent producer
+    whose broker forgot its producer id can keep timing out for good. So a relay that
+    keeps trying recovers by itself once the broker is back.
+    """
 
     def __init__(self, config: KafkaConfig) -> None:
         self._config = config
-        self._producer = Producer(config.producer())
+        self._client_log = ClientLog()
+        self._producer = self._new_producer()
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def _new_producer(self) -> Producer:
+        return Producer({**self._config.producer(), "logger": self._client_log})
 
     def send_all(self, records: Iterable[tuple[str, Record]]) -> None:
         """Send (topic, record) pairs and wait for all of them; DeliveryFailed if any failed
@@ -37,23 +59,46 @@ class KafkaProducer:
             if error is not None:
                 failures.append(f"{message.topic()}: {error.str()}")
 
+        producer = self._recovered()
         sent = 0
-        for topic, record in records:
-            self._producer.produce(
-                topic,
-                key=record.key,
-                value=record.value,
-                headers=record.headers,
-                on_delivery=on_delivery,
-            )
-            sent += 1
+        try:
+            for topic, record in records:
+                producer.produce(
+                    topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers,
+                    on_delivery=on_delivery,
+                )
+                sent += 1
+        except (KafkaException, BufferError) as error:
+            self._failed = True
+            raise DeliveryFailed(f"the producer refused a message: {error}") from error
         # The delivery timeout bounds every message's fate, so this wait is bounded too.
-        unacknowledged = self._producer.flush(self._config.delivery_timeout_ms / 1000 + 5)
+        unacknowledged = producer.flush(self._config.delivery_timeout_ms / 1000 + 5)
         if failures or unacknowledged:
+            self._failed = True
             raise DeliveryFailed(
                 f"{len(failures) + unacknowledged} of {sent} messages not delivered: "
                 + "; ".join(failures[:3])
             )
+        self._client_log.outage.succeeded()
+
+    def _recovered(self) -> Producer:
+        """The producer to send with: a new one, with the topics made again, after a
+        failure (several threads may send: one rebuilds, the others wait for it)."""
+        with self._lock:
+            if self._failed:
+                try:
+                    ensure_topics(self._config, TOPICS_TIMEOUT_SECONDS, self._client_log)
+                except KafkaException as error:
+                    raise DeliveryFailed(f"the broker did not list its topics: {error}") from error
+                old, self._producer = self._producer, self._new_producer()
+                old.purge()
+                old.flush(0)
+                self._failed = False
+                log.info("producer rebuilt after a failed delivery")
+            return self._producer
 
 
 class KafkaPublisher:

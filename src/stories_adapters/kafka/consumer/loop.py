@@ -23,6 +23,7 @@ from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from stories_adapters.kafka.client_log import ClientLog
 from stories_adapters.kafka.codec import UndecodableMessage, decode_job_message
 from stories_adapters.kafka.config import KafkaConfig
 from stories_adapters.kafka.consumer.offsets import OffsetTracker
@@ -62,13 +63,14 @@ class JobConsumer:
         self._jobs = RunJobs(process_job, concurrency, name=client_id)
         self._stealing = WorkStealing(steal, steal_interval_seconds)
         self._paused = False
+        self._client_log = ClientLog()
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then shut down gracefully (see `_shut_down`).
 
         The consumer is closed (its partitions handed over) before the pool is waited for:
         a released job still running stops at its next fenced write, within one step."""
-        consumer = Consumer(self._config.consumer(self._client_id))
+        consumer = Consumer({**self._config.consumer(self._client_id), "logger": self._client_log})
         consumer.subscribe(
             [self._config.jobs_topic],
             on_assign=self._on_assign,
@@ -84,6 +86,8 @@ class JobConsumer:
                 self._jobs.start_waiting()
                 self._pause_while_buffer_full(consumer)
                 message = consumer.poll(0 if self._jobs.waiting else self._poll_seconds)
+                if message is not None and not message.error():
+                    self._client_log.outage.succeeded()
                 if message is not None:
                     self._take(consumer, message)
                     self._jobs.start_waiting()
@@ -167,6 +171,7 @@ class JobConsumer:
         _commit(consumer)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._client_log.outage.succeeded()
         log.info("%s: assigned partitions %s", self._client_id, [p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -190,7 +195,13 @@ class JobConsumer:
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
             raise KafkaException(error)
-        log.warning("consumer error: %s", error)
+        if error.code() in _BROKER_DOWN:  # librdkafka reconnects by itself
+            self._client_log.outage.failed(f"consuming job doorbells: {error.str()}")
+        else:
+            log.warning("consumer error: %s", error)
+
+
+_BROKER_DOWN = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE})
 
 
 def _commit(consumer: Consumer) -> None:
