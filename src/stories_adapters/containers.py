@@ -80,6 +80,7 @@ class Persistence(containers.DeclarativeContainer):
         config.resolved_database_url,
         auto_migrate=config.auto_migrate,
         connect_timeout_seconds=config.database_connect_timeout_seconds,
+        statement_timeout_seconds=config.database_statement_timeout_seconds,
     )
     unit_of_work = providers.Factory(SqlUnitOfWork, engine, events=events)
     unit_of_work_factory = unit_of_work.provider

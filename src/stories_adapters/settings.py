@@ -78,6 +78,10 @@ class DataSettings(Section):
     database_connect_timeout_seconds: int = Field(5, ge=2)
     """Longest wait to open a PostgreSQL connection (libpq counts whole seconds, at least
     2); then the call fails as DATABASE_UNAVAILABLE instead of hanging."""
+    database_statement_timeout_seconds: float = Field(30.0, gt=0)
+    """Longest a PostgreSQL statement may run before the server cancels it (then the call
+    fails as DATABASE_UNAVAILABLE, retryable); every statement of the service takes
+    milliseconds."""
     blob_dir: Path | None = None
     """Local blob folder; unset means `home/blobs`."""
     s3: S3Settings = Field(default_factory=S3Settings)

@@ -12,9 +12,19 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, pool_size: int = 10, connect_timeout_seconds: int = 5) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    connect_timeout_seconds: int = 5,
+    statement_timeout_seconds: float = 30.0,
+) -> Engine:
     """An engine tuned per database: SQLite gets WAL, a busy timeout and foreign keys;
-    PostgreSQL a connect timeout, and a ping before a pooled connection is reused."""
+    PostgreSQL a ping before a pooled connection is reused, and every wait bounded in
+    seconds: to connect (`connect_timeout_seconds`), for a pooled connection (the same),
+    for a statement (`statement_timeout_seconds`), and for a peer that went silent (TCP
+    keepalives and libpq's `tcp_user_timeout`: a dead server or a cut network is noticed
+    within about 10 s, instead of the kernel's two hours)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -26,15 +36,34 @@ def make_engine(url: str, *, pool_size: int = 10, connect_timeout_seconds: int =
     return create_engine(
         url,
         pool_size=pool_size,
+        pool_timeout=connect_timeout_seconds,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": connect_timeout_seconds},
+        connect_args={
+            "connect_timeout": connect_timeout_seconds,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10_000,
+            "options": f"-c statement_timeout={int(statement_timeout_seconds * 1000)}",
+        },
     )
 
 
-def open_database(url: str, *, auto_migrate: bool, connect_timeout_seconds: int = 5) -> Engine:
+def open_database(
+    url: str,
+    *,
+    auto_migrate: bool,
+    connect_timeout_seconds: int = 5,
+    statement_timeout_seconds: float = 30.0,
+) -> Engine:
     """The engine the application uses. The embedded SQLite file migrates itself; a
     shared production database is migrated on purpose, by `stories migrate`."""
-    engine = make_engine(url, connect_timeout_seconds=connect_timeout_seconds)
+    engine = make_engine(
+        url,
+        connect_timeout_seconds=connect_timeout_seconds,
+        statement_timeout_seconds=statement_timeout_seconds,
+    )
     if auto_migrate:
         migrate(engine)
     return engine

@@ -393,9 +393,10 @@ def _job_row(job: Job) -> dict[str, Any]:
     return row
 
 
-_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
 """PostgreSQL SQLSTATEs of a database we cannot use now: connection exceptions (class 08),
-an administrator or crash shutdown, a server starting up, too many connections."""
+an administrator or crash shutdown, a server starting up, too many connections, and a
+statement cancelled (by the statement timeout: the server is too busy to answer)."""
 
 
 def _unreachable(error: BaseException, engine: Engine, *, at_connect: bool = False) -> bool:
@@ -429,7 +430,8 @@ def _unreachable(error: BaseException, engine: Engine, *, at_connect: bool = Fal
 def _unavailable(error: BaseException) -> DatabaseUnavailable:
     original = getattr(error, "orig", None) or error
     reason = (str(original).strip().splitlines() or [""])[0]
-    log.warning("database unavailable: %s: %s", type(original).__name__, reason[:200])
+    # Debug only: the callers tell an outage once each way (stories_core.outages).
+    log.debug("database unavailable: %s: %s", type(original).__name__, reason[:200])
     return DatabaseUnavailable("the database did not answer; try again shortly")
 
 
