@@ -54,3 +54,18 @@ def test_a_fault_of_ours_is_not_called_an_outage(tmp_path) -> None:
         assert not isinstance(raised.value, DatabaseUnavailable)
         assert "no such table" in str(raised.value)
     engine.dispose()
+
+
+def test_a_statement_past_the_statement_timeout_is_database_unavailable(
+    postgres_url: str,
+) -> None:
+    """The server cancels it (SQLSTATE 57014): a database too busy to answer in time is
+    an outage to wait out, not a bug."""
+    engine = make_engine(postgres_url, pool_size=1, statement_timeout_seconds=0.2)
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable), SqlUnitOfWork(engine) as uow:
+        uow.jobs._db.execute(text("SELECT pg_sleep(5)"))
+    assert time.monotonic() - started < 3
+    with SqlUnitOfWork(engine) as uow:  # the connection is usable again
+        assert uow.jobs._db.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()

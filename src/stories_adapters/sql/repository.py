@@ -367,7 +367,7 @@ class SqlUnitOfWork(UnitOfWork):
             if failure is None or not _unreachable(failure, self._engine):
                 if not _unreachable(error, self._engine):
                     raise
-                log.warning("ending a transaction failed after %r", failure)
+                log.debug("ending a transaction failed after %r", failure)
                 raise _unavailable(error) from None
         if isinstance(failure, Exception) and _unreachable(failure, self._engine):
             raise _unavailable(failure) from None
