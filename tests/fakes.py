@@ -58,8 +58,9 @@ class FakeClock:
 class InMemoryJobRepository:
     """Stores deep copies, so callers see only what was committed, as with a database."""
 
-    def __init__(self, store: dict[str, Job]) -> None:
+    def __init__(self, store: dict[str, Job], rung: dict[str, datetime]) -> None:
         self._store = store
+        self._rung = rung  # job id -> when the sweeper last rang it again
         self.seen: list[Job] = []
 
     def _saw(self, job: Job) -> Job:
@@ -156,9 +157,19 @@ class InMemoryJobRepository:
         )
         if queued_before is not None:
             jobs = [
-                j for j in jobs if j.state is not JobState.QUEUED or j.updated_at < queued_before
+                j
+                for j in jobs
+                if j.state is not JobState.QUEUED
+                or (
+                    j.updated_at < queued_before
+                    and self._rung.get(j.id, j.updated_at) < queued_before
+                )
             ]
         return [(j.id, j.trace_id) for j in jobs if j.claimable_at(now)][:limit]
+
+    def mark_rung(self, job_ids: Sequence[str], now: datetime) -> None:
+        for job_id in job_ids:
+            self._rung[job_id] = now
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         if job_id not in self._store:
@@ -265,7 +276,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def _open(self, tables: Tables) -> None:
         self._working = copy.deepcopy(tables)
-        self.jobs = InMemoryJobRepository(self._working.jobs)
+        self.jobs = InMemoryJobRepository(self._working.jobs, self._working.rung)
         self.keys = InMemoryApiKeyRepository(self._working.keys)
         self.usage = InMemoryUsageRepository(self._working.usage)
         self.outbox = InMemoryOutboxRepository(self._working.outbox, self._working.outbox_sent)
@@ -290,6 +301,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 @dataclass
 class Tables:
     jobs: dict[str, Job] = field(default_factory=dict)
+    rung: dict[str, datetime] = field(default_factory=dict)
     keys: dict[str, ApiKey] = field(default_factory=dict)
     usage: dict[tuple[str, datetime], int] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)

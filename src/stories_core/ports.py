@@ -157,7 +157,12 @@ class JobRepository(Protocol):
     ) -> list[tuple[str, str]]:
         """(job id, trace id) of jobs a worker could claim now: first those running with an
         expired lease (a dead worker's: started, some segments maybe done), then those
-        queued (since before `queued_before`, when given); oldest first within each."""
+        queued (when `queued_before` is given: since before it, and not rung again by
+        the sweeper since then either); oldest first within each."""
+        ...
+
+    def mark_rung(self, job_ids: Sequence[str], now: datetime) -> None:
+        """The sweeper rang these jobs' doorbells again at `now` (see `claimable`)."""
         ...
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:

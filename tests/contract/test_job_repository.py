@@ -249,6 +249,33 @@ def test_claimable_lists_expired_jobs_then_queued_ones_oldest_first(uow_factory)
         assert [i for i, _ in uow.jobs.claimable(soon, 10, queued_before=recent)] == expired
 
 
+def test_a_queued_job_rung_again_is_not_stale_again_until_it_waited_once_more(
+    uow_factory,
+) -> None:
+    """The sweeper marks what it rang: a queued job comes back once per wait, not at every
+    sweep; an expired lease's job comes back every time."""
+    with uow_factory() as uow:
+        for n in (1, 2, 3):
+            uow.jobs.add(job(n))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.jobs.claim(job(3).id, "w", T0, T0 + timedelta(seconds=30))
+        uow.commit()
+    later = T0 + timedelta(minutes=5)
+    with uow_factory() as uow:
+        uow.jobs.mark_rung([job(1).id, job(3).id], later)
+        uow.commit()
+    with uow_factory() as uow:
+        waited = later - timedelta(seconds=60)
+        assert [i for i, _ in uow.jobs.claimable(later, 10, waited)] == [job(3).id, job(2).id]
+        after = later + timedelta(seconds=61)
+        assert [i for i, _ in uow.jobs.claimable(after, 10, after - timedelta(seconds=60))] == [
+            job(3).id,
+            job(1).id,
+            job(2).id,
+        ]
+
+
 def test_the_outbox_hands_out_unsent_messages_in_order(uow_factory) -> None:
     messages = [
         OutboxMessage(Topic.JOBS, "j1", {"job_id": "j1"}, T0),

@@ -196,10 +196,11 @@ class SqlJobRepository:
     ) -> list[tuple[str, str]]:
         condition = _claimable(now)
         if queued_before is not None:
-            condition = and_(
-                condition,
-                or_(jobs.c.state != JobState.QUEUED.value, jobs.c.updated_at < queued_before),
+            waited = and_(
+                jobs.c.updated_at < queued_before,
+                or_(jobs.c.rung_at.is_(None), jobs.c.rung_at < queued_before),
             )
+            condition = and_(condition, or_(jobs.c.state != JobState.QUEUED.value, waited))
         # A dead worker's jobs first: already started, some segments maybe done.
         expired_first = case((jobs.c.state == JobState.RUNNING.value, 0), else_=1)
         query = (
@@ -209,6 +210,10 @@ class SqlJobRepository:
             .limit(limit)
         )
         return [(row.id, row.trace_id) for row in self._db.execute(query)]
+
+    def mark_rung(self, job_ids: Sequence[str], now: datetime) -> None:
+        if job_ids:
+            self._db.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(rung_at=now))
 
     def claim(self, job_id: str, owner: str, now: datetime, until: datetime) -> Job | None:
         """The model decides (`Job.claim`); the write is one UPDATE conditional on the job

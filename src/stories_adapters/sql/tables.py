@@ -79,6 +79,7 @@ jobs = Table(
     Column("lease_expires_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("rung_at", UtcDateTime()),  # the sweeper last rang its doorbell again
     UniqueConstraint("tenant", "request_id", name="uq_jobs_tenant_request_id"),
     Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
     Index("ix_jobs_state_lease", "state", "lease_expires_at"),

@@ -13,7 +13,8 @@ from stories_core.ports import Clock, JobQueue, UnitOfWorkFactory
 
 class Sweep:
     """Publish claimable jobs: queued ones only once they have waited `queued_for_seconds`
-    (all of them when None), and running ones whose lease expired."""
+    (all of them when None), again at most once per that time, and running ones whose
+    lease expired."""
 
     def __init__(
         self,
@@ -40,4 +41,10 @@ class Sweep:
             stale = uow.jobs.claimable(now, self._limit, queued_before)
         for job_id, trace_id in stale:
             self._queue.publish(job_id, trace_id)
+        if stale and queued_before is not None:
+            # A queued job is rung again once per `queued_for_seconds`, not at every sweep:
+            # behind a backlog its doorbell waits its turn, and more would only pile up.
+            with self._uow_factory() as uow:
+                uow.jobs.mark_rung([job_id for job_id, _ in stale], now)
+                uow.commit()
         return len(stale)
