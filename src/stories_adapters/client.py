@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
 from collections.abc import Iterator
 
 import grpc
@@ -10,10 +12,30 @@ import grpc
 from stories.v1 import stories_pb2, stories_pb2_grpc
 from stories_core.model import Asset
 
+RETRY_POLICY = {
+    "methodConfig": [
+        {
+            "name": [{"service": "stories.v1.StoryService"}],
+            "retryPolicy": {
+                "maxAttempts": 5,
+                "initialBackoff": "0.5s",
+                "maxBackoff": "5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ]
+}
+"""gRPC's own retries (with jittered exponential backoff): a call the server answered
+UNAVAILABLE (a database outage, a restart) is tried again, up to five times in about ten
+seconds. Every call is safe to repeat: reads are, and CreateJob carries a request_id."""
+
 
 class StoriesClient:
     def __init__(self, target: str, api_key: str, *, timeout: float = 30.0) -> None:
-        self._channel = grpc.insecure_channel(target)
+        self._channel = grpc.insecure_channel(
+            target, options=[("grpc.service_config", json.dumps(RETRY_POLICY))]
+        )
         self._stub = stories_pb2_grpc.StoryServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
@@ -28,6 +50,9 @@ class StoriesClient:
         self.close()
 
     def create_job(self, request: stories_pb2.CreateJobRequest) -> stories_pb2.Job:
+        """The job; a request without a request_id gets one, so a retry makes no second job."""
+        if not request.request_id:
+            request.request_id = uuid.uuid4().hex
         response = self._stub.CreateJob(request, metadata=self._metadata, timeout=self._timeout)
         return response.job
 
