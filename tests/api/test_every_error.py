@@ -301,6 +301,8 @@ def test_an_unreachable_database_is_unavailable_with_retry_info_never_internal(
             found = details(error)
             assert found["ErrorInfo"].reason == "DATABASE_UNAVAILABLE"
             assert found["RetryInfo"].retry_delay.ToMilliseconds() > 0
+            pushback = dict(error.trailing_metadata())["grpc-retry-pushback-ms"]
+            assert int(pushback) == found["RetryInfo"].retry_delay.ToMilliseconds()
             assert "127.0.0.1" not in error.details() and "psycopg" not in error.details()
         assert eventually(lambda: health(idle_api) == health_pb2.HealthCheckResponse.NOT_SERVING)
     finally:

@@ -198,8 +198,11 @@ ADAPTER_CLASSES = _error_classes(grpc_errors)
 
 def _status(error: Exception) -> tuple[grpc.Status, dict[str, protobuf_message.Message]]:
     status = to_status(error)
-    [(key, blob)] = status.trailing_metadata
+    (key, blob), *pushback = status.trailing_metadata
     assert key == "grpc-status-details-bin"
+    assert pushback == ([] if not isinstance(error, DependencyUnavailable) else [
+        ("grpc-retry-pushback-ms", "5000")
+    ])  # fmt: skip
     decoded = status_pb2.Status.FromString(blob)
     assert (decoded.code, decoded.message) == (status.code.value[0], status.details)
     found: dict[str, protobuf_message.Message] = {}

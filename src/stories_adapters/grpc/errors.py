@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -197,6 +197,18 @@ def lookup(table: Mapping[type[StoriesError], V], kind: type[StoriesError]) -> V
     raise KeyError(kind)
 
 
+class _Status(NamedTuple):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+PUSHBACK_HEADER = "grpc-retry-pushback-ms"
+"""gRPC's own retry pushback (gRFC A6): a client whose channel has a retry policy waits
+this long before its next try. Sent with UNAVAILABLE beside the RetryInfo, so stock gRPC
+clients in any language wait as the server asks without reading the details."""
+
+
 def to_status(error: Exception) -> grpc.Status:
     """The status a client sees for `error`; our own faults never leak their text."""
     if not isinstance(error, StoriesError):
@@ -209,4 +221,8 @@ def to_status(error: Exception) -> grpc.Status:
         if code == code_pb2.INTERNAL:
             log.error("%s in a gRPC call", error.code, exc_info=error)
             message = HIDDEN_MESSAGE
-    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
+    status = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
+    if isinstance(error, DependencyUnavailable):
+        pushback = (PUSHBACK_HEADER, str(int(UNAVAILABLE_RETRY_SECONDS * 1000)))
+        return _Status(status.code, status.details, (*status.trailing_metadata, pushback))  # type: ignore[return-value]
+    return status
