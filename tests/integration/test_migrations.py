@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from stories_adapters.sql.engine import MIGRATIONS, alembic_config, make_engine, migrate
 from stories_adapters.sql.tables import metadata
@@ -86,21 +86,26 @@ def counts(engine: Engine) -> dict[str, int]:
         }
 
 
+def insert_job(connection: Connection, moment: str) -> None:
+    """Job 'j' as the first schema has it (later migrations add columns with defaults)."""
+    connection.execute(
+        text(
+            "INSERT INTO jobs (id, tenant, state, text, content_type, pictures, "
+            "audio_type, backend, trace_id, attempt, created_at, updated_at) VALUES "
+            "('j', 't', 'succeeded', 'One.', 'educational', 1, 'none', 'local', 'tr', 1, "
+            ":moment, :moment)"
+        ),
+        {"moment": moment},
+    )
+
+
 def test_every_step_up_and_down_keeps_the_rows(empty_engine: Engine) -> None:
     """Rebuilding a table (SQLite batch mode) must never cascade-delete what refers to it."""
     config = alembic_config(empty_engine)
     command.upgrade(config, "0001")
     moment = "2026-01-01 00:00:00.000000"
     with empty_engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO jobs (id, tenant, state, text, content_type, pictures, "
-                "audio_type, backend, trace_id, attempt, created_at, updated_at) VALUES "
-                "('j', 't', 'succeeded', 'One.', 'educational', 1, 'none', 'local', 'tr', 1, "
-                ":moment, :moment)"
-            ),
-            {"moment": moment},
-        )
+        insert_job(connection, moment)
         connection.execute(
             text(
                 "INSERT INTO segments (id, job_id, idx, start_offset, end_offset, title, text, "
@@ -132,15 +137,7 @@ def test_unsent_webhook_messages_become_deliveries(empty_engine: Engine) -> None
     event = {"job_id": "j", "kind": "job.succeeded", "occurred_at": "2026-01-01T00:00:00+00:00"}
     payload = json.dumps({"url": "https://example.test/hook", "event": event})
     with empty_engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO jobs (id, tenant, state, text, content_type, pictures, "
-                "audio_type, backend, trace_id, attempt, created_at, updated_at) VALUES "
-                "('j', 't', 'succeeded', 'One.', 'educational', 1, 'none', 'local', 'tr', 1, "
-                ":moment, :moment)"
-            ),
-            {"moment": "2026-01-01 00:00:00.000000"},
-        )
+        insert_job(connection, "2026-01-01 00:00:00.000000")
         for sent_at in (None, "2026-01-01 00:00:01.000000"):
             connection.execute(
                 text(
