@@ -439,7 +439,10 @@ def migrate() -> None:
 
     settings = _settings()
     entrypoints.configure_logging(settings)
-    engine = make_engine(settings.data.resolved_database_url, pool_size=1)
+    # A migration may rewrite a large table or wait for a lock: no statement timeout.
+    engine = make_engine(
+        settings.data.resolved_database_url, pool_size=1, statement_timeout_seconds=None
+    )
     try:
         migrate_to_head(engine)
     finally:

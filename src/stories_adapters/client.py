@@ -26,9 +26,11 @@ RETRY_POLICY = {
         }
     ]
 }
-"""gRPC's own retries (with jittered exponential backoff): a call the server answered
-UNAVAILABLE (a database outage, a restart) is tried again, up to five times in about ten
-seconds. Every call is safe to repeat: reads are, and CreateJob carries a request_id."""
+"""gRPC's own retries: a call the server answered UNAVAILABLE (a database outage, a
+restart) is tried again, up to five times, after the server's pushback (5 s) or, without
+one, a jittered backoff from 0.5 s; the call's deadline still bounds the whole. Reads are
+safe to repeat, and so is CreateJob, which carries a request_id; a repeated CancelJob or
+RetryJob whose first answer was lost may answer that the job already changed."""
 
 
 class StoriesClient:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.runtime import InProcessQueue
+from stories_core.errors import DependencyUnavailable
 from stories_core.model import OutboxMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -72,5 +73,7 @@ class EmbeddedRuntime:
             job_id, trace_id = item
             try:
                 self._process_job(job_id)
+            except DependencyUnavailable as error:  # the outage is logged where it was seen
+                log.warning("job %s: left for later: %s", job_id, error.message)
             except Exception:
                 log.exception("job %s failed in the worker", job_id, extra={"trace_id": trace_id})

@@ -57,7 +57,7 @@ def test_a_failed_delivery_raises_and_leaves_the_rows_unsent(world: KafkaWorld) 
     config = world.kafka.model_copy(update={"brokers": nobody, "delivery_timeout_ms": 1000})
     publisher = KafkaPublisher(KafkaProducer(config), config)
     world.submit()
-    with pytest.raises(DeliveryFailed, match="2 of 2 messages not delivered"):
+    with pytest.raises(DeliveryFailed, match="Kafka did not acknowledge 2 of 2 messages"):
         RelayOutbox(world.uow_factory, publisher, world.clock)()
     with world.uow_factory() as uow:
         assert len(uow.outbox.pending(10)) == 2

@@ -12,8 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from stories_adapters.sql.engine import MIGRATIONS, alembic_config, make_engine, migrate
+from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.sql.tables import metadata
-from stories_core.model import derived_id
+from stories_core.model import Topic, derived_id
 from tests.services import PostgresServer
 
 TABLES = {"jobs", "segments", "assets"}
@@ -129,29 +130,41 @@ def test_every_step_up_and_down_keeps_the_rows(empty_engine: Engine) -> None:
         assert counts(empty_engine) == before, f"rows lost downgrading to {revision}"
 
 
-def test_unsent_webhook_messages_become_deliveries(empty_engine: Engine) -> None:
-    """Before 0007 the relay turned webhook outbox messages into deliveries; messages it had
-    not reached yet become deliveries in the upgrade, each once, with the relay's id."""
-    config = alembic_config(empty_engine)
-    command.upgrade(config, "0006")
-    event = {"job_id": "j", "kind": "job.succeeded", "occurred_at": "2026-01-01T00:00:00+00:00"}
+def test_a_webhook_row_written_by_an_earlier_version_becomes_its_delivery(
+    empty_engine: Engine,
+) -> None:
+    """During a rolling upgrade, a process of the earlier version still writes webhooks to
+    the outbox: the relay records each as its delivery, once, with the id the earlier
+    relay gave it, and never publishes it."""
+    migrate(empty_engine)
+    event = {
+        "kind": "job.succeeded", "job_id": "j", "tenant": "t", "state": "succeeded",
+        "progress": 1.0, "occurred_at": "2026-01-01T00:00:00+00:00", "trace_id": "tr",
+        "segment_index": None, "segment_count": 1, "error_code": None,
+        "error_message": None, "error_retryable": False,
+    }  # fmt: skip
     payload = json.dumps({"url": "https://example.test/hook", "event": event})
     with empty_engine.begin() as connection:
         insert_job(connection, "2026-01-01 00:00:00.000000")
-        for sent_at in (None, "2026-01-01 00:00:01.000000"):
+        for topic in ("webhooks", "events"):
             connection.execute(
                 text(
-                    "INSERT INTO outbox (topic, message_key, payload, created_at, sent_at) "
-                    "VALUES ('webhooks', 'j', :payload, :moment, :sent_at)"
+                    "INSERT INTO outbox (topic, message_key, payload, created_at) "
+                    "VALUES (:topic, 'j', :payload, :moment)"
                 ),
-                {"payload": payload, "moment": "2026-01-01 00:00:00.000000", "sent_at": sent_at},
+                {"topic": topic, "payload": payload, "moment": "2026-01-01 00:00:00.000000"},
             )
-    command.upgrade(config, "head")
-    with empty_engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, url, state FROM webhook_deliveries")).all()
-        unsent = connection.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
-        assert unsent.scalar() == 0
+    with SqlUnitOfWork(empty_engine) as uow:
+        assert [m.topic for m in uow.outbox.pending(10)] == [Topic.EVENTS]
+        uow.commit()
+    with SqlUnitOfWork(empty_engine) as uow:
+        assert [m.topic for m in uow.outbox.pending(10)] == [Topic.EVENTS], "only what is ours"
+        [delivery] = uow.webhooks.for_job("j")
     expected_id = derived_id(
         "webhook", "https://example.test/hook", "j", "job.succeeded", event["occurred_at"]
     )
-    assert [tuple(row) for row in rows] == [(expected_id, "https://example.test/hook", "pending")]
+    assert (delivery.id, delivery.url, delivery.event) == (
+        expected_id,
+        "https://example.test/hook",
+        event,
+    )

@@ -44,10 +44,10 @@ def test_a_broker_outage_is_told_once_each_way_and_the_relay_goes_on(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO)
-    down = BrokerUnavailable("1 of 1 messages not delivered")
+    down = BrokerUnavailable("Kafka did not acknowledge 1 of 1 messages")
     run([1, down, down, down, 5, 0], monkeypatch)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
-        "Kafka broker unreachable: relaying the outbox: 1 of 1 messages not delivered",
+        "Kafka broker unreachable: relaying the outbox: Kafka did not acknowledge 1 of 1 messages",
         caplog.records[-1].getMessage(),
     ]
     assert caplog.records[-1].getMessage().startswith("Kafka broker back after ")

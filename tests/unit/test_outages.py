@@ -34,12 +34,21 @@ class FlakyBlobStore(InMemoryBlobStore):
         super().put(key, data, content_type)
 
 
+DROPPED = DatabaseUnavailable("the database dropped the connection")
+
+
 class FlakyDatabase:
     """The database commits `healthy` transactions, then refuses the next `down_for`."""
 
-    def __init__(self, database: InMemoryDatabase, healthy: int, down_for: int) -> None:
+    def __init__(
+        self,
+        database: InMemoryDatabase,
+        healthy: int,
+        down_for: int,
+        error: Exception = DROPPED,
+    ) -> None:
         self.database = database
-        self.healthy, self.down_for = healthy, down_for
+        self.healthy, self.down_for, self.error = healthy, down_for, error
         self.commits = self.refused = 0
 
     def __call__(self) -> InMemoryUnitOfWork:
@@ -50,7 +59,7 @@ class FlakyDatabase:
             self.commits += 1
             if self.commits > self.healthy and self.refused < self.down_for:
                 self.refused += 1
-                raise DatabaseUnavailable("the database dropped the connection")
+                raise self.error
             commit()
 
         uow._commit = flaky_commit  # type: ignore[method-assign]
@@ -160,3 +169,21 @@ def test_the_outage_log_tells_once_each_way_and_counts_between(
         "database unreachable: relaying the outbox: the database refused the connection",
         "database back after 31.2 s (40 failed calls)",
     ]
+
+
+def test_a_write_that_fails_for_another_reason_is_undone_and_the_job_fails_on_record(
+    world: World,
+) -> None:
+    """The final write breaks (a bug, say) after `succeed` ran in memory: undone, so the
+    failure is recorded under the job's lease instead of being refused as not ours."""
+    job = world.submit(world.request(TEXT, pictures=4))
+    broken = FlakyDatabase(world.database, healthy=6, down_for=1, error=KeyError("a bug"))
+    failed = processor(world, database=broken)(job.id)
+    assert failed is not None and failed.state is JobState.FAILED
+    stored = JobQueries(world.database).get(job.id)
+    assert (stored.state, stored.error_code, stored.error_retryable) == (
+        JobState.FAILED,
+        "INTERNAL",
+        False,
+    )
+    assert stored.error_message == "the worker failed unexpectedly (KeyError); see its log"

@@ -7,20 +7,17 @@ import logging
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stories_adapters.kafka.client_log import ClientLog
-from stories_adapters.kafka.config import KafkaConfig
+from stories_adapters.kafka.config import QUIET_LOG_LEVEL, KafkaConfig
 
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(
-    config: KafkaConfig, timeout: float = 30.0, client_log: ClientLog | None = None
-) -> list[str]:
+def ensure_topics(config: KafkaConfig, timeout: float = 30.0) -> list[str]:
     """Create whichever topics are missing and return their names. Idempotent, and safe
     when several processes start at once: a topic someone else just made counts as made.
     An existing topic is left as it is, even with another partition count. KafkaException
     when the broker does not answer within `timeout` seconds."""
-    admin = AdminClient({"bootstrap.servers": config.brokers, "logger": client_log or ClientLog()})
+    admin = AdminClient({"bootstrap.servers": config.brokers, "log_level": QUIET_LOG_LEVEL})
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
         NewTopic(name, partitions, config.replication_factor)

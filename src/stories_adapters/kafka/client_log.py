@@ -1,9 +1,11 @@
 """librdkafka's own log, through Python logging, with its broker failures told once.
 
 librdkafka writes a line to stderr at every reconnect while a broker is down (several a
-second, for as long as the outage lasts). Given as a client's `logger`, a `ClientLog`
+second, for as long as the outage lasts). Given as a consumer's `logger`, a `ClientLog`
 sends those connection failures to the broker's outage log (one line when it begins, one
-when the client's owner reports a success) and everything else to this module's logger.
+when the consumer reports a success) and everything else to this module's logger. Only
+for a client that is polled all along (librdkafka hands its log lines over in `poll`): a
+consumer. Producers and admin clients are quiet instead (`config.QUIET_LOG_LEVEL`).
 """
 
 from __future__ import annotations

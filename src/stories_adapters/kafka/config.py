@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from stories_adapters.settings import KafkaSettings
 
 METADATA_REFRESH_MS = 10_000
+QUIET_LOG_LEVEL = 2
+"""librdkafka's syslog level for clients whose failures reach us as exceptions (producers,
+admin): its per-reconnect error lines (level 3) would otherwise flood stderr while a
+broker is down; the outage is logged once each way by the code that sees the exception."""
 
 
 class KafkaConfig(KafkaSettings):
@@ -44,6 +48,7 @@ class KafkaConfig(KafkaSettings):
             "bootstrap.servers": self.brokers,
             "allow.auto.create.topics": False,
             "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
+            "log_level": QUIET_LOG_LEVEL,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -69,4 +74,6 @@ class KafkaConfig(KafkaSettings):
             # A subscribed topic that a broker lost and the dispatcher made again is seen
             # within this long, not librdkafka's default five minutes.
             "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
+            # A broker closing an idle connection is routine, not a failure to report.
+            "log.connection.close": False,
         }

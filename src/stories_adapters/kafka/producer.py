@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from stories_adapters.kafka.admin import ensure_topics
-from stories_adapters.kafka.client_log import ClientLog
 from stories_adapters.kafka.codec import Record, event_record, job_record
 from stories_adapters.kafka.config import KafkaConfig
 from stories_core.errors import BrokerUnavailable
@@ -42,13 +41,9 @@ class KafkaProducer:
 
     def __init__(self, config: KafkaConfig) -> None:
         self._config = config
-        self._client_log = ClientLog()
-        self._producer = self._new_producer()
+        self._producer = Producer(config.producer())
         self._lock = threading.Lock()
         self._failed = False
-
-    def _new_producer(self) -> Producer:
-        return Producer({**self._config.producer(), "logger": self._client_log})
 
     def send_all(self, records: Iterable[tuple[str, Record]]) -> None:
         """Send (topic, record) pairs and wait for all of them; DeliveryFailed if any failed
@@ -73,16 +68,16 @@ class KafkaProducer:
                 sent += 1
         except (KafkaException, BufferError) as error:
             self._failed = True
-            raise DeliveryFailed(f"the producer refused a message: {error}") from error
+            log.debug("producing failed: %s", error)
+            raise DeliveryFailed("Kafka refused a message") from None
         # The delivery timeout bounds every message's fate, so this wait is bounded too.
         unacknowledged = producer.flush(self._config.delivery_timeout_ms / 1000 + 5)
         if failures or unacknowledged:
             self._failed = True
+            log.debug("delivery failed: %s", "; ".join(failures[:3]))
             raise DeliveryFailed(
-                f"{len(failures) + unacknowledged} of {sent} messages not delivered: "
-                + "; ".join(failures[:3])
+                f"Kafka did not acknowledge {len(failures) + unacknowledged} of {sent} messages"
             )
-        self._client_log.outage.succeeded()
 
     def _recovered(self) -> Producer:
         """The producer to send with: a new one, with the topics made again, after a
@@ -90,10 +85,11 @@ class KafkaProducer:
         with self._lock:
             if self._failed:
                 try:
-                    ensure_topics(self._config, TOPICS_TIMEOUT_SECONDS, self._client_log)
+                    ensure_topics(self._config, TOPICS_TIMEOUT_SECONDS)
                 except KafkaException as error:
-                    raise DeliveryFailed(f"the broker did not list its topics: {error}") from error
-                old, self._producer = self._producer, self._new_producer()
+                    log.debug("listing topics failed: %s", error)
+                    raise DeliveryFailed("Kafka did not list its topics") from None
+                old, self._producer = self._producer, Producer(self._config.producer())
                 old.purge()
                 old.flush(0)
                 self._failed = False

@@ -17,12 +17,13 @@ def make_engine(
     *,
     pool_size: int = 10,
     connect_timeout_seconds: int = 5,
-    statement_timeout_seconds: float = 30.0,
+    statement_timeout_seconds: float | None = 30.0,
 ) -> Engine:
     """An engine tuned per database: SQLite gets WAL, a busy timeout and foreign keys;
     PostgreSQL a ping before a pooled connection is reused, and every wait bounded in
     seconds: to connect (`connect_timeout_seconds`), for a pooled connection (the same),
-    for a statement (`statement_timeout_seconds`), and for a peer that went silent (TCP
+    for a statement (`statement_timeout_seconds`; None: as long as it takes, for
+    migrations), and for a peer that went silent (TCP
     keepalives and libpq's `tcp_user_timeout`: a dead server or a cut network is noticed
     within about 10 s, instead of the kernel's two hours)."""
     if url.startswith("sqlite"):
@@ -45,7 +46,7 @@ def make_engine(
             "keepalives_interval": 2,
             "keepalives_count": 3,
             "tcp_user_timeout": 10_000,
-            "options": f"-c statement_timeout={int(statement_timeout_seconds * 1000)}",
+            "options": f"-c statement_timeout={int((statement_timeout_seconds or 0) * 1000)}",
         },
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from stories_core.errors import (
     LeaseLost,
     NotFound,
 )
+from stories_core.events import JobEvent
 from stories_core.model import (
     ApiKey,
     Asset,
@@ -48,6 +49,7 @@ from stories_core.model import (
     Segment,
     SegmentState,
     Topic,
+    webhook_delivery,
 )
 from stories_core.ports import EventSink, JobCursor, UnitOfWork
 
@@ -165,8 +167,11 @@ class SqlJobRepository:
             self._db.execute(_UPDATE_SEGMENT, [_segment_state_row(s) for s in changed])
 
     def add_segments(self, job: Job, new_segments: Sequence[Segment]) -> None:
+        """Segments already there are left as they are: a plan whose commit was lost to a
+        dropped connection, though it went through, is written again by the retry."""
         self._saw(job)
-        self._db.execute(insert(segments), [_segment_row(s) for s in new_segments])
+        statement = _upsert(self._db, segments).on_conflict_do_nothing(index_elements=["id"])
+        self._db.execute(statement, [_segment_row(s) for s in new_segments])
 
     def update_segment(self, segment: Segment) -> None:
         self._db.execute(_UPDATE_SEGMENT, _segment_state_row(segment))
@@ -305,7 +310,11 @@ class SqlOutboxRepository:
             )
 
     def pending(self, limit: int) -> list[OutboxMessage]:
-        """SKIP LOCKED on PostgreSQL, so several dispatchers share the work without waiting."""
+        """SKIP LOCKED on PostgreSQL, so several dispatchers share the work without waiting.
+
+        A webhook row, which a process of an earlier version (still running during a
+        rolling upgrade) wrote to the outbox, becomes its webhook delivery here, with the
+        id that version's relay gave it, and is marked sent."""
         query = (
             select(outbox)
             .where(outbox.c.sent_at.is_(None))
@@ -313,6 +322,14 @@ class SqlOutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        rows = self._db.execute(query).all()
+        earlier = [row for row in rows if row.topic == _EARLIER_WEBHOOKS]
+        for row in earlier:
+            event = JobEvent.from_dict(row.payload["event"])
+            delivery = webhook_delivery(event, row.payload["url"])
+            if delivery is not None:
+                SqlWebhookRepository(self._db).add(delivery)
+        self.mark_sent([row.id for row in earlier], datetime.now(UTC))
         return [
             OutboxMessage(
                 topic=Topic(row.topic),
@@ -321,7 +338,8 @@ class SqlOutboxRepository:
                 created_at=row.created_at,
                 id=row.id,
             )
-            for row in self._db.execute(query)
+            for row in rows
+            if row.topic != _EARLIER_WEBHOOKS
         ]
 
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
@@ -477,6 +495,10 @@ def _asset_row(asset: Asset) -> dict[str, Any]:
         "checksum": asset.checksum,
         "metadata": asset.metadata,
     }
+
+
+_EARLIER_WEBHOOKS = "webhooks"
+"""The outbox topic of webhooks before deliveries were recorded with their change."""
 
 
 def _upsert(connection: Connection, table: Table) -> Any:

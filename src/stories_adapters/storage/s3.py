@@ -201,7 +201,9 @@ class S3BlobStore:
     def _unavailable(
         self, operation: str, key: str | None, error: BaseException, status: str | None
     ) -> StorageUnavailable:
-        log.warning(
+        # Debug only: a worker tells the outage once each way (stories_core.outages), and
+        # the API answers UNAVAILABLE; this line has the details.
+        log.debug(
             "object store %s of %s in bucket %s failed: %s: %s",
             operation,
             key or "-",

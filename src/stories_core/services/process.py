@@ -7,9 +7,10 @@ is fenced by the worker's lease on the job.
 An outage of the database or the object store is a pause, not a failure: each step that
 calls one (the claim, a blob write, a fenced write) is tried again with exponential backoff
 and jitter while the dependency says it is unavailable (`DependencyUnavailable`), for up to
-`outage_patience_seconds`. This is the one retry layer for those calls in a worker (the
-adapters only translate failures, and renew a dropped pooled connection). The outage is
-logged once each way (`stories_core.outages`), however many calls failed.
+`outage_patience_seconds`. This is the layer that waits out outages (the adapters only
+translate failures, after at most a second's retries of one call: a stale pooled
+connection, a refused connect). The outage is logged once each way
+(`stories_core.outages`), however many calls failed.
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ class ProcessJob:
 
     async def _keep_lease(self, job: Job) -> None:
         """Renew the lease while backend calls run long between writes: every third of
-        the lease, and every second while the database is unreachable, so that the lease
-        is ours again within a second of its return."""
+        the lease, and a second after each failed try while the database is unreachable
+        (a try itself may take up to the connect timeout), so that the lease is ours again
+        soon after its return."""
         owner = job.lease_owner
         beat = self._settings.lease_seconds / 3
         pause = beat
@@ -372,7 +374,7 @@ class ProcessJob:
                     self._hold_lease(uow, job)
                     record(uow)
                     uow.commit()
-            except DependencyUnavailable:
+            except BaseException:  # whatever ends the try, the job is as it was before it
                 undo()
                 raise
 
@@ -386,18 +388,19 @@ class ProcessJob:
     ) -> T:
         """`attempt()` (awaited if it returns an awaitable), tried again while `dependency`
         is unavailable: waits of `outage_backoff_seconds` doubling up to
-        `outage_max_backoff_seconds`, plus jitter of up to the first wait, for up to
+        `outage_max_backoff_seconds`, each plus a random jitter of up to the first, for up to
         `outage_patience_seconds`; then the last DependencyUnavailable is raised. `step`
         names the call in the outage log ("storing the image of segment 2")."""
         settings = self._settings
         outage = self._outages[dependency]
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_delay(settings.outage_patience_seconds),
-            wait=tenacity.wait_exponential_jitter(
-                initial=settings.outage_backoff_seconds,
+            # Jitter added after the cap, so waiters spread out even at the longest wait.
+            wait=tenacity.wait_exponential(
+                multiplier=settings.outage_backoff_seconds,
                 max=settings.outage_max_backoff_seconds,
-                jitter=settings.outage_backoff_seconds,
-            ),
+            )
+            + tenacity.wait_random(0, settings.outage_backoff_seconds),
             retry=tenacity.retry_if_exception_type(DependencyUnavailable),
             reraise=True,
         )

@@ -14,8 +14,9 @@ from stories_core.ports import Clock, UnitOfWorkFactory
 
 
 class FindStealable:
-    """Jobs an idle worker may take: queued for at least `queued_for_seconds`, or running
-    under an expired lease. Stealing is off when `queued_for_seconds` is 0."""
+    """Jobs an idle worker may take: queued for at least `queued_for_seconds` (and not rung
+    again by the sweeper in that time), or running under an expired lease. Stealing is off
+    when `queued_for_seconds` is 0."""
 
     def __init__(
         self, uow_factory: UnitOfWorkFactory, clock: Clock, *, queued_for_seconds: float

@@ -12,6 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
+from stories_core.errors import DependencyUnavailable
+from stories_core.outages import DATABASE, OutageLog
+
 log = logging.getLogger(__name__)
 
 Steal = Callable[[int], list[tuple[str, str]]]
@@ -32,6 +35,7 @@ class WorkStealing:
         self._interval = interval_seconds
         self._clock = clock
         self._next_look = 0.0
+        self._database = OutageLog(DATABASE, log)
 
     def find(
         self, *, free_slots: int, waiting: int, running: Collection[str]
@@ -47,7 +51,11 @@ class WorkStealing:
         self._next_look = now + self._interval
         try:
             found = self._steal(free_slots)
-        except Exception as error:
-            log.warning("looking for jobs to steal failed: %r", error)
+        except DependencyUnavailable as error:
+            self._database.failed(f"looking for jobs to steal: {error.message}")
             return []
+        except Exception:
+            log.exception("looking for jobs to steal failed")
+            return []
+        self._database.succeeded()
         return [(job_id, trace_id) for job_id, trace_id in found if job_id not in running]

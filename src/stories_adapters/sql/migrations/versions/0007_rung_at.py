@@ -1,8 +1,8 @@
 """When the sweeper last rang a queued job's doorbell again, so it rings once per wait,
 not at every sweep.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from stories_adapters.sql.tables import UtcDateTime
 
-revision = "0008"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
