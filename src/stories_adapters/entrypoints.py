@@ -32,6 +32,9 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    # urllib3 warns at every retry of a call (the S3 adapter's short retries); an outage
+    # is told once each way by the code that waits it out (stories_core.outages).
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def _start(settings: Settings, *, generates: bool = False) -> Application:

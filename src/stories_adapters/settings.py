@@ -216,8 +216,10 @@ class KafkaSettings(Section):
     """How long the broker may hold a fetch that has nothing to return. Kafka answers as
     soon as a message arrives; a broker that always waits this long (Tansu) adds it to
     every doorbell's latency, so tests and benchmarks set it low."""
-    delivery_timeout_ms: int = Field(30_000, ge=1_000)
-    """How long a produced message may go unacknowledged before it counts as failed."""
+    delivery_timeout_ms: int = Field(10_000, ge=1_000)
+    """How long a produced message may go unacknowledged before it counts as failed. The
+    relay tries a failed batch again at once with a new producer (which a broker that lost
+    its state needs), so this bounds how long the outbox waits after the broker is back."""
 
 
 class WorkerSettings(Section):
