@@ -227,6 +227,10 @@ class InMemoryOutboxRepository:
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
         self._sent.update(ids)
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        unsent = [m.created_at for m in self._store if m.id not in self._sent]
+        return len(unsent), min(unsent, default=None)
+
 
 class InMemoryWebhookRepository:
     def __init__(

@@ -28,6 +28,7 @@ from stories_adapters.kafka.consumer import JobConsumer
 from stories_adapters.kafka.dlq import DeadLetters
 from stories_adapters.kafka.producer import KafkaJobQueue, KafkaProducer, KafkaPublisher
 from stories_adapters.language import FastTextLanguageDetector
+from stories_adapters.metrics import GrpcMetrics, TimedBackend
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
 from stories_adapters.sql.engine import open_database, reachable
@@ -132,7 +133,9 @@ class Generation(containers.DeclarativeContainer):
     environ = providers.Object(os.environ)
     plugin_manager = providers.ThreadSafeSingleton(make_plugin_manager)
     registry = providers.ThreadSafeSingleton(build_registry, plugin_manager)
-    catalog = providers.ThreadSafeSingleton(PluginCatalog, registry, environ)
+    catalog = providers.ThreadSafeSingleton(
+        PluginCatalog, registry, environ, wrap=providers.Object(TimedBackend)
+    )
     language_detector = providers.ThreadSafeSingleton(FastTextLanguageDetector)
 
 
@@ -264,6 +267,7 @@ class Api(containers.DeclarativeContainer):
         drain_seconds=config.api.shutdown_drain_seconds,
         probe=persistence.database_reachable.provider,
         probe_seconds=config.api.health_probe_seconds,
+        interceptors=providers.List(providers.Factory(GrpcMetrics)),
     )
 
 

@@ -51,6 +51,10 @@ class Dispatcher:
             BrokerUnavailable: OutageLog(BROKER, log),
         }
 
+    def unavailable(self) -> list[str]:
+        """The dependencies whose outage this dispatcher is waiting out now."""
+        return [outage.dependency for outage in self._outages.values() if outage.down]
+
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set; each loop finishes the pass it is in before returning."""
         deliver = self._deliver_webhooks

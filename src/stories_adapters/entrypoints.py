@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from prometheus_client import REGISTRY
 from pythonjsonlogger.json import JsonFormatter
 
+from stories_adapters import metrics
 from stories_adapters.containers import Application, build_application
 from stories_adapters.export import StoryFiles, write_story
 from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.settings import Settings
 from stories_adapters.signals import stop_on_signals
+from stories_adapters.sql.engine import reachable
 from stories_core.errors import BackendMisconfigured, StoriesError
 from stories_core.events import JobEvent
 from stories_core.model import ApiKey, Job
+from stories_core.outages import BROKER
 from stories_core.plugins.registry import PluginInfo
 from stories_core.services.submit import JobRequest
 
@@ -68,6 +72,8 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
         runtime = application.workers.embedded_runtime()
         runtime.start()
     server = application.api.server()
+    engine = application.persistence.engine()
+    _serve_metrics(settings, application, lambda: {"database": reachable(engine)})
     try:
         server.start()
         on_ready(server.port, runtime is not None)
@@ -88,6 +94,12 @@ def worker(settings: Settings) -> None:
     ensure_topics(application.messaging.kafka_config())
     application.storage.blobs()  # an S3 store makes its bucket now, not mid-job
     consumer = application.workers.job_consumer()
+    engine = application.persistence.engine()
+    _serve_metrics(
+        settings,
+        application,
+        lambda: {"database": reachable(engine), "broker": consumer.ready},
+    )
     log.info("worker started")
     consumer.run(stop)
 
@@ -98,8 +110,42 @@ def dispatcher(settings: Settings) -> None:
     stop = stop_on_signals()
     application = _start(settings)
     ensure_topics(application.messaging.kafka_config())
+    dispatcher = application.workers.dispatcher()
+    engine = application.persistence.engine()
+    _serve_metrics(
+        settings,
+        application,
+        lambda: {"database": reachable(engine), "broker": BROKER not in dispatcher.unavailable()},
+        outbox=True,
+    )
     log.info("dispatcher started")
-    application.workers.dispatcher().run(stop)
+    dispatcher.run(stop)
+
+
+def _serve_metrics(
+    settings: Settings,
+    application: Application,
+    ready: Callable[[], Mapping[str, bool]],
+    *,
+    outbox: bool = False,
+) -> None:
+    """The process's metrics and probes, when STORIES_METRICS_PORT is set; `outbox`: the
+    outbox backlog too (one process per deployment need report it, the dispatcher)."""
+    if settings.metrics.port is None:
+        return
+    application.core.events().subscribe(metrics.count_job_event)
+    if outbox:
+        uow_factory = application.persistence.reading_unit_of_work_factory()
+        clock = application.core.clock()
+
+        def backlog() -> tuple[int, float]:
+            with uow_factory() as uow:
+                count, oldest = uow.outbox.backlog()
+            age = (clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+            return count, max(age, 0.0)
+
+        REGISTRY.register(metrics.OutboxCollector(backlog))
+    metrics.serve_metrics(settings.metrics.host, settings.metrics.port, ready)
 
 
 class StoryMaker:

@@ -238,6 +238,17 @@ class WorkerSettings(Section):
     """How often an idle worker asks the database for jobs to steal."""
 
 
+class MetricsSettings(Section):
+    """Prometheus metrics and HTTP probes (`/metrics`, `/healthz`, `/readyz`) of a process."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_METRICS_")
+
+    port: int | None = Field(None, ge=0, le=65535)
+    """Where the process serves them; unset, it serves none. 0 picks a free port."""
+    host: str = "0.0.0.0"
+    """The address to bind (all interfaces: the pod's probes and Prometheus reach it)."""
+
+
 class DispatcherSettings(Section):
     """The outbox relay and the sweeper (`stories dispatcher`, or inside embedded `serve`)."""
 
@@ -301,6 +312,7 @@ class Settings(Section):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     cli: CliSettings = Field(default_factory=CliSettings)
 
     @classmethod

@@ -200,6 +200,10 @@ class OutboxRepository(Protocol):
 
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages are unsent, and when the oldest of them was recorded."""
+        ...
+
 
 class WebhookRepository(Protocol):
     def add(self, delivery: WebhookDelivery) -> None:

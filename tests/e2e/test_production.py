@@ -8,11 +8,13 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from stories.v1 import events_pb2
 from stories_core.model import AssetKind, Job, JobState, SegmentState
@@ -27,6 +29,7 @@ from tests.e2e.stack import (
     stack,
     webhook_receiver,
 )
+from tests.services import free_port
 
 __all__ = ["sleepy_site", "stack", "webhook_receiver"]  # fixtures
 pytestmark = pytest.mark.slow
@@ -67,11 +70,23 @@ def event_kinds(stack: ProductionStack, job_id: str, timeout: float = 30) -> lis
     return kinds
 
 
+def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """A process's /metrics: each sample's value by name and sorted labels."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[labels] = sample.value
+    return samples
+
+
 def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     stack: ProductionStack, webhook_receiver: WebhookReceiver
 ) -> None:
-    stack.start("worker", "worker")
-    stack.start("dispatcher", "dispatcher")
+    ports = {"worker": free_port(), "dispatcher": free_port()}
+    for name, port in ports.items():
+        stack.start(name, name, STORIES_METRICS_PORT=str(port), STORIES_METRICS_HOST="127.0.0.1")
     text = (EXAMPLES / "solar-system.txt").read_text()[:1200]
     job = stack.application.use_cases.submit_job()(
         JobRequest(text, "educational", 2, backend="local", webhook_url=webhook_receiver.url)
@@ -98,6 +113,22 @@ def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     assert kinds[0] == events_pb2.JOB_EVENT_KIND_QUEUED
     assert kinds[-1] == events_pb2.JOB_EVENT_KIND_SUCCEEDED
     assert kinds.count(events_pb2.JOB_EVENT_KIND_SEGMENT_DONE) == 2
+
+    worker, dispatcher = (scrape(ports[name]) for name in ("worker", "dispatcher"))
+    assert worker["stories_jobs_finished_total"] == {(("state", "succeeded"),): 1.0}
+    assert worker["stories_segments_done_total"] == {(): 2.0}
+    drawn = worker["stories_backend_call_seconds_count"]
+    assert drawn[(("backend", "local"), ("outcome", "ok"), ("stage", "draw"))] == 2.0
+    deadline = time.monotonic() + 15  # librdkafka reports lag every 5 s
+    while "stories_kafka_consumer_lag_messages" not in worker and time.monotonic() < deadline:
+        time.sleep(0.5)
+        worker = scrape(ports["worker"])
+    lag = worker["stories_kafka_consumer_lag_messages"]
+    assert lag and set(lag.values()) == {0.0}, "every doorbell consumed"
+    assert dispatcher["stories_outbox_backlog_messages"] == {(): 0.0}
+    for port in ports.values():
+        ready = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz").read())
+        assert ready == {"ready": True, "unavailable": []}
 
     assert stack.stop("worker") == 0
     assert stack.stop("dispatcher") == 0

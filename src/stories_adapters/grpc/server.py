@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -30,6 +30,7 @@ class ApiServer:
         drain_seconds: float = 0.0,
         probe: Callable[[], bool] | None = None,
         probe_seconds: float = 2.0,
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
     ) -> None:
         """`probe()` says whether the database answers; it is asked every `probe_seconds`
         and health follows it."""
@@ -39,6 +40,7 @@ class ApiServer:
         self._stopping = threading.Event()
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
+            interceptors=list(interceptors),
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),

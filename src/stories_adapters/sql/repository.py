@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    func,
     insert,
     or_,
     select,
@@ -345,6 +346,14 @@ class SqlOutboxRepository:
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
         if ids:
             self._db.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=now))
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Counted on the partial index of unsent rows."""
+        query = select(func.count(), func.min(outbox.c.created_at)).where(
+            outbox.c.sent_at.is_(None)
+        )
+        count, oldest = self._db.execute(query).one()
+        return int(count), oldest
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -30,9 +30,12 @@ from stories_adapters.kafka.consumer.offsets import OffsetTracker
 from stories_adapters.kafka.consumer.run_jobs import Finished, ProcessesJobs, RunJobs, Task
 from stories_adapters.kafka.consumer.stealing import Steal, WorkStealing
 from stories_adapters.kafka.dlq import DeadLetters
+from stories_adapters.metrics import record_consumer_stats
 from stories_core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
+STATISTICS_INTERVAL_MS = 5_000
+"""How often librdkafka reports the consumer lag (`metrics.CONSUMER_LAG`)."""
 BUFFERED_DOORBELLS = 16
 """Doorbells held beyond the running jobs before partitions are paused (they are tiny);
 polling resumes when half of them have started."""
@@ -64,13 +67,21 @@ class JobConsumer:
         self._stealing = WorkStealing(steal, steal_interval_seconds)
         self._paused = False
         self._client_log = ClientLog()
+        self._assigned = False
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then shut down gracefully (see `_shut_down`).
 
         The consumer is closed (its partitions handed over) before the pool is waited for:
         a released job still running stops at its next fenced write, within one step."""
-        consumer = Consumer({**self._config.consumer(self._client_id), "logger": self._client_log})
+        consumer = Consumer(
+            {
+                **self._config.consumer(self._client_id),
+                "logger": self._client_log,
+                "stats_cb": record_consumer_stats,
+                "statistics.interval.ms": STATISTICS_INTERVAL_MS,
+            }
+        )
         consumer.subscribe(
             [self._config.jobs_topic],
             on_assign=self._on_assign,
@@ -170,7 +181,14 @@ class JobConsumer:
                 self._store(consumer, task.message)  # its doorbell rings again via the outbox
         _commit(consumer)
 
+    @property
+    def ready(self) -> bool:
+        """Whether the broker answers and this member was given its place in the group
+        (possibly no partitions: a group larger than the topic)."""
+        return self._assigned and not self._client_log.outage.down
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
         self._client_log.outage.succeeded()
         log.info("%s: assigned partitions %s", self._client_id, [p.partition for p in partitions])
 

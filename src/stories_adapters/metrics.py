@@ -1,0 +1,229 @@
+"""Prometheus metrics and the HTTP probes of every process (prometheus-client).
+
+Each process serves, on `STORIES_METRICS_PORT` (off when unset): `/metrics` in the
+Prometheus text format, `/healthz` (200 while the process runs) and `/readyz` (200 when
+every dependency it needs answers, else 503 naming those that do not). Names follow the
+Prometheus conventions: a `stories_` prefix, `_total` for counters, `_seconds` for
+durations; gRPC's follow go-grpc-prometheus (`grpc_server_handled_total`,
+`grpc_server_handling_seconds`), which dashboards already know.
+
+The metrics are module-level, as prometheus-client intends: one registry per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import grpc
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from stories_core.events import EventKind, JobEvent
+from stories_core.ports import GeneratorBackend
+
+log = logging.getLogger(__name__)
+
+JOBS_QUEUED = Counter(
+    "stories_jobs_queued_total",
+    "Times a job was queued, in the process that recorded it: created, retried or released.",
+)
+JOBS_FINISHED = Counter(
+    "stories_jobs_finished_total",
+    "Jobs that reached a terminal state, by that state.",
+    ["state"],
+)
+SEGMENTS_DONE = Counter("stories_segments_done_total", "Segments generated and recorded.")
+BACKEND_CALL_SECONDS = Histogram(
+    "stories_backend_call_seconds",
+    "Duration of a generator backend's call, by backend, stage and outcome (ok or the "
+    "error's domain code); each call includes the backend's own retries.",
+    ["backend", "stage", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+GRPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "gRPC calls completed by the server, by method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_HANDLING_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from a unary call's arrival to its answer, by method.",
+    ["grpc_service", "grpc_method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_LAG = Gauge(
+    "stories_kafka_consumer_lag_messages",
+    "Doorbells not yet consumed on each assigned partition, as this worker sees it "
+    "(librdkafka's statistics: high watermark minus committed offset).",
+    ["topic", "partition"],
+)
+
+_STAGES = ("segment", "narrate", "speak", "image_prompt", "draw")
+
+
+def count_job_event(event: JobEvent) -> None:
+    """An EventBus subscriber: jobs queued and finished, segments done."""
+    if event.kind is EventKind.JOB_QUEUED:
+        JOBS_QUEUED.inc()
+    elif event.kind is EventKind.SEGMENT_DONE:
+        SEGMENTS_DONE.inc()
+    elif event.state.is_terminal:
+        JOBS_FINISHED.labels(event.state.value).inc()
+
+
+class TimedBackend:
+    """A GeneratorBackend whose stage calls are timed into BACKEND_CALL_SECONDS; every
+    other attribute is the backend's own."""
+
+    def __init__(self, backend: GeneratorBackend) -> None:
+        self._backend = backend
+        self._name = getattr(backend, "name", type(backend).__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._backend, name)
+        if name not in _STAGES:
+            return attribute
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started, outcome = time.perf_counter(), "ok"
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as error:
+                outcome = getattr(error, "code", type(error).__name__)
+                raise
+            finally:
+                BACKEND_CALL_SECONDS.labels(self._name, name, outcome).observe(
+                    time.perf_counter() - started
+                )
+
+        return timed
+
+
+class GrpcMetrics(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Counts every call by method and status code, and times unary calls."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return _counted_stream(handler, details.method)
+        service, method = _split(details.method)
+        inner = handler.unary_unary
+
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(request, context)
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                GRPC_HANDLED.labels(service, method, code.name).inc()
+                GRPC_HANDLING_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _counted_stream(handler: grpc.RpcMethodHandler | None, full_method: str) -> Any:
+    if handler is None or handler.unary_stream is None:
+        return handler
+    service, method = _split(full_method)
+    inner = handler.unary_stream
+
+    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from inner(request, context)
+        finally:
+            code = context.code() or grpc.StatusCode.OK
+            GRPC_HANDLED.labels(service, method, code.name).inc()
+
+    return grpc.unary_stream_rpc_method_handler(
+        stream,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _split(full_method: str) -> tuple[str, str]:
+    """'/stories.v1.StoryService/GetJob' -> ('stories.v1.StoryService', 'GetJob')."""
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return service, method
+
+
+class OutboxCollector(Collector):
+    """The outbox's backlog, read when Prometheus scrapes (the dispatcher's process):
+    `backlog()` gives (unsent messages, age of the oldest in seconds, 0 when none)."""
+
+    def __init__(self, backlog: Callable[[], tuple[int, float]]) -> None:
+        self._backlog = backlog
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            count, age = self._backlog()
+        except Exception as error:  # the database is down: no figure rather than a wrong one
+            log.debug("outbox backlog unreadable: %s", error)
+            return
+        yield GaugeMetricFamily(
+            "stories_outbox_backlog_messages", "Outbox messages not yet relayed.", value=count
+        )
+        yield GaugeMetricFamily(
+            "stories_outbox_oldest_age_seconds",
+            "Age of the oldest outbox message not yet relayed (0 when none).",
+            value=age,
+        )
+
+
+def record_consumer_stats(stats_json: str) -> None:
+    """librdkafka's `stats_cb`: the consumer lag of every assigned partition."""
+    stats = json.loads(stats_json)
+    for topic, about in stats.get("topics", {}).items():
+        for partition, figures in about.get("partitions", {}).items():
+            lag = figures.get("consumer_lag", -1)
+            if partition != "-1" and lag >= 0:
+                CONSUMER_LAG.labels(topic, partition).set(lag)
+
+
+def serve_metrics(host: str, port: int, ready: Callable[[], Mapping[str, bool]]) -> _MetricsServer:
+    """Start the metrics and probe server in a daemon thread; `ready()` names each
+    dependency and whether it answers now. Returns the server (its `port` is bound)."""
+    metrics = make_wsgi_app(REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        if path == "/readyz":
+            checks = ready()
+            down = sorted(name for name, up in checks.items() if not up)
+            status = "503 Service Unavailable" if down else "200 OK"
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps({"ready": not down, "unavailable": down}).encode() + b"\n"]
+        return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+    server = make_server(host, port, app, _MetricsServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    log.info("metrics and probes on http://%s:%d", host, server.server_port)
+    return server
+
+
+class _MetricsServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes and probes every few seconds are not news."""

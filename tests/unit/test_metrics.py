@@ -1,0 +1,149 @@
+"""The metrics every process exports, and its probes, read back as Prometheus reads them."""
+
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from stories_adapters import metrics
+from stories_core.errors import GenerationError
+from stories_core.events import EventKind, JobEvent
+from stories_core.states import JobState
+from tests.fakes import ScriptedBackend
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def event(kind: EventKind, state: JobState) -> JobEvent:
+    return JobEvent(kind=kind, job_id="j", tenant="t", state=state, progress=0.0, occurred_at=NOW)
+
+
+def test_job_events_count_jobs_queued_finished_and_segments_done() -> None:
+    before = (
+        sample("stories_jobs_queued_total"),
+        sample("stories_jobs_finished_total", state="failed"),
+        sample("stories_segments_done_total"),
+    )
+    metrics.count_job_event(event(EventKind.JOB_QUEUED, JobState.QUEUED))
+    metrics.count_job_event(event(EventKind.JOB_STARTED, JobState.RUNNING))
+    metrics.count_job_event(event(EventKind.SEGMENT_DONE, JobState.RUNNING))
+    metrics.count_job_event(event(EventKind.JOB_FAILED, JobState.FAILED))
+    after = (
+        sample("stories_jobs_queued_total"),
+        sample("stories_jobs_finished_total", state="failed"),
+        sample("stories_segments_done_total"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+
+
+def test_backend_calls_are_timed_by_stage_and_outcome() -> None:
+    backend = metrics.TimedBackend(ScriptedBackend(fail_on_index=1))
+    ok = {"backend": "scripted", "stage": "segment", "outcome": "ok"}
+    before = sample("stories_backend_call_seconds_count", **ok)
+    backend.segment("One.\n\nTwo.", 2, None, "en")
+    assert sample("stories_backend_call_seconds_count", **ok) == before + 1
+    assert backend.name == "scripted", "anything else is the backend's own"
+
+    failed = {"backend": "scripted", "stage": "draw", "outcome": "BACKEND_UNAVAILABLE"}
+    before = sample("stories_backend_call_seconds_count", **failed)
+    with pytest.raises(GenerationError):
+        backend.draw("a prompt", brief(index=1), None)
+    assert sample("stories_backend_call_seconds_count", **failed) == before + 1
+
+
+def brief(index: int):
+    from stories_core.generation import SegmentBrief
+
+    return SegmentBrief(index=index, count=2, title="T", text="Two.", story_title="S")
+
+
+def test_librdkafka_statistics_give_the_lag_of_each_assigned_partition() -> None:
+    stats = {
+        "topics": {
+            "stories.jobs.v1": {
+                "partitions": {
+                    "0": {"consumer_lag": 7},
+                    "1": {"consumer_lag": -1},  # not assigned here: no figure
+                    "-1": {"consumer_lag": 0},  # librdkafka's internal partition
+                }
+            }
+        }
+    }
+    metrics.record_consumer_stats(json.dumps(stats))
+    lag = "stories_kafka_consumer_lag_messages"
+    assert sample(lag, topic="stories.jobs.v1", partition="0") == 7
+    assert REGISTRY.get_sample_value(lag, {"topic": "stories.jobs.v1", "partition": "1"}) is None
+
+
+def test_the_probe_server_answers_health_readiness_and_metrics() -> None:
+    up = {"database": True, "broker": True}
+    server = metrics.serve_metrics("127.0.0.1", 0, lambda: dict(up))
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        assert urllib.request.urlopen(f"{base}/healthz").read() == b"ok\n"
+        assert json.loads(urllib.request.urlopen(f"{base}/readyz").read()) == {
+            "ready": True,
+            "unavailable": [],
+        }
+        up["broker"] = False
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/readyz")
+        assert refused.value.code == 503
+        assert json.loads(refused.value.read())["unavailable"] == ["broker"]
+        text = urllib.request.urlopen(f"{base}/metrics").read().decode()
+        names = {family.name for family in text_string_to_metric_families(text)}
+        assert {"stories_jobs_queued", "stories_backend_call_seconds"} <= names
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_outbox_backlog_is_read_at_scrape_and_left_out_when_unreadable() -> None:
+    collector = metrics.OutboxCollector(lambda: (3, 12.5))
+    figures = {f.name: f.samples[0].value for f in collector.collect()}
+    assert figures == {
+        "stories_outbox_backlog_messages": 3,
+        "stories_outbox_oldest_age_seconds": 12.5,
+    }
+
+    def down() -> tuple[int, float]:
+        raise ConnectionError("the database is away")
+
+    assert list(metrics.OutboxCollector(down).collect()) == []
+
+
+def test_grpc_calls_are_counted_by_method_and_code_and_unary_ones_timed() -> None:
+    from concurrent import futures
+
+    import grpc
+
+    from stories.v1 import stories_pb2, stories_pb2_grpc
+
+    class Servicer(stories_pb2_grpc.StoryServiceServicer):
+        def GetJob(self, request, context):
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such job")
+
+    server = grpc.server(futures.ThreadPoolExecutor(2), interceptors=[metrics.GrpcMetrics()])
+    stories_pb2_grpc.add_StoryServiceServicer_to_server(Servicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    service = {"grpc_service": "stories.v1.StoryService", "grpc_method": "GetJob"}
+    before = sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND")
+    timed = sample("grpc_server_handling_seconds_count", **service)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = stories_pb2_grpc.StoryServiceStub(channel)
+            with pytest.raises(grpc.RpcError):
+                stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))
+    finally:
+        server.stop(0)
+    assert sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND") == before + 1
+    assert sample("grpc_server_handling_seconds_count", **service) == timed + 1
