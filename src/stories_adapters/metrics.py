@@ -59,6 +59,18 @@ GRPC_HANDLING_SECONDS = Histogram(
     ["grpc_service", "grpc_method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+API_ERRORS = Counter(
+    "stories_api_errors_total",
+    "Errors the API answered, by domain reason (the ErrorInfo reason: UNAUTHENTICATED, "
+    "RATE_LIMITED, QUOTA_EXCEEDED, INVALID_FIELD, DATABASE_UNAVAILABLE...).",
+    ["reason"],
+)
+WEBHOOK_POSTS = Counter(
+    "stories_webhook_posts_total",
+    "Webhook POSTs by outcome: the receiver's status class (2xx, 3xx, 4xx, 5xx), "
+    "'refused' (an address webhooks may not call) or 'error' (no answer).",
+    ["outcome"],
+)
 CONSUMER_LAG = Gauge(
     "stories_kafka_consumer_lag_messages",
     "Doorbells not yet consumed on each assigned partition, as this worker sees it "

@@ -15,6 +15,7 @@ import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from stories_adapters.metrics import WEBHOOK_POSTS
 from stories_core.errors import WebhookRefused
 
 INTERNAL_KINDS = frozenset({"loopback", "link_local", "private"})
@@ -56,13 +57,21 @@ class HttpWebhookSender:
         connection = (_PinnedHTTPSConnection if secure else _PinnedConnection)(
             parts.hostname, port, timeout=self._timeout
         )
-        connection.address = self._checked_address(parts.hostname, port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
+            connection.address = self._checked_address(parts.hostname, port)
             connection.request("POST", path, body, {**headers, "User-Agent": USER_AGENT})
-            return connection.getresponse().status
+            status = connection.getresponse().status
+        except WebhookRefused:
+            WEBHOOK_POSTS.labels("refused").inc()
+            raise
+        except OSError:  # no answer: refused, timed out, no such host
+            WEBHOOK_POSTS.labels("error").inc()
+            raise
         finally:
             connection.close()
+        WEBHOOK_POSTS.labels(f"{status // 100}xx").inc()
+        return status
 
     def _checked_address(self, host: str, port: int) -> str:
         """The address to connect to; WebhookRefused if any address of the host is internal

@@ -126,6 +126,7 @@ def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     lag = worker["stories_kafka_consumer_lag_messages"]
     assert lag and set(lag.values()) == {0.0}, "every doorbell consumed"
     assert dispatcher["stories_outbox_backlog_messages"] == {(): 0.0}
+    assert dispatcher["stories_webhook_posts_total"] == {(("outcome", "2xx"),): 1.0}
     for port in ports.values():
         ready = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz").read())
         assert ready == {"ready": True, "unavailable": []}

@@ -147,3 +147,15 @@ def test_grpc_calls_are_counted_by_method_and_code_and_unary_ones_timed() -> Non
         server.stop(0)
     assert sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND") == before + 1
     assert sample("grpc_server_handling_seconds_count", **service) == timed + 1
+
+
+def test_every_error_the_api_answers_is_counted_by_its_reason() -> None:
+    from stories_adapters.grpc.errors import to_status
+    from stories_core.errors import NotFound
+
+    before = sample("stories_api_errors_total", reason="NOT_FOUND")
+    internal = sample("stories_api_errors_total", reason="INTERNAL")
+    to_status(NotFound("no such job"))
+    to_status(KeyError("a bug"))
+    assert sample("stories_api_errors_total", reason="NOT_FOUND") == before + 1
+    assert sample("stories_api_errors_total", reason="INTERNAL") == internal + 1

@@ -24,6 +24,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from stories_adapters.metrics import API_ERRORS
 from stories_core.errors import (
     AlreadyExists,
     BackendMisconfigured,
@@ -221,6 +222,7 @@ def to_status(error: Exception) -> grpc.Status:
         if code == code_pb2.INTERNAL:
             log.error("%s in a gRPC call", error.code, exc_info=error)
             message = HIDDEN_MESSAGE
+    API_ERRORS.labels(error.code if isinstance(error, StoriesError) else "INTERNAL").inc()
     status = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
     if isinstance(error, DependencyUnavailable):
         pushback = (PUSHBACK_HEADER, str(int(UNAVAILABLE_RETRY_SECONDS * 1000)))
