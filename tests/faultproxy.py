@@ -190,10 +190,10 @@ class FaultProxy:
         with self._lock:
             listener, self._listener = self._listener, None
             accepting, self._accepting = self._accepting, None
+            self._stop_accepting.set()  # under the lock: see _accept
+        if accepting is not None:
+            accepting.join()
         if listener is not None:
-            self._stop_accepting.set()
-            if accepting is not None:
-                accepting.join()
             listener.close()  # connections queued in its backlog are reset
         return self.cut()
 
@@ -241,12 +241,16 @@ class FaultProxy:
             for sock in (client, upstream):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection = _Connection(client, upstream)
-            with self._lock:
-                self._connections.add(connection)
-                self.accepted += 1
+            with self._lock:  # either refuse() cuts it, or it is closed here, unused
+                refused = stop.is_set()
+                if not refused:
+                    self._connections.add(connection)
+                    self.accepted += 1
+            if refused:
+                client.close()
+                upstream.close()
+                return
             connection.start(self._forget)
-            if stop.is_set():  # refuse() began meanwhile and may have missed it
-                connection.cut()
 
     def _forget(self, connection: _Connection) -> None:
         with self._lock:
