@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka import Producer
@@ -52,9 +52,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def scenario(
     stack: ProductionStack, proxies: Proxies, webhook_receiver: WebhookReceiver
-) -> Scenario:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto: a line per request
-    return Scenario(stack, proxies, webhook_receiver)
+) -> Iterator[Scenario]:
+    moto = logging.getLogger("werkzeug")  # a line per S3 request, in every failure report
+    level = moto.level
+    moto.setLevel(logging.WARNING)
+    yield Scenario(stack, proxies, webhook_receiver)
+    moto.setLevel(level)
 
 
 def run(scenario: Scenario, fault: Callable[[Scenario], Outcome]) -> None:
