@@ -1,12 +1,12 @@
 """Fault scenarios on the production stack (issue 15), shared by tests/e2e/test_faults.py
 and bench/faults.py.
 
-Every scenario runs the same batch: two `stories worker` processes (two jobs at a time
-each, one segment at a time per job) and a `stories dispatcher`, on the `sleepy` backend
-(every call sleeps `SLEEP_SECONDS`), with `JOBS` jobs of `PICTURES` segments that each
-carry a webhook URL. The fault hits once every job is running and has a segment done.
-The processes reach PostgreSQL and S3 through fault proxies; the test process observes
-the services directly.
+Every scenario runs the same batch: two `stories worker` processes (up to `JOBS` jobs at
+a time each, so no job waits for a slot; one segment at a time per job) and a `stories
+dispatcher`, on the `sleepy` backend (every call sleeps `SLEEP_SECONDS`), with `JOBS` jobs
+of `PICTURES` segments that each carry a webhook URL. The fault hits once every job is
+running and has a segment done. The processes reach PostgreSQL and S3 through fault
+proxies; the test process observes the services directly.
 
 Then `check` asserts what must hold after any fault: every job SUCCEEDED, with the
 attempts expected, every segment done, no duplicate asset row or object (exactly one
@@ -50,7 +50,8 @@ SLEEP_SECONDS = 0.4
 by side, so a segment takes about 2 x SLEEP_SECONDS."""
 SEGMENT_SECONDS = 2 * SLEEP_SECONDS
 JOBS = 4
-"""As many as the two workers run at once: every job is running when the fault hits."""
+"""Every job is running when the fault hits: each worker has a slot for every job (a
+doorbell never waits behind another job, whichever partition it lands on)."""
 PICTURES = 4
 BOUND_SECONDS = 30.0
 """Issue 15: jobs running when an outage begins finish within 30 s of its end; the outbox
@@ -125,7 +126,7 @@ class Scenario:
         return {
             "STORIES_SLEEPY_SECONDS": str(SLEEP_SECONDS),
             "STORIES_MAX_CONCURRENT_SEGMENTS": "1",
-            "STORIES_WORKER_CONCURRENCY": "2",
+            "STORIES_WORKER_CONCURRENCY": str(JOBS),
         }
 
     def start(self, **dispatcher_env: str) -> None:
