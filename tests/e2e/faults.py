@@ -53,6 +53,9 @@ JOBS = 4
 """Every job is running when the fault hits: each worker has a slot for every job (a
 doorbell never waits behind another job, whichever partition it lands on)."""
 PICTURES = 4
+BROKER_PICTURES = 6
+"""Segments of the broker-restart batch's jobs: its broker takes 1.5-2 s to stop (SIGTERM),
+and the jobs are still running when it is back."""
 BOUND_SECONDS = 30.0
 """Issue 15: jobs running when an outage begins finish within 30 s of its end; the outbox
 drains within 30 s of the broker's return."""
@@ -152,11 +155,11 @@ class Scenario:
         self.job_ids.extend(ids)
         return ids
 
-    def start_batch(self, **dispatcher_env: str) -> None:
+    def start_batch(self, pictures: int = PICTURES, **dispatcher_env: str) -> None:
         """Start the processes, submit the batch, and return once every job is running
         and has a segment done (so the fault hits each mid-run)."""
         self.start(**dispatcher_env)
-        self.submit()
+        self.submit(pictures=pictures)
         self.wait_until(
             lambda: all(
                 state == "running" and done >= 1
@@ -572,7 +575,7 @@ def run_broker_restart(scenario: Scenario) -> Outcome:
     assert broker is not None, "the broker-restart scenario needs a broker of its own"
     stack = scenario.stack
     stack.use_broker(broker.bootstrap)
-    scenario.start_batch()
+    scenario.start_batch(pictures=BROKER_PICTURES)  # they outlive the broker's stop
     broker.stop()
     scenario.submit(2, pictures=2)  # their doorbells wait in the outbox
     back = broker.start()
