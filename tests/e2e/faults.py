@@ -54,8 +54,10 @@ JOBS = 4
 doorbell never waits behind another job, whichever partition it lands on)."""
 PICTURES = 4
 BROKER_PICTURES = 6
-"""Segments of the broker-restart batch's jobs: its broker takes 1.5-2 s to stop (SIGTERM),
-and the jobs are still running when it is back."""
+"""Segments of the broker-restart batch's jobs, so they still run when the broker is back."""
+LOG_GRACE_SECONDS = 15.0
+"""How long after the checks a process that logged a dependency unreachable may take to
+log it back (a process that had nothing to do with it may notice late)."""
 BOUND_SECONDS = 30.0
 """Issue 15: jobs running when an outage begins finish within 30 s of its end; the outbox
 drains within 30 s of the broker's return."""
@@ -380,10 +382,19 @@ class Scenario:
             )
 
     def check_logs(
-        self, outage: str | None, every_process_sees: set[str], some_process_sees: bool
+        self,
+        outage: str | None,
+        every_process_sees: set[str],
+        some_process_sees: bool,
+        grace_seconds: float = LOG_GRACE_SECONDS,
     ) -> None:
         """One line when a dependency becomes unreachable and one when it is back, per
-        process that saw it; never a flood of error lines."""
+        process that saw it (waiting up to `grace_seconds` for the last); never a flood of
+        error lines."""
+        if outage is not None:
+            deadline = time.monotonic() + grace_seconds
+            while time.monotonic() < deadline and not self._all_back(outage):
+                time.sleep(0.5)
         saw = []
         for name in self.stack.processes:
             lines = self.log_lines(name)
@@ -414,6 +425,15 @@ class Scenario:
                     )
         if outage is not None and some_process_sees:
             assert saw, f"no process logged '{outage} unreachable'\n{self.report()}"
+
+    def _all_back(self, dependency: str) -> bool:
+        """Every process that logged `dependency` unreachable has logged it back since."""
+        for name in self.stack.processes:
+            log = self.stack.log(name)
+            down = log.rfind(f"{dependency} unreachable")
+            if down >= 0 and log.rfind(f"{dependency} back after") < down:
+                return False
+        return True
 
 
 _SYSLOG_LEVELS = {"0": 50, "1": 50, "2": 50, "3": 40, "4": 30, "5": 20, "6": 20, "7": 10}
@@ -567,7 +587,7 @@ def run_object_store_outage(scenario: Scenario) -> Outcome:
 
 
 def run_broker_restart(scenario: Scenario) -> Outcome:
-    """The scenario's own broker (memory storage) stopped and started again on the same
+    """The scenario's own broker (memory storage) killed and started again on the same
     port, empty; two more jobs are submitted while it is down. The topics come back with
     the product's partition counts and the outbox drains within BOUND_SECONDS of the
     broker's return; jobs run on: attempt 1."""
@@ -575,8 +595,8 @@ def run_broker_restart(scenario: Scenario) -> Outcome:
     assert broker is not None, "the broker-restart scenario needs a broker of its own"
     stack = scenario.stack
     stack.use_broker(broker.bootstrap)
-    scenario.start_batch(pictures=BROKER_PICTURES)  # they outlive the broker's stop
-    broker.stop()
+    scenario.start_batch(pictures=BROKER_PICTURES)
+    broker.kill()
     scenario.submit(2, pictures=2)  # their doorbells wait in the outbox
     back = broker.start()
     scenario.phase("the broker is back, empty")
@@ -614,13 +634,9 @@ def run_broker_restart(scenario: Scenario) -> Outcome:
             f"expected {expected[topic]}\n{scenario.report()}"
         )
     assert found[config.dlq_topic] in (None, expected[config.dlq_topic]), found
-    # Dead letters: none since the restart at least (the topic is new). Every process
-    # has connections to the broker, and sees them go.
-    scenario.check(
-        attempts=(1,),
-        outage=BROKER,
-        every_process_sees=("worker-1", "worker-2", "dispatcher"),
-    )
+    # Dead letters: none since the restart at least (the topic is new). A process whose
+    # clients reconnected at once had no failed call to tell; one that did tells both.
+    scenario.check(attempts=(1,), outage=BROKER)
     return outcome
 
 

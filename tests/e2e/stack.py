@@ -364,6 +364,13 @@ class RestartableTansu:
             stop_process(self._process)
             self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL by its PID, as a crash (SIGTERM takes seconds with clients connected)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def restart(self) -> float:
         """Stop it and start it again on the same port, empty: time.monotonic() once it
         listens again."""

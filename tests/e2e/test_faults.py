@@ -131,7 +131,7 @@ def test_the_checks_are_not_blind(scenario: Scenario) -> None:
     with (scenario.stack.logs / "worker-1.log").open("a") as log:
         log.write(down + "\n")
     with pytest.raises(AssertionError, match="never back"):
-        scenario.check_logs("database", set(), some_process_sees=True)
+        scenario.check_logs("database", set(), some_process_sees=True, grace_seconds=0)
 
 
 def test_the_fault_proxy_cuts_refuses_and_restores() -> None:
