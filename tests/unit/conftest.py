@@ -27,7 +27,13 @@ class World:
         self.clock = FakeClock()
         self.queue = RecordingQueue()
         self.submit = SubmitJob(self.database, self.catalog, self.clock, Limits(), FixedLanguage())
-        self.settings = ProcessingSettings(max_concurrent_segments=concurrency)
+        # An outage outlasts the patience in milliseconds here, not in five minutes.
+        self.settings = ProcessingSettings(
+            max_concurrent_segments=concurrency,
+            outage_patience_seconds=0.05,
+            outage_backoff_seconds=0.001,
+            outage_max_backoff_seconds=0.005,
+        )
 
     def processor(self, owner: str = "worker-1") -> ProcessJob:
         return ProcessJob(
