@@ -285,7 +285,7 @@ def failed_call(
     store = store_at(port, connect_timeout=1.0, read_timeout=0.5)
     started = time.monotonic()
     with (
-        caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+        caplog.at_level(logging.DEBUG, logger="stories_adapters.storage.s3"),
         pytest.raises(StorageUnavailable) as raised,
     ):
         CALLS[call](store)
@@ -301,7 +301,7 @@ def test_a_refused_connection_fails_fast_as_storage_unavailable(call: str, caplo
     assert_in_our_words(error, port)
     assert error.message == "the object store refused the connection"
     [record] = records
-    assert record.levelno == logging.WARNING and str(port) in record.getMessage()
+    assert record.levelno == logging.DEBUG and str(port) in record.getMessage()
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
@@ -318,7 +318,7 @@ def test_a_store_answering_5xx_is_retried_twice_then_unavailable(caplog) -> None
     with failing_server(503) as (port, seen):
         store = store_at(port, connect_timeout=1.0, read_timeout=2.0)
         with (
-            caplog.at_level(logging.WARNING, logger="stories_adapters.storage.s3"),
+            caplog.at_level(logging.DEBUG, logger="stories_adapters.storage.s3"),
             pytest.raises(StorageUnavailable) as raised,
         ):
             store.put(KEY, b"data", "image/png")

@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from stories_adapters.kafka.consumer.stealing import WorkStealing
+from stories_core.errors import DatabaseUnavailable
 
 QUEUED = [("job-1", "trace-1"), ("job-2", "trace-2")]
 
@@ -72,20 +73,28 @@ def test_without_a_steal_function_nothing_is_stolen() -> None:
 def test_a_failing_lookup_is_logged_and_tried_again_an_interval_later(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A database outage is told once, however many lookups fail; a bug is logged loud."""
     calls = []
+    failures: list[Exception] = [
+        DatabaseUnavailable("the database did not answer"),
+        DatabaseUnavailable("the database did not answer"),
+        KeyError("a bug"),
+    ]
 
-    def unreachable(limit: int) -> list[tuple[str, str]]:
+    def lookup(limit: int) -> list[tuple[str, str]]:
         calls.append(limit)
-        raise ConnectionError("database unreachable")
+        raise failures.pop(0)
 
     clock = Clock()
-    stealing = WorkStealing(unreachable, 0.5, clock=clock)
+    stealing = WorkStealing(lookup, 0.5, clock=clock)
     with caplog.at_level(logging.WARNING, logger="stories_adapters.kafka.consumer"):
-        assert stealing.find(free_slots=1, waiting=0, running=set()) == []
+        for _ in range(3):
+            assert stealing.find(free_slots=1, waiting=0, running=set()) == []
+            assert stealing.find(free_slots=1, waiting=0, running=set()) == [], "not yet"
+            clock.now += 0.5
     assert [r.getMessage() for r in caplog.records] == [
-        "looking for jobs to steal failed: ConnectionError('database unreachable')"
+        "database unreachable: looking for jobs to steal: the database did not answer",
+        "looking for jobs to steal failed",
     ]
-    assert stealing.find(free_slots=1, waiting=0, running=set()) == []
-    clock.now += 0.5
-    stealing.find(free_slots=1, waiting=0, running=set())
-    assert calls == [1, 1]
+    assert caplog.records[1].exc_info is not None
+    assert calls == [1, 1, 1]
