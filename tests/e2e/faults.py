@@ -44,6 +44,7 @@ from stories.v1 import queue_pb2
 from stories_core.services.submit import JobRequest
 from stories_core.services.webhooks import ATTEMPT_HEADER, ID_HEADER
 from tests.e2e.stack import ProductionStack, Proxies, RestartableTansu, WebhookReceiver
+from tests.faultproxy import FaultProxy
 
 SLEEP_SECONDS = 0.4
 """Each sleepy backend call; a segment's audio and image chains (two calls each) run side
@@ -542,21 +543,7 @@ def run_database_restart(scenario: Scenario) -> Outcome:
 def run_database_outage(scenario: Scenario) -> Outcome:
     """The database unreachable for OUTAGE_SECONDS (connections cut, new ones refused).
     Its leases (15 s) run out meanwhile, so a job may move once: attempt 1 or 2."""
-    proxy = scenario.proxies.database
-    scenario.start_batch()
-    proxy.refuse()
-    time.sleep(OUTAGE_SECONDS)
-    proxy.restore()
-    restored = time.monotonic()
-    scenario.phase("restored")
-    remaining = scenario.remaining_work()
-    scenario.wait_for_jobs()
-    outcome = scenario.measured(
-        Outcome(
-            f"a {OUTAGE_SECONDS:.0f}-second database outage",
-            scenario.recovery(restored, remaining),
-        )
-    )
+    outcome = _outage(scenario, scenario.proxies.database, "database")
     scenario.check(
         attempts=(1, 2),
         outage=DATABASE,
@@ -567,7 +554,14 @@ def run_database_outage(scenario: Scenario) -> Outcome:
 
 def run_object_store_outage(scenario: Scenario) -> Outcome:
     """S3 unreachable for OUTAGE_SECONDS. The database is up, so leases hold: attempt 1."""
-    proxy = scenario.proxies.object_store
+    outcome = _outage(scenario, scenario.proxies.object_store, "object-store")
+    scenario.check(attempts=(1,), outage=OBJECT_STORE)
+    return outcome
+
+
+def _outage(scenario: Scenario, proxy: FaultProxy, what: str) -> Outcome:
+    """Start the batch, refuse through `proxy` for OUTAGE_SECONDS, restore, and measure
+    the recovery once every job has ended (the caller checks the rest)."""
     scenario.start_batch()
     proxy.refuse()
     time.sleep(OUTAGE_SECONDS)
@@ -576,14 +570,11 @@ def run_object_store_outage(scenario: Scenario) -> Outcome:
     scenario.phase("restored")
     remaining = scenario.remaining_work()
     scenario.wait_for_jobs()
-    outcome = scenario.measured(
+    return scenario.measured(
         Outcome(
-            f"a {OUTAGE_SECONDS:.0f}-second object-store outage",
-            scenario.recovery(restored, remaining),
+            f"a {OUTAGE_SECONDS:.0f}-second {what} outage", scenario.recovery(restored, remaining)
         )
     )
-    scenario.check(attempts=(1,), outage=OBJECT_STORE)
-    return outcome
 
 
 def run_broker_restart(scenario: Scenario) -> Outcome:
