@@ -3,6 +3,7 @@ failure: its step is tried again with backoff, and the outage is logged once eac
 
 import logging
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -187,3 +188,35 @@ def test_a_write_that_fails_for_another_reason_is_undone_and_the_job_fails_on_re
         False,
     )
     assert stored.error_message == "the worker failed unexpectedly (KeyError); see its log"
+
+
+def test_an_outage_ends_in_the_log_even_when_the_job_was_taken_meanwhile(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database comes back, but the lease expired during the outage and another
+    worker took the job: the refusal is the database answering, so the outage is told
+    as over."""
+    caplog.set_level(logging.INFO)
+    job = world.submit(world.request(TEXT, pictures=2))
+    flaky = FlakyDatabase(world.database, healthy=2, down_for=2)
+    real_commit_count = flaky.commits
+
+    class Thief:
+        """After the outage, another worker holds the job."""
+
+        def __call__(self) -> InMemoryUnitOfWork:
+            if flaky.refused == flaky.down_for and flaky.commits > real_commit_count:
+                world.clock.advance(60)  # the lease ran out during the outage
+                now = world.clock.now()
+                with world.database() as uow:
+                    uow.jobs.claim(job.id, "worker-2/other", now, now + timedelta(seconds=15))
+                    uow.commit()
+                flaky.down_for = -1  # steal once
+            return flaky()
+
+    assert processor(world, database=Thief())(job.id) is None, "not ours any more"
+    lines = outage_lines(caplog)
+    assert [line.split(":")[0].split(" after")[0] for line in lines] == [
+        "database unreachable",
+        "database back",
+    ], lines

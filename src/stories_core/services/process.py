@@ -167,6 +167,7 @@ class ProcessJob:
                 self._outages[DatabaseUnavailable].succeeded()
                 pause = beat
             except LeaseLost:
+                self._outages[DatabaseUnavailable].succeeded()  # the database answered
                 return  # the next fenced write stops the run
             except DatabaseUnavailable as error:
                 self._outages[DatabaseUnavailable].failed(f"renewing a lease: {error.message}")
@@ -412,6 +413,9 @@ class ProcessJob:
                     result = await result
             except DependencyUnavailable as error:
                 outage.failed(f"{step}: {error.message}")
+                raise
+            except BaseException:  # it answered (LeaseLost, say): it is back
+                outage.succeeded()
                 raise
             outage.succeeded()
             return result  # type: ignore[return-value]
