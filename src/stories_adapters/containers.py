@@ -28,15 +28,17 @@ from stories_adapters.kafka.consumer import JobConsumer
 from stories_adapters.kafka.dlq import DeadLetters
 from stories_adapters.kafka.producer import KafkaJobQueue, KafkaProducer, KafkaPublisher
 from stories_adapters.language import FastTextLanguageDetector
-from stories_adapters.metrics import GrpcMetrics, TimedBackend
+from stories_adapters.metrics import GrpcMetrics, PrometheusTelemetry
 from stories_adapters.runtime import EventBus, InProcessQueue, SystemClock
 from stories_adapters.settings import Settings
 from stories_adapters.sql.engine import open_database, reachable
 from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.storage.local import LocalBlobStore
 from stories_adapters.storage.s3 import open_bucket
+from stories_adapters.tracing import GrpcTracing
 from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
+from stories_core.ports import NoTelemetry, Telemetry
 from stories_core.services.access import Authenticator, IssueKey, QuotaPolicy, RevokeKey
 from stories_core.services.control import CancelJob, RetryJob
 from stories_core.services.dispatch import RelayOutbox
@@ -62,6 +64,11 @@ def _reveal(secret: SecretStr | None) -> str | None:
 def _if_enabled(enabled: bool, make: Callable[[], T]) -> T | None:
     """Webhooks are delivered only where a secret signs them."""
     return make() if enabled else None
+
+
+def _telemetry(metrics_port: int | None) -> Telemetry:
+    """Figures of the work are kept only where they are served."""
+    return PrometheusTelemetry() if metrics_port is not None else NoTelemetry()
 
 
 class Core(containers.DeclarativeContainer):
@@ -133,9 +140,7 @@ class Generation(containers.DeclarativeContainer):
     environ = providers.Object(os.environ)
     plugin_manager = providers.ThreadSafeSingleton(make_plugin_manager)
     registry = providers.ThreadSafeSingleton(build_registry, plugin_manager)
-    catalog = providers.ThreadSafeSingleton(
-        PluginCatalog, registry, environ, wrap=providers.Object(TimedBackend)
-    )
+    catalog = providers.ThreadSafeSingleton(PluginCatalog, registry, environ)
     language_detector = providers.ThreadSafeSingleton(FastTextLanguageDetector)
 
 
@@ -211,6 +216,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         settings=processing_settings,
         owner=core.worker_id,
+        telemetry=providers.ThreadSafeSingleton(_telemetry, config.metrics.port),
     )
 
 
@@ -267,7 +273,7 @@ class Api(containers.DeclarativeContainer):
         drain_seconds=config.api.shutdown_drain_seconds,
         probe=persistence.database_reachable.provider,
         probe_seconds=config.api.health_probe_seconds,
-        interceptors=providers.List(providers.Factory(GrpcMetrics)),
+        interceptors=providers.List(providers.Factory(GrpcTracing), providers.Factory(GrpcMetrics)),
     )
 
 

@@ -21,6 +21,7 @@ from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.settings import Settings
 from stories_adapters.signals import stop_on_signals
 from stories_adapters.sql.engine import reachable
+from stories_adapters.tracing import TraceContextFilter, configure_tracing, tracer
 from stories_core.errors import BackendMisconfigured, StoriesError
 from stories_core.events import JobEvent
 from stories_core.model import ApiKey, Job
@@ -31,9 +32,13 @@ from stories_core.services.submit import JobRequest
 log = logging.getLogger(__name__)
 
 
-def configure_logging(settings: Settings) -> None:
-    """JSON lines on standard error; a job's trace id rides along as `trace_id`."""
+def configure_logging(settings: Settings, service: str = "stories") -> None:
+    """JSON lines on standard error; every line of a job's work carries its trace as
+    `trace_id` and `span_id`. Traces are exported when OTLP is configured
+    (`stories_adapters.tracing`); `service` names this process in them."""
+    configure_tracing(service)
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TraceContextFilter())
     handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     # urllib3 warns at every retry of a call (the S3 adapter's short retries); an outage
@@ -41,11 +46,11 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
-def _start(settings: Settings, *, generates: bool = False) -> Application:
+def _start(settings: Settings, service: str, *, generates: bool = False) -> Application:
     """The application, its plugins loaded now (a broken one fails at start-up); for a
     process that generates, the default backend built now too: BackendMisconfigured
     rather than a server that refuses every job."""
-    configure_logging(settings)
+    configure_logging(settings, service)
     application = build_application(settings)
     application.generation.registry()
     if generates:
@@ -66,7 +71,7 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
     as threads. On the signal: health turns NOT_SERVING for the drain time, calls in flight
     get the grace time, then the background work stops."""
     stop = stop_on_signals()
-    application = _start(settings, generates=True)
+    application = _start(settings, "stories-serve", generates=True)
     runtime = None
     if settings.messaging_kind == "in_process" and settings.api.embedded_workers > 0:
         runtime = application.workers.embedded_runtime()
@@ -90,7 +95,7 @@ def worker(settings: Settings) -> None:
     and are released (queued again for another worker) if they do not; offsets are
     committed and the consumer leaves the group."""
     stop = stop_on_signals()
-    application = _start(settings, generates=True)
+    application = _start(settings, "stories-worker", generates=True)
     ensure_topics(application.messaging.kafka_config())
     application.storage.blobs()  # an S3 store makes its bucket now, not mid-job
     consumer = application.workers.job_consumer()
@@ -108,7 +113,7 @@ def dispatcher(settings: Settings) -> None:
     """Relay the outbox to Kafka, deliver webhooks and sweep for stalled jobs until SIGTERM
     or SIGINT; each loop finishes the pass it is in."""
     stop = stop_on_signals()
-    application = _start(settings)
+    application = _start(settings, "stories-dispatcher")
     ensure_topics(application.messaging.kafka_config())
     dispatcher = application.workers.dispatcher()
     engine = application.persistence.engine()
@@ -153,7 +158,7 @@ class StoryMaker:
     process (the embedded database and blob folder unless settings say otherwise)."""
 
     def __init__(self, settings: Settings) -> None:
-        configure_logging(settings)
+        configure_logging(settings, "stories-make")
         self._application = build_application(settings)
 
     def check(self, request: JobRequest) -> None:
@@ -163,12 +168,13 @@ class StoryMaker:
     def make(self, request: JobRequest, on_event: Callable[[JobEvent], None]) -> Job:
         """Submit and run the job, telling `on_event` of its events; the job as it ended."""
         use_cases = self._application.use_cases
-        job = use_cases.submit_job()(request)
+        with tracer.start_as_current_span("make story"):  # the trace's root, as CreateJob's
+            job = use_cases.submit_job()(request)
         unsubscribe = self._application.core.events().subscribe(
             lambda event: on_event(event) if event.job_id == job.id else None
         )
         try:
-            use_cases.process_job()(job.id)
+            use_cases.process_job()(job.id, job.trace_parent)
         finally:
             unsubscribe()
         relay = use_cases.relay_outbox()
@@ -184,7 +190,7 @@ class StoryMaker:
 
 def plugins(settings: Settings) -> list[PluginInfo]:
     """The installed plugins, in load order, with what each registers."""
-    return _start(settings).generation.registry().plugins
+    return _start(settings, "stories").generation.registry().plugins
 
 
 def create_key(settings: Settings, tenant: str) -> tuple[ApiKey, str]:

@@ -27,26 +27,48 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from stories_core.events import EventKind, JobEvent
-from stories_core.ports import GeneratorBackend
+from stories_core.telemetry import BACKEND_STAGES, StageTiming
 
 log = logging.getLogger(__name__)
 
 JOBS_QUEUED = Counter(
     "stories_jobs_queued_total",
-    "Times a job was queued, in the process that recorded it: created, retried or released.",
+    "Times a job was queued, in the process that recorded it: created, retried or "
+    "released; by content style and backend.",
+    ["style", "backend"],
 )
 JOBS_FINISHED = Counter(
     "stories_jobs_finished_total",
-    "Jobs that reached a terminal state, by that state.",
-    ["state"],
+    "Jobs that reached a terminal state, by that state, content style and backend.",
+    ["state", "style", "backend"],
+)
+JOBS_RUNNING = Gauge("stories_jobs_running", "Jobs this process runs now.")
+LEASE_RENEWALS = Counter(
+    "stories_lease_renewals_total",
+    "Lease renewals of running jobs, by outcome: renewed, or lost (another worker took "
+    "the job after the lease expired; the run stops).",
+    ["outcome"],
 )
 SEGMENTS_DONE = Counter("stories_segments_done_total", "Segments generated and recorded.")
-BACKEND_CALL_SECONDS = Histogram(
-    "stories_backend_call_seconds",
-    "Duration of a generator backend's call, by backend, stage and outcome (ok or the "
-    "error's domain code); each call includes the backend's own retries.",
-    ["backend", "stage", "outcome"],
+STAGE_SECONDS = Histogram(
+    "stories_stage_seconds",
+    "Duration of a job's stage, by stage (segment, narrate, speak, image_prompt, draw: "
+    "backend calls, their retries included; store: the blob write, outage waits included; "
+    "render: the story document) and outcome (ok or the error's domain code).",
+    ["stage", "outcome"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+BACKEND_CALLS = Counter(
+    "stories_backend_calls_total",
+    "Generator backend calls, by backend, kind (the stage) and outcome (ok or the "
+    "error's domain code); each call counts once, however many tries it took.",
+    ["backend", "kind", "outcome"],
+)
+BACKEND_RETRIES = Counter(
+    "stories_backend_retries_total",
+    "Tries of a backend call after a transient failure (rate limits, timeouts, 5xx), by "
+    "backend and kind.",
+    ["backend", "kind"],
 )
 GRPC_HANDLED = Counter(
     "grpc_server_handled_total",
@@ -78,45 +100,32 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 
-_STAGES = ("segment", "narrate", "speak", "image_prompt", "draw")
-
 
 def count_job_event(event: JobEvent) -> None:
     """An EventBus subscriber: jobs queued and finished, segments done."""
     if event.kind is EventKind.JOB_QUEUED:
-        JOBS_QUEUED.inc()
+        JOBS_QUEUED.labels(event.content_type, event.backend).inc()
     elif event.kind is EventKind.SEGMENT_DONE:
         SEGMENTS_DONE.inc()
     elif event.state.is_terminal:
-        JOBS_FINISHED.labels(event.state.value).inc()
+        JOBS_FINISHED.labels(event.state.value, event.content_type, event.backend).inc()
 
 
-class TimedBackend:
-    """A GeneratorBackend whose stage calls are timed into BACKEND_CALL_SECONDS; every
-    other attribute is the backend's own."""
+class PrometheusTelemetry:
+    """The core's Telemetry port on this process's metrics."""
 
-    def __init__(self, backend: GeneratorBackend) -> None:
-        self._backend = backend
-        self._name = getattr(backend, "name", type(backend).__name__)
+    def stage_finished(self, timing: StageTiming) -> None:
+        STAGE_SECONDS.labels(timing.stage, timing.outcome).observe(timing.seconds)
+        if timing.stage in BACKEND_STAGES:
+            BACKEND_CALLS.labels(timing.backend, timing.stage, timing.outcome).inc()
+            if timing.retries:
+                BACKEND_RETRIES.labels(timing.backend, timing.stage).inc(timing.retries)
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._backend, name)
-        if name not in _STAGES:
-            return attribute
+    def lease(self, outcome: str) -> None:
+        LEASE_RENEWALS.labels(outcome).inc()
 
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started, outcome = time.perf_counter(), "ok"
-            try:
-                return attribute(*args, **kwargs)
-            except Exception as error:
-                outcome = getattr(error, "code", type(error).__name__)
-                raise
-            finally:
-                BACKEND_CALL_SECONDS.labels(self._name, name, outcome).observe(
-                    time.perf_counter() - started
-                )
-
-        return timed
+    def running(self, change: int) -> None:
+        JOBS_RUNNING.inc(change)
 
 
 class GrpcMetrics(grpc.ServerInterceptor):  # type: ignore[misc]

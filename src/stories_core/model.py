@@ -20,6 +20,7 @@ from typing import Any
 from stories_core.errors import IllegalTransition
 from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
 from stories_core.states import JobState, SegmentState
+from stories_core.telemetry import current_traceparent
 
 # Fixed namespace so that ids derived from (job, index, kind) are the same on every retry.
 _ID_NAMESPACE = uuid.UUID("5d9a4e62-38a1-4c59-9c8e-4b1f3f6b6f10")
@@ -132,6 +133,9 @@ class Job:
     updated_at: datetime
     state: JobState = JobState.QUEUED
     trace_id: str = ""
+    trace_parent: str = ""
+    """The W3C `traceparent` of the span that created the job ("" when none was traced):
+    the parent of later work on it that has no nearer one (a swept or stolen job)."""
     request_id: str | None = None
     request_fingerprint: str | None = None
     webhook_url: str | None = None
@@ -281,6 +285,8 @@ class Job:
             progress=self.progress,
             occurred_at=now,
             trace_id=self.trace_id,
+            content_type=self.content_type,
+            backend=self.backend,
             segment_index=segment_index,
             segment_count=len(self.segments) or None,
             error_code=self.error_code,
@@ -401,11 +407,14 @@ class OutboxMessage:
 
 def outbox_messages(event: JobEvent) -> list[OutboxMessage]:
     """What a recorded event becomes in the outbox: the event itself (events topic); for
-    JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, keyed by job id)."""
+    JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, and the W3C
+    `traceparent` of the span that queued it when one did; keyed by job id)."""
     at = event.occurred_at
     messages = []
     if event.kind is EventKind.JOB_QUEUED:
         doorbell = {"job_id": event.job_id, "trace_id": event.trace_id}
+        if traceparent := current_traceparent():
+            doorbell["traceparent"] = traceparent
         messages.append(OutboxMessage(Topic.JOBS, event.job_id, doorbell, at))
     messages.append(OutboxMessage(Topic.EVENTS, event.job_id, event.to_dict(), at))
     return messages
@@ -427,6 +436,7 @@ def webhook_delivery(event: JobEvent, webhook_url: str | None) -> WebhookDeliver
         event=payload,
         created_at=event.occurred_at,
         next_attempt_at=event.occurred_at,
+        trace_parent=current_traceparent(),
     )
 
 
@@ -451,6 +461,8 @@ class WebhookDelivery:
     state: WebhookState = WebhookState.PENDING
     attempts: int = 0
     last_error: str | None = None
+    trace_parent: str = ""
+    """The W3C `traceparent` of the span that recorded the event: the delivery's parent."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from stories_core.model import (
     outbox_messages,
     webhook_delivery,
 )
+from stories_core.telemetry import StageTiming
 
 
 @runtime_checkable
@@ -337,6 +338,35 @@ class EventSink(Protocol):
     """Receives job events as they happen (progress bars, watch streams, the outbox)."""
 
     def emit(self, event: JobEvent) -> None: ...
+
+
+class Telemetry(Protocol):
+    """Where the figures of a job's work go (metrics); `NoTelemetry` drops them."""
+
+    def stage_finished(self, timing: StageTiming) -> None:
+        """A stage of a job is done (see `StageTiming`), well or not."""
+        ...
+
+    def lease(self, outcome: str) -> None:
+        """A lease renewal: `renewed`, or `lost` (another worker holds the job now)."""
+        ...
+
+    def running(self, change: int) -> None:
+        """This process runs `change` more jobs (+1 at a claim, -1 when the run ends)."""
+        ...
+
+
+class NoTelemetry:
+    """A Telemetry that keeps nothing: for processes without metrics, and tests."""
+
+    def stage_finished(self, timing: StageTiming) -> None:
+        """Dropped."""
+
+    def lease(self, outcome: str) -> None:
+        """Dropped."""
+
+    def running(self, change: int) -> None:
+        """Dropped."""
 
 
 class ChangeNotifier(Protocol):

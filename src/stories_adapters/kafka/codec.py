@@ -1,7 +1,8 @@
 """What goes on the wire: protobuf values (stories.v1), keys and headers.
 
 Every record carries its trace id and content type as headers, so a consumer, a DLQ
-reader or a person with kcat can tell what it is and follow the job across services.
+reader or a person with kcat can tell what it is and follow the job across services; a
+doorbell also carries the W3C `traceparent` of the span that published it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from stories_adapters.grpc.mapping import event_to_proto, timestamp
 from stories_core.events import JobEvent
 
 TRACE_ID_HEADER = "trace-id"
+TRACEPARENT_HEADER = "traceparent"
 CONTENT_TYPE_HEADER = "content-type"
 JOB_MESSAGE_TYPE = "application/x-protobuf; messageType=stories.v1.JobMessage"
 JOB_EVENT_TYPE = "application/x-protobuf; messageType=stories.v1.JobEvent"
@@ -41,13 +43,26 @@ class Record:
     headers: list[tuple[str, bytes]]
 
 
-def job_record(job_id: str, trace_id: str, enqueued_at: datetime) -> Record:
+def job_record(job_id: str, trace_id: str, enqueued_at: datetime, traceparent: str = "") -> Record:
     message = queue_pb2.JobMessage(
         job_id=job_id, trace_id=trace_id, enqueue_time=timestamp(enqueued_at)
     )
-    return Record(
-        job_id.encode(), message.SerializeToString(), _headers(trace_id, JOB_MESSAGE_TYPE)
-    )
+    headers = _headers(trace_id, JOB_MESSAGE_TYPE)
+    if traceparent:
+        headers.append((TRACEPARENT_HEADER, traceparent.encode()))
+    return Record(job_id.encode(), message.SerializeToString(), headers)
+
+
+def header(message: Any, name: str) -> str:
+    """A record's header as text ("" when absent or not ASCII); `message` is a polled
+    confluent_kafka Message."""
+    for key, value in message.headers() or ():
+        if key == name and value is not None:
+            try:
+                return bytes(value).decode("ascii")
+            except UnicodeDecodeError:
+                return ""
+    return ""
 
 
 def event_record(payload: dict[str, Any]) -> Record:

@@ -13,12 +13,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.kafka.codec import Record, event_record, job_record
 from stories_adapters.kafka.config import KafkaConfig
 from stories_core.errors import BrokerUnavailable
 from stories_core.model import OutboxMessage, Topic
+from stories_core.telemetry import job_context
+
+tracer = trace.get_tracer("stories.dispatcher")
 
 log = logging.getLogger(__name__)
 TOPICS_TIMEOUT_SECONDS = 10.0
@@ -106,7 +111,27 @@ class KafkaPublisher:
         self._topics = {Topic.JOBS: config.jobs_topic, Topic.EVENTS: config.events_topic}
 
     def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        self._producer.send_all((self._topics[m.topic], _record(m)) for m in messages)
+        """Each doorbell is a producer span of its job's trace (child of the span that
+        queued the job), whose `traceparent` the record carries to the worker."""
+        records, spans = [], []
+        for message in messages:
+            topic = self._topics[message.topic]
+            if message.topic is Topic.JOBS:
+                span = _publish_span(topic, message.payload)
+                spans.append(span)
+                records.append((topic, _record(message, _traceparent_of(span))))
+            else:
+                records.append((topic, _record(message)))
+        try:
+            self._producer.send_all(records)
+        except Exception as error:
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(StatusCode.ERROR, type(error).__name__)
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
 
 class KafkaJobQueue:
@@ -124,8 +149,28 @@ class KafkaJobQueue:
         self._producer.send_all([(self._topic, record)])
 
 
-def _record(message: OutboxMessage) -> Record:
+def _record(message: OutboxMessage, traceparent: str = "") -> Record:
     if message.topic is Topic.JOBS:
         payload = message.payload
-        return job_record(payload["job_id"], payload["trace_id"], message.created_at)
+        return job_record(payload["job_id"], payload["trace_id"], message.created_at, traceparent)
     return event_record(message.payload)
+
+
+def _publish_span(topic: str, doorbell: dict[str, str]) -> Span:
+    """OpenTelemetry's messaging conventions: `<destination> publish`, a PRODUCER span."""
+    parent = job_context(doorbell["trace_id"], doorbell.get("traceparent", ""))
+    attributes = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "publish",
+        "messaging.destination.name": topic,
+        "messaging.kafka.message.key": doorbell["job_id"],
+    }
+    return tracer.start_span(
+        f"{topic} publish", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    )
+
+
+def _traceparent_of(span: Span) -> str:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent", "")

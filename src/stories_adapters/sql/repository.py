@@ -58,8 +58,8 @@ log = logging.getLogger(__name__)
 
 _JOB_FIELDS = (
     "tenant", "state", "text", "content_type", "pictures", "audio_type", "backend", "trace_id",
-    "request_id", "request_fingerprint", "webhook_url", "language", "title", "markup",
-    "error_code", "error_message",
+    "trace_parent", "request_id", "request_fingerprint", "webhook_url", "language", "title",
+    "markup", "error_code", "error_message",
     "error_retryable", "attempt", "lease_owner", "lease_expires_at", "created_at", "updated_at",
 )  # fmt: skip
 _CHANGEABLE_JOB_FIELDS = (

@@ -65,6 +65,7 @@ jobs = Table(
     Column("audio_type", String(16), nullable=False),
     Column("backend", String(64), nullable=False),
     Column("trace_id", String(64), nullable=False),
+    Column("trace_parent", String(55), nullable=False, server_default=""),  # W3C traceparent
     Column("request_id", String(128)),
     Column("request_fingerprint", String(64)),
     Column("webhook_url", Text),
@@ -165,6 +166,7 @@ webhook_deliveries = Table(
     Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("last_error", Text),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("trace_parent", String(55), nullable=False, server_default=""),
     Index("ix_webhook_deliveries_state_next_attempt", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_job_id", "job_id"),
 )

@@ -97,6 +97,7 @@ def _delivery_row(delivery: WebhookDelivery) -> dict[str, Any]:
         "next_attempt_at": delivery.next_attempt_at,
         "last_error": delivery.last_error,
         "created_at": delivery.created_at,
+        "trace_parent": delivery.trace_parent,
     }
 
 
@@ -111,4 +112,5 @@ def _delivery_from(row: Row[Any]) -> WebhookDelivery:
         state=WebhookState(row.state),
         attempts=row.attempts,
         last_error=row.last_error,
+        trace_parent=row.trace_parent,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pluggy
@@ -95,16 +95,9 @@ def _refuse_duplicate(what: str, name: str, plugin: str, owners: dict[str, str])
 class PluginCatalog:
     """The Catalog port over a Registry: backends are built once, on first use."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        environ: Mapping[str, str],
-        wrap: Callable[[GeneratorBackend], GeneratorBackend] | None = None,
-    ) -> None:
-        """`wrap` is applied to each backend once it is built (the adapters time calls)."""
+    def __init__(self, registry: Registry, environ: Mapping[str, str]) -> None:
         self._registry = registry
         self._environ = environ
-        self._wrap = wrap or (lambda backend: backend)
         self._backends: dict[str, GeneratorBackend] = {}
         self._lock = threading.Lock()
 
@@ -126,7 +119,7 @@ class PluginCatalog:
                 factory = self._registry.backends.get(name)
                 if factory is None:
                     raise InvalidInput("backend", _unknown(name, self.backend_names()))
-                self._backends[name] = self._wrap(factory.create(self._environ))
+                self._backends[name] = factory.create(self._environ)
             return self._backends[name]
 
 

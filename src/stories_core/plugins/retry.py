@@ -16,6 +16,7 @@ from typing import TypeVar
 import tenacity
 
 from stories_core.errors import GenerationError
+from stories_core.telemetry import record_retry
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +97,4 @@ class RetryPolicy:
             failure,
             sleep,
         )
+        record_retry(state.attempt_number, str(failure), sleep)

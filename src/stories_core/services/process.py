@@ -16,17 +16,21 @@ connection, a refused connect). The outage is logged once each way
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hashlib
 import inspect
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import tenacity
+from opentelemetry.trace import SpanKind
 
 from stories_core import markup
 from stories_core.errors import (
@@ -53,10 +57,13 @@ from stories_core.ports import (
     Catalog,
     Clock,
     GeneratorBackend,
+    NoTelemetry,
+    Telemetry,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from stories_core.segmentation import enforce
+from stories_core.telemetry import StageTiming, counting_retries, job_context, tracer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,6 +93,7 @@ class ProcessJob:
         clock: Clock,
         settings: ProcessingSettings,
         owner: str,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._blobs = blobs
@@ -93,18 +101,21 @@ class ProcessJob:
         self._clock = clock
         self._settings = settings
         self._worker_id = owner
+        self._telemetry = telemetry or NoTelemetry()
         self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
         self._outages = {
             DatabaseUnavailable: OutageLog(DATABASE),
             StorageUnavailable: OutageLog(OBJECT_STORE),
         }
 
-    def __call__(self, job_id: str) -> Job | None:
+    def __call__(self, job_id: str, traceparent: str = "") -> Job | None:
         """Process the job; None when another worker holds it or it has already ended.
-        NotFound when there is no such job (nothing to run: its doorbell can be dropped)."""
-        return asyncio.run(self._run(job_id))
+        NotFound when there is no such job (nothing to run: its doorbell can be dropped).
+        `traceparent`: the W3C trace context of the message that asked for the run, the
+        parent of the run's span when it is in the job's trace (else the job's own)."""
+        return asyncio.run(self._run(job_id, traceparent))
 
-    async def _run(self, job_id: str) -> Job | None:
+    async def _run(self, job_id: str, traceparent: str) -> Job | None:
         # Each run claims under its own owner id, so two runs in one process (threads, or
         # a repeated message) are fenced from each other like runs in two processes.
         owner = f"{self._worker_id}/{uuid.uuid4().hex[:12]}"
@@ -114,10 +125,22 @@ class ProcessJob:
         if job is None:
             return None
         self._running[job_id] = owner
+        self._telemetry.running(+1)
+        parent = job_context(job.trace_id, traceparent, job.trace_parent)
+        attributes = {
+            "stories.job_id": job.id,
+            "stories.attempt": job.attempt,
+            "stories.content_type": job.content_type,
+            "stories.backend": job.backend,
+        }
         try:
-            return await self._run_claimed(job)
+            with tracer.start_as_current_span(
+                "process job", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+            ):
+                return await self._run_claimed(job)
         finally:
             self._running.pop(job_id, None)
+            self._telemetry.running(-1)
 
     async def _run_claimed(self, job: Job) -> Job | None:
         # Each segment runs its audio and image chains side by side, so twice the threads.
@@ -129,6 +152,7 @@ class ProcessJob:
                 await self._generate(job, run)
             except LeaseLost:
                 log.warning("lease on job %s lost; leaving it to its new owner", job.id)
+                self._telemetry.lease("lost")
                 return None
             except DatabaseUnavailable:
                 # Its failure could not be recorded either: the lease expires and the
@@ -165,6 +189,7 @@ class ProcessJob:
                     uow.commit()
                 job.extend_lease(until)
                 self._outages[DatabaseUnavailable].succeeded()
+                self._telemetry.lease("renewed")
                 pause = beat
             except LeaseLost:
                 self._outages[DatabaseUnavailable].succeeded()  # the database answered
@@ -219,7 +244,10 @@ class ProcessJob:
                 if failed.is_set():
                     return  # a sibling failed: start nothing new, let running ones finish
                 try:
-                    await self._generate_segment(job, segment, backend, style, run)
+                    with tracer.start_as_current_span(
+                        "generate segment", attributes={"stories.segment_index": segment.index}
+                    ):
+                        await self._generate_segment(job, segment, backend, style, run)
                 except Exception:
                     failed.set()
                     raise
@@ -233,7 +261,9 @@ class ProcessJob:
     async def _plan_segments(
         self, job: Job, backend: GeneratorBackend, style: ContentStyle, run: _Runner
     ) -> None:
-        spans = await run(backend.segment, job.text, job.pictures, style, job.language)
+        spans = await run(
+            self._call, job, "segment", backend.segment, job.text, job.pictures, style, job.language
+        )
         checked = enforce(job.text, spans, job.pictures, job.language)
         segments = [
             Segment(
@@ -273,18 +303,20 @@ class ProcessJob:
         )
 
         async def audio_chain() -> Asset | None:
-            narration = await run(backend.narrate, brief, job.audio_type, style)
+            narration = await run(
+                self._call, job, "narrate", backend.narrate, brief, job.audio_type, style
+            )
             if job.audio_type is AudioType.NONE or narration.is_empty:
                 return None
             narration = replace(narration, language=job.language)
-            media = await run(backend.speak, narration, style)
+            media = await run(self._call, job, "speak", backend.speak, narration, style)
             return await self._store(
                 job, segment, AssetKind.AUDIO, media, run, narration=narration.text
             )
 
         async def image_chain() -> Asset:
-            prompt = await run(backend.image_prompt, brief, style)
-            media = await run(backend.draw, prompt, brief, style)
+            prompt = await run(self._call, job, "image_prompt", backend.image_prompt, brief, style)
+            media = await run(self._call, job, "draw", backend.draw, prompt, brief, style)
             return await self._store(job, segment, AssetKind.IMAGE, media, run, prompt=prompt)
 
         chains = [image_chain()]
@@ -315,11 +347,12 @@ class ProcessJob:
         digest = hashlib.sha256(media.data).hexdigest()
         filename = f"{kind.value}-{digest[:16]}.{media.extension}"
         key = blob_key(job.tenant, job.id, segment.index, filename)
-        await self._patiently(
-            f"storing the {kind.value} of segment {segment.index}",
-            lambda: run(self._blobs.put, key, media.data, media.content_type),
-            StorageUnavailable,
-        )
+        with self._stage(job, "store", {"stories.asset_kind": kind.value}):
+            await self._patiently(
+                f"storing the {kind.value} of segment {segment.index}",
+                lambda: run(self._blobs.put, key, media.data, media.content_type),
+                StorageUnavailable,
+            )
         return Asset(
             id=Asset.id_for(segment.id, kind),
             job_id=job.id,
@@ -341,8 +374,11 @@ class ProcessJob:
         job.extend_lease(until)
 
     async def _finish(self, job: Job) -> None:
+        with self._stage(job, "render"):
+            document = markup.render(markup.document_for(job))
+
         def record(uow: UnitOfWork) -> None:
-            job.succeed(markup.render(markup.document_for(job)), self._clock.now())
+            job.succeed(document, self._clock.now())
             uow.jobs.update(job)
 
         await self._write(job, "recording the finished job", record)
@@ -359,6 +395,7 @@ class ProcessJob:
         try:
             await self._write(job, "recording the failed job", record)
         except LeaseLost:
+            self._telemetry.lease("lost")
             return None
         return job
 
@@ -380,6 +417,33 @@ class ProcessJob:
                 raise
 
         await self._patiently(step, attempt, DatabaseUnavailable)
+
+    def _call(self, job: Job, stage: str, function: Callable[..., T], *args: Any) -> T:
+        """A backend call, on a thread of the job's pool, as a stage."""
+        with self._stage(job, stage, {"stories.backend": job.backend}):
+            return function(*args)
+
+    @contextlib.contextmanager
+    def _stage(
+        self, job: Job, stage: str, attributes: dict[str, str] | None = None
+    ) -> Iterator[None]:
+        """A stage of the job: a span (its error recorded), and its timing to telemetry."""
+        started, outcome = time.perf_counter(), "ok"
+        with (
+            tracer.start_as_current_span(stage, attributes=attributes),
+            counting_retries() as tries,
+        ):
+            try:
+                yield
+            except Exception as error:
+                outcome = getattr(error, "code", None) or type(error).__name__
+                raise
+            finally:
+                seconds = time.perf_counter() - started
+                timing = StageTiming(
+                    stage, seconds, outcome, job.backend, job.content_type, tries.count
+                )
+                self._telemetry.stage_finished(timing)
 
     async def _patiently(
         self,
@@ -430,4 +494,7 @@ class _Runner:
         self._pool = pool
 
     async def __call__(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        # In the caller's context, so the call's spans are children of the caller's.
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, context.run, function, *args)

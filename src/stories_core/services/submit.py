@@ -18,6 +18,7 @@ from stories_core.errors import (
 from stories_core.model import AudioType, Job, new_id
 from stories_core.ports import Catalog, Clock, LanguageDetector, UnitOfWorkFactory, speaks
 from stories_core.services.access import QuotaPolicy, charge_quota
+from stories_core.telemetry import current_trace_id, current_traceparent
 from stories_core.text import clean, language_tag, story_title
 
 
@@ -173,7 +174,9 @@ class SubmitJob:
     def __call__(
         self, request: JobRequest, *, trace_id: str | None = None, api_key_id: str | None = None
     ) -> Job:
-        """Validate, charge the key's quota and record the job, all or nothing."""
+        """Validate, charge the key's quota and record the job, all or nothing. The job's
+        trace id is `trace_id` when given (a caller's `x-trace-id`), else the current
+        trace's, else a new one (32 hex digits either way)."""
         try:
             return self._submit(request, trace_id, api_key_id)
         except AlreadyExists:
@@ -204,7 +207,8 @@ class SubmitJob:
                 pictures=request.pictures,
                 audio_type=checked.audio_type,
                 backend=request.backend,
-                trace_id=trace_id or new_id().replace("-", ""),
+                trace_id=trace_id or current_trace_id() or new_id().replace("-", ""),
+                trace_parent=current_traceparent(),
                 request_id=request.request_id,
                 request_fingerprint=fingerprint,
                 webhook_url=request.webhook_url,

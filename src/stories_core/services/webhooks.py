@@ -8,6 +8,9 @@ delivery is claimed, before the POST, so it grows with every POST even across a 
 The body is signed with HMAC-SHA256 over `timestamp + "." + body`, in the header
 `Stories-Signature: t=<unix seconds>,v1=<hex digest>`; the timestamp lets a receiver
 refuse replays of an old request, and several `v1=` values may appear while secrets rotate.
+
+Each POST is a span of the job's trace and carries its W3C `traceparent`, so a receiver
+that traces can continue the trace.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from opentelemetry import propagate
+from opentelemetry.trace import Span, SpanKind, StatusCode
+
 from stories_core.errors import WebhookRefused
 from stories_core.model import (
     WebhookAttempt,
@@ -27,6 +33,7 @@ from stories_core.model import (
     WebhookState,
 )
 from stories_core.ports import Clock, UnitOfWorkFactory, WebhookSender
+from stories_core.telemetry import job_context, tracer
 
 SIGNATURE_HEADER = "Stories-Signature"
 ID_HEADER = "Stories-Webhook-Id"
@@ -144,6 +151,15 @@ class DeliverWebhooks:
         return None
 
     def _attempt(self, delivery: WebhookDelivery) -> None:
+        """One POST, a span of the job's trace (its `traceparent` goes with the request)."""
+        parent = job_context(delivery.event.get("trace_id", ""), delivery.trace_parent)
+        attributes = {"http.request.method": "POST", "stories.job_id": delivery.job_id}
+        with tracer.start_as_current_span(
+            "webhook POST", context=parent, kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            self._post(delivery, span)
+
+    def _post(self, delivery: WebhookDelivery, span: Span) -> None:
         body = body_of(delivery)
         started = self._clock.now()
         number = delivery.attempts  # counted by the claim
@@ -155,6 +171,7 @@ class DeliverWebhooks:
             TRACE_HEADER: delivery.event.get("trace_id", ""),
             SIGNATURE_HEADER: sign(self._policy.secret, int(started.timestamp()), body),
         }
+        propagate.inject(headers)
         status: int | None = None
         error: str | None = None
         retry = False
@@ -169,6 +186,11 @@ class DeliverWebhooks:
             error = None if accepted else f"HTTP {status}"
             retry = status >= 500 or status in RETRYABLE_STATUSES
         finished = self._clock.now()
+        span.set_attribute("stories.webhook_attempt", number)
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        if error is not None:
+            span.set_status(StatusCode.ERROR, error)
         self._record(delivery, number, started, finished, status, error, retry)
 
     def _record(

@@ -24,7 +24,12 @@ from typing import cast
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from stories_adapters.kafka.client_log import ClientLog
-from stories_adapters.kafka.codec import UndecodableMessage, decode_job_message
+from stories_adapters.kafka.codec import (
+    TRACEPARENT_HEADER,
+    UndecodableMessage,
+    decode_job_message,
+    header,
+)
 from stories_adapters.kafka.config import KafkaConfig
 from stories_adapters.kafka.consumer.offsets import OffsetTracker
 from stories_adapters.kafka.consumer.run_jobs import Finished, ProcessesJobs, RunJobs, Task
@@ -123,7 +128,8 @@ class JobConsumer:
             self._dead_letters.send(message, error, "decode")
             self._store(consumer, message)
             return
-        self._jobs.submit(Task(doorbell.job_id, doorbell.trace_id, message))
+        traceparent = header(message, TRACEPARENT_HEADER)
+        self._jobs.submit(Task(doorbell.job_id, doorbell.trace_id, message, traceparent))
 
     def _steal_while_idle(self) -> None:
         """Run jobs that waited too long on other members' partitions (or whose doorbells

@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 class ProcessesJobs(Protocol):
     """What the worker runs (`stories_core.services.process.ProcessJob`)."""
 
-    def __call__(self, job_id: str) -> Job | None:
+    def __call__(self, job_id: str, traceparent: str = "") -> Job | None:
         """Run the job under a lease; None when another worker holds it or it has ended,
-        NotFound when there is no such job."""
+        NotFound when there is no such job. `traceparent`: the doorbell's W3C trace context."""
         ...
 
     def release(self, job_id: str) -> bool:
@@ -50,6 +50,8 @@ class Task:
     job_id: str
     trace_id: str
     message: Message | None = None
+    traceparent: str = ""
+    """The doorbell's W3C `traceparent` header ("" when it had none, or stolen)."""
 
 
 class Finished(NamedTuple):
@@ -149,7 +151,7 @@ class RunJobs:
         how = "stolen (its doorbell is elsewhere)" if stolen else "doorbell received"
         log.info("job %s: %s", task.job_id, how, extra={"trace_id": task.trace_id})
         try:
-            job = self._process_job(task.job_id)
+            job = self._process_job(task.job_id, task.traceparent)
         except NotFound:
             log.warning("job %s: no such job (its doorbell is dropped)", task.job_id)
             return

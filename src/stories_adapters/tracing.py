@@ -1,0 +1,133 @@
+"""Traces (OpenTelemetry SDK): exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT`
+(or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, not made at all otherwise.
+
+The exporter, its batching and the sampler read the standard `OTEL_*` variables
+(https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+`OTEL_SERVICE_NAME` overrides the process's own name (`stories-serve`, `stories-worker`,
+`stories-dispatcher`, `stories-make`), `OTEL_TRACES_SAMPLER` picks the sampler.
+
+Without an exporter the core's spans cost next to nothing (the API's no-op tracer) and a
+job's trace id still reaches every log line of its work: `TraceContextFilter` reads it
+from the current span context, which the core sets from the job's trace even then.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, StatusCode
+
+from stories_core.telemetry import job_context
+
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+tracer = trace.get_tracer("stories.api")
+
+
+def configure_tracing(service: str) -> bool:
+    """Install the SDK with an OTLP exporter when an endpoint is set; whether it did.
+    Once per process (later calls change nothing). Spans still queued are sent at exit."""
+    if not any(os.environ.get(name) for name in ENDPOINT_VARIABLES):
+        return False
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return True
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds `trace_id` and `span_id` (hex) to every record made inside a span, so each log
+    line of a job's work names its trace; a record that already has them keeps its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid and not hasattr(record, "trace_id"):
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
+        return True
+
+
+class GrpcTracing(grpc.ServerInterceptor):  # type: ignore[misc]
+    """A server span for every call, named by its full method, whose parent is the
+    caller's W3C `traceparent` metadata; or, without one, a trace of the caller's
+    `x-trace-id` when it is a W3C trace id (32 hex digits), so the job it creates keeps
+    that id. Streaming calls get a span for the whole stream."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        name = details.method.lstrip("/")
+        parent = _parent(details.invocation_metadata or ())
+        service, _, method = name.rpartition("/")
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+
+        def span() -> Any:
+            return tracer.start_as_current_span(
+                name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+            )
+
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                with span() as current:
+                    try:
+                        return inner(request, context)
+                    finally:
+                        _set_code(current, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                with span() as current:
+                    try:
+                        yield from inner_stream(request, context)
+                    finally:
+                        _set_code(current, context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _parent(metadata: Any) -> Context | None:
+    values = {key: value for key, value in metadata if isinstance(value, str)}
+    if "traceparent" in values:
+        return propagate.extract(values)
+    trace_id = values.get("x-trace-id", "")
+    context = job_context(trace_id)
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def _set_code(span: trace.Span, context: grpc.ServicerContext) -> None:
+    code = context.code() or grpc.StatusCode.OK
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if code is not grpc.StatusCode.OK:
+        span.set_status(StatusCode.ERROR, code.name)
