@@ -10,10 +10,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from stories_adapters import metrics
-from stories_core.errors import GenerationError
 from stories_core.events import EventKind, JobEvent
 from stories_core.states import JobState
-from tests.fakes import ScriptedBackend
+from stories_core.telemetry import StageTiming
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,13 +22,23 @@ def sample(name: str, **labels: str) -> float:
 
 
 def event(kind: EventKind, state: JobState) -> JobEvent:
-    return JobEvent(kind=kind, job_id="j", tenant="t", state=state, progress=0.0, occurred_at=NOW)
+    return JobEvent(
+        kind=kind,
+        job_id="j",
+        tenant="t",
+        state=state,
+        progress=0.0,
+        occurred_at=NOW,
+        content_type="educational",
+        backend="local",
+    )
 
 
 def test_job_events_count_jobs_queued_finished_and_segments_done() -> None:
+    labels = {"style": "educational", "backend": "local"}
     before = (
-        sample("stories_jobs_queued_total"),
-        sample("stories_jobs_finished_total", state="failed"),
+        sample("stories_jobs_queued_total", **labels),
+        sample("stories_jobs_finished_total", state="failed", **labels),
         sample("stories_segments_done_total"),
     )
     metrics.count_job_event(event(EventKind.JOB_QUEUED, JobState.QUEUED))
@@ -37,32 +46,54 @@ def test_job_events_count_jobs_queued_finished_and_segments_done() -> None:
     metrics.count_job_event(event(EventKind.SEGMENT_DONE, JobState.RUNNING))
     metrics.count_job_event(event(EventKind.JOB_FAILED, JobState.FAILED))
     after = (
-        sample("stories_jobs_queued_total"),
-        sample("stories_jobs_finished_total", state="failed"),
+        sample("stories_jobs_queued_total", **labels),
+        sample("stories_jobs_finished_total", state="failed", **labels),
         sample("stories_segments_done_total"),
     )
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
 
 
-def test_backend_calls_are_timed_by_stage_and_outcome() -> None:
-    backend = metrics.TimedBackend(ScriptedBackend(fail_on_index=1))
-    ok = {"backend": "scripted", "stage": "segment", "outcome": "ok"}
-    before = sample("stories_backend_call_seconds_count", **ok)
-    backend.segment("One.\n\nTwo.", 2, None, "en")
-    assert sample("stories_backend_call_seconds_count", **ok) == before + 1
-    assert backend.name == "scripted", "anything else is the backend's own"
+def test_stage_timings_become_stage_durations_backend_calls_and_retries() -> None:
+    telemetry = metrics.PrometheusTelemetry()
+    drawn = {"stage": "draw", "outcome": "BACKEND_UNAVAILABLE"}
+    call = {"backend": "gemini", "kind": "draw", "outcome": "BACKEND_UNAVAILABLE"}
+    before = (
+        sample("stories_stage_seconds_count", **drawn),
+        sample("stories_stage_seconds_sum", **drawn),
+        sample("stories_backend_calls_total", **call),
+        sample("stories_backend_retries_total", backend="gemini", kind="draw"),
+        sample("stories_stage_seconds_count", stage="store", outcome="ok"),
+    )
+    telemetry.stage_finished(
+        StageTiming("draw", 2.5, "BACKEND_UNAVAILABLE", "gemini", "fictional", retries=3)
+    )
+    telemetry.stage_finished(StageTiming("store", 0.01, "ok", "gemini", "fictional"))
+    after = (
+        sample("stories_stage_seconds_count", **drawn),
+        sample("stories_stage_seconds_sum", **drawn),
+        sample("stories_backend_calls_total", **call),
+        sample("stories_backend_retries_total", backend="gemini", kind="draw"),
+        sample("stories_stage_seconds_count", stage="store", outcome="ok"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 2.5, 1, 3, 1]
+    stored = {"backend": "gemini", "kind": "store", "outcome": "ok"}
+    assert REGISTRY.get_sample_value("stories_backend_calls_total", stored) is None, (
+        "storing is no backend call"
+    )
 
-    failed = {"backend": "scripted", "stage": "draw", "outcome": "BACKEND_UNAVAILABLE"}
-    before = sample("stories_backend_call_seconds_count", **failed)
-    with pytest.raises(GenerationError):
-        backend.draw("a prompt", brief(index=1), None)
-    assert sample("stories_backend_call_seconds_count", **failed) == before + 1
 
-
-def brief(index: int):
-    from stories_core.generation import SegmentBrief
-
-    return SegmentBrief(index=index, count=2, title="T", text="Two.", story_title="S")
+def test_leases_and_running_jobs_are_counted() -> None:
+    telemetry = metrics.PrometheusTelemetry()
+    renewed, lost = (sample("stories_lease_renewals_total", outcome=o) for o in ("renewed", "lost"))
+    running = sample("stories_jobs_running")
+    telemetry.running(+1)
+    assert sample("stories_jobs_running") == running + 1
+    telemetry.lease("renewed")
+    telemetry.lease("lost")
+    telemetry.running(-1)
+    assert sample("stories_jobs_running") == running
+    assert sample("stories_lease_renewals_total", outcome="renewed") == renewed + 1
+    assert sample("stories_lease_renewals_total", outcome="lost") == lost + 1
 
 
 def test_librdkafka_statistics_give_the_lag_of_each_assigned_partition() -> None:
@@ -100,7 +131,7 @@ def test_the_probe_server_answers_health_readiness_and_metrics() -> None:
         assert json.loads(refused.value.read())["unavailable"] == ["broker"]
         text = urllib.request.urlopen(f"{base}/metrics").read().decode()
         names = {family.name for family in text_string_to_metric_families(text)}
-        assert {"stories_jobs_queued", "stories_backend_call_seconds"} <= names
+        assert {"stories_jobs_queued", "stories_stage_seconds", "stories_jobs_running"} <= names
     finally:
         server.shutdown()
         server.server_close()
