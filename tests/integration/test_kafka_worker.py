@@ -205,7 +205,7 @@ class Failing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def __call__(self, job_id: str) -> None:
+    def __call__(self, job_id: str, traceparent: str = "") -> None:
         raise self.error
 
     def release(self, job_id: str) -> bool:

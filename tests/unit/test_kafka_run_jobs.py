@@ -43,7 +43,7 @@ class GatedJobs:
         for gate in gates:
             gate.set()
 
-    def __call__(self, job_id: str) -> None:
+    def __call__(self, job_id: str, traceparent: str = "") -> None:
         self.started.put(job_id)
         if not self.gate(job_id).wait(PATIENCE):
             raise TimeoutError(f"{job_id} was never let through")

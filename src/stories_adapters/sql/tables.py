@@ -65,7 +65,8 @@ jobs = Table(
     Column("audio_type", String(16), nullable=False),
     Column("backend", String(64), nullable=False),
     Column("trace_id", String(64), nullable=False),
-    Column("trace_parent", String(55), nullable=False, server_default=""),  # W3C traceparent
+    # The W3C traceparent of the span that created the job ("" when none was traced)
+    Column("trace_parent", String(55), nullable=False, server_default=text("''")),
     Column("request_id", String(128)),
     Column("request_fingerprint", String(64)),
     Column("webhook_url", Text),
@@ -166,7 +167,7 @@ webhook_deliveries = Table(
     Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("last_error", Text),
     Column("created_at", UtcDateTime(), nullable=False),
-    Column("trace_parent", String(55), nullable=False, server_default=""),
+    Column("trace_parent", String(55), nullable=False, server_default=text("''")),
     Index("ix_webhook_deliveries_state_next_attempt", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_job_id", "job_id"),
 )

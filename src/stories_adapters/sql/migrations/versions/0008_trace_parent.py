@@ -20,7 +20,12 @@ def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table, recreate="never") as batch:
             batch.add_column(
-                sa.Column("trace_parent", sa.String(length=55), nullable=False, server_default="")
+                sa.Column(
+                    "trace_parent",
+                    sa.String(length=55),
+                    nullable=False,
+                    server_default=sa.text("''"),
+                )
             )
 
 
