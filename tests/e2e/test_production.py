@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from stories.v1 import events_pb2
 from stories_core.model import AssetKind, Job, JobState, SegmentState
 from stories_core.services.submit import JobRequest
 from stories_core.services.webhooks import SIGNATURE_HEADER, verify
+from stories_core.telemetry import tracer
 from tests.e2e.conftest import EXAMPLES
 from tests.e2e.stack import (
     WEBHOOK_SECRET,
@@ -29,6 +31,7 @@ from tests.e2e.stack import (
     stack,
     webhook_receiver,
 )
+from tests.otlp import OtlpReceiver, Span, from_sdk, local_spans
 from tests.services import free_port
 
 __all__ = ["sleepy_site", "stack", "webhook_receiver"]  # fixtures
@@ -81,16 +84,52 @@ def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     return samples
 
 
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+def wait_until_ready(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def names(spans: list[Span]) -> set[str]:
+    return {span.name for span in spans}
+
+
 def test_a_job_runs_through_the_worker_and_dispatcher_processes(
-    stack: ProductionStack, webhook_receiver: WebhookReceiver
+    stack: ProductionStack, webhook_receiver: WebhookReceiver, otlp_receiver: OtlpReceiver
 ) -> None:
     ports = {"worker": free_port(), "dispatcher": free_port()}
     for name, port in ports.items():
-        stack.start(name, name, STORIES_METRICS_PORT=str(port), STORIES_METRICS_HOST="127.0.0.1")
+        stack.start(
+            name,
+            name,
+            STORIES_METRICS_PORT=str(port),
+            STORIES_METRICS_HOST="127.0.0.1",
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
+            OTEL_BSP_SCHEDULE_DELAY="200",  # ms: spans reach the receiver soon
+            # The doorbell, not stealing, runs the job: its trace goes through Kafka.
+            STORIES_WORKER_STEAL_AFTER_SECONDS="0",
+        )
+    for port in ports.values():
+        wait_until_ready(port)
     text = (EXAMPLES / "solar-system.txt").read_text()[:1200]
-    job = stack.application.use_cases.submit_job()(
-        JobRequest(text, "educational", 2, backend="local", webhook_url=webhook_receiver.url)
-    )
+    local = local_spans()
+    with tracer.start_as_current_span("CreateJob"):  # the test process plays the API
+        job = stack.application.use_cases.submit_job()(
+            JobRequest(text, "educational", 2, backend="local", webhook_url=webhook_receiver.url)
+        )
     done = stack.wait_for_job(job.id, succeeded)
 
     blobs = stack.application.storage.blobs()
@@ -108,6 +147,28 @@ def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     payload = json.loads(webhook.body)
     assert payload["type"] == "job.succeeded"
     assert payload["data"]["job_id"] == job.id and payload["data"]["trace_id"] == job.trace_id
+    assert (webhook.header("traceparent") or "").split("-")[1] == job.trace_id
+
+    [created] = [from_sdk(s) for s in local.get_finished_spans()]
+    spans = otlp_receiver.wait_for(lambda spans: {"webhook POST", "render"} <= names(spans))
+    assert {s.trace_id for s in spans} == {job.trace_id}, "one trace, across three processes"
+    by_id = {s.span_id: s for s in [created, *spans]}
+
+    def parent(span: Span) -> tuple[str, str]:
+        return by_id[span.parent_id].service, by_id[span.parent_id].name
+
+    named = {s.name: s for s in spans}
+    jobs_topic = stack.kafka_config().jobs_topic
+    publish = named[f"{jobs_topic} publish"]
+    assert (publish.service, parent(publish)) == ("stories-dispatcher", ("tests", "CreateJob"))
+    run = named["process job"]
+    assert (run.service, parent(run)) == ("stories-worker", ("stories-dispatcher", publish.name))
+    for stage in ("segment", "generate segment", "render"):
+        assert parent(named[stage]) == ("stories-worker", "process job"), stage
+    for stage in ("narrate", "speak", "image_prompt", "draw", "store"):
+        assert parent(named[stage]) == ("stories-worker", "generate segment"), stage
+    post = named["webhook POST"]
+    assert (post.service, parent(post)) == ("stories-dispatcher", ("stories-worker", "process job"))
 
     kinds = event_kinds(stack, job.id)
     assert kinds[0] == events_pb2.JOB_EVENT_KIND_QUEUED
@@ -115,10 +176,14 @@ def test_a_job_runs_through_the_worker_and_dispatcher_processes(
     assert kinds.count(events_pb2.JOB_EVENT_KIND_SEGMENT_DONE) == 2
 
     worker, dispatcher = (scrape(ports[name]) for name in ("worker", "dispatcher"))
-    assert worker["stories_jobs_finished_total"] == {(("state", "succeeded"),): 1.0}
+    finished = (("backend", "local"), ("state", "succeeded"), ("style", "educational"))
+    assert worker["stories_jobs_finished_total"] == {finished: 1.0}
     assert worker["stories_segments_done_total"] == {(): 2.0}
-    drawn = worker["stories_backend_call_seconds_count"]
-    assert drawn[(("backend", "local"), ("outcome", "ok"), ("stage", "draw"))] == 2.0
+    assert worker["stories_stage_seconds_count"][(("outcome", "ok"), ("stage", "draw"))] == 2.0
+    assert worker["stories_stage_seconds_count"][(("outcome", "ok"), ("stage", "render"))] == 1.0
+    calls = worker["stories_backend_calls_total"]
+    assert calls[(("backend", "local"), ("kind", "narrate"), ("outcome", "ok"))] == 2.0
+    assert worker["stories_jobs_running"] == {(): 0.0}
     deadline = time.monotonic() + 15  # librdkafka reports lag every 5 s
     while "stories_kafka_consumer_lag_messages" not in worker and time.monotonic() < deadline:
         time.sleep(0.5)
