@@ -6,6 +6,10 @@ Prints requests per second and p50/p99 latency for:
     CreateJob, on `stories serve` (SQLite, the API alone).
 The calls alternate over several rounds; each ratio is to the bare server's rate in the
 same round. Targets: GetJob >= 1/2 of the bare rate; CreateJob >= 1/4.
+
+Then the cost of metrics and tracing: the same GetJob and CreateJob on a second API
+process with both on (STORIES_METRICS_PORT, and every span exported over OTLP/gRPC to a
+receiver in this process), side by side with the first. Target: within 3% either way.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from pathlib import Path
 import grpc
 
 from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' OTLP receiver
+from tests.otlp import OtlpReceiver
 
 EMPTY_METHOD = "/bench.Bare/Empty"
 
@@ -126,11 +133,25 @@ def main() -> None:
         bare_process = subprocess.Popen(
             [sys.executable, __file__, "--serve-bare", str(home / "bare.port")]
         )
+        receiver = OtlpReceiver()
+        port_on = free_port()
+        server_on = subprocess.Popen(
+            [*stories, "serve", "--port", str(port_on)],
+            env={
+                **env,
+                "STORIES_EMBEDDED_WORKERS": "0",
+                "STORIES_METRICS_PORT": str(free_port()),
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            },
+        )
+        channel_on = grpc.insecure_channel(f"127.0.0.1:{port_on}")
+        stub_on = stories_pb2_grpc.StoryServiceStub(channel_on)
         try:
             bare_port = wait_for_port(home / "bare.port", bare_process)
             bare_channel = grpc.insecure_channel(f"127.0.0.1:{bare_port}")
             empty = bare_channel.unary_unary(EMPTY_METHOD)
             grpc.channel_ready_future(channel).result(timeout=30)
+            grpc.channel_ready_future(channel_on).result(timeout=30)
             finished = stories_pb2.GetJobRequest(job_id=job.id)
             assert len(stub.GetJob(finished, metadata=metadata).job.segments) == 3
             queued = stories_pb2.GetJobRequest(
@@ -141,6 +162,8 @@ def main() -> None:
                 "GetJob (finished, FULL)": lambda: stub.GetJob(finished, metadata=metadata),
                 "GetJob (queued, database)": lambda: stub.GetJob(queued, metadata=metadata),
                 "CreateJob": lambda: stub.CreateJob(create, metadata=metadata),
+                "GetJob (queued) +telemetry": lambda: stub_on.GetJob(queued, metadata=metadata),
+                "CreateJob +telemetry": lambda: stub_on.CreateJob(create, metadata=metadata),
             }
             # Rounds alternate the calls, so a drift in the machine's speed (other load,
             # CPU frequency) shows in every call alike rather than in one.
@@ -150,10 +173,13 @@ def main() -> None:
             ]
             bare_channel.close()
             channel.close()
+            channel_on.close()
         finally:
-            for process in (server, bare_process):
+            for process in (server, bare_process, server_on):
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
+            spans = len(receiver.spans())
+            receiver.close()
 
     print(
         f"{'call':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}{'vs bare':>9}"
@@ -175,6 +201,19 @@ def main() -> None:
     print(" one is read from the database on every call)")
     print("(stories serve with STORIES_EMBEDDED_WORKERS=0: the API alone, as API pods run;")
     print(" generation happens in worker processes)")
+    print("\n== metrics and tracing cost: the API with both on, beside the API with both off")
+    print(f"{'call':<28}{'off req/s':>10}{'on req/s':>10}{'on/off':>8}{'(min-max)':>13}")
+    for name, off in (("GetJob (queued)", "GetJob (queued, database)"), ("CreateJob", "CreateJob")):
+        on = f"{name} +telemetry"
+        ratios = sorted(len(one[on]) / len(one[off]) for one in rounds)
+        rate = {
+            k: statistics.median(len(one[k]) / args.seconds for one in rounds) for k in (on, off)
+        }
+        print(
+            f"{name:<28}{rate[off]:>10.0f}{rate[on]:>10.0f}{statistics.median(ratios):>8.3f}"
+            f"   {ratios[0]:.3f}-{ratios[-1]:.3f}"
+        )
+    print(f"target: on/off 0.97-1.03 ({spans} spans received over OTLP)")
 
 
 if __name__ == "__main__":

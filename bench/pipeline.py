@@ -6,6 +6,10 @@
 2. The `local` backend on the example texts: seconds per segment, time per stage, and
    the pipeline's own overhead: wall time during which no backend call was running.
    Target: under 10%.
+3. The cost of metrics and tracing: seconds per segment of the `local` backend with both
+   off, and with both on (PrometheusTelemetry and the OpenTelemetry SDK exporting every
+   span over OTLP/gRPC to a receiver in this process), each in fresh processes, rounds
+   alternating. Target: within 3% either way.
 
 Runs on the embedded adapters (SQLite file, local blob folder), as `stories make` does.
 """
@@ -14,6 +18,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -184,12 +192,86 @@ def local_benchmark(home: Path) -> None:
         print(f"  {stage:<14}{seconds:>8.3f} s")
 
 
+COST_JOBS = 6
+
+
+def cost_child() -> None:
+    """One process's seconds per segment over COST_JOBS jobs (after a warm-up job), with
+    metrics and tracing on when the parent set their variables, as a worker would have."""
+    from stories_adapters import metrics
+    from stories_adapters.tracing import configure_tracing
+    from stories_core.services.submit import JobRequest
+    from stories_core.telemetry import tracer
+
+    settings = Settings()
+    configure_tracing("stories-bench")
+    app = build_application(settings)
+    if settings.metrics.port is not None:
+        app.core.events().subscribe(metrics.count_job_event)
+        metrics.serve_metrics("127.0.0.1", settings.metrics.port, dict)
+    text = (EXAMPLES / "solar-system.txt").read_text()
+    seconds = segments = 0.0
+    for round_ in range(COST_JOBS + 1):
+        with tracer.start_as_current_span("CreateJob"):
+            job = app.use_cases.submit_job()(JobRequest(text, "educational", 4, backend="local"))
+        started = time.perf_counter()
+        app.use_cases.process_job()(job.id, job.trace_parent)
+        if round_:  # the first pays for what a process loads once
+            seconds += time.perf_counter() - started
+            segments += len(app.use_cases.queries().get(job.id).segments)
+    print(seconds / segments)
+
+
+def telemetry_cost(home: Path, rounds: int) -> None:
+    sys.path.insert(0, str(EXAMPLES.parent))  # the test suite's OTLP receiver
+    from tests.otlp import OtlpReceiver
+    from tests.services import free_port
+
+    receiver = OtlpReceiver()
+    figures: dict[str, list[float]] = {"off": [], "on": []}
+    try:
+        for round_ in range(rounds):
+            for mode in ("off", "on"):
+                env = {
+                    k: v for k, v in os.environ.items()
+                    if not k.startswith(("STORIES_", "OTEL_"))
+                } | {"STORIES_HOME": str(home / f"cost-{mode}-{round_}")}  # fmt: skip
+                if mode == "on":
+                    env["STORIES_METRICS_PORT"] = str(free_port())
+                    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+                child = subprocess.run(
+                    [sys.executable, __file__, "--cost-child"],
+                    env=env, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                figures[mode].append(float(child.stdout.split()[-1]))
+        spans = len(receiver.spans())
+    finally:
+        receiver.close()
+    off, on = (statistics.median(figures[m]) for m in ("off", "on"))
+    print(f"\n== metrics and tracing cost: local backend, {COST_JOBS} jobs of 4 segments per "
+          f"process, {rounds} rounds")  # fmt: skip
+    print(f"{'':<26}{'s/segment':>10}{'(min-max)':>18}")
+    for mode, label in (("off", "both off"), ("on", "metrics + traces on")):
+        low, high = min(figures[mode]), max(figures[mode])
+        print(f"{label:<26}{statistics.median(figures[mode]):>10.4f}   {low:.4f}-{high:.4f}")
+    print(
+        f"on / off                  {on / off:>10.3f}   (target 0.97-1.03; "
+        f"{spans} spans received over OTLP)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument("--cost-rounds", type=int, default=3, help="rounds of the cost figure")
+    parser.add_argument("--cost-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cost_child:
+        cost_child()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         overlap_benchmark(Path(tmp))
         local_benchmark(Path(tmp))
+        telemetry_cost(Path(tmp), args.cost_rounds)
 
 
 if __name__ == "__main__":
