@@ -31,8 +31,8 @@ import grpc
 
 from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' OTLP receiver
-from tests.otlp import OtlpReceiver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' OTLP sink
+from tests.otlp import OtlpSink
 
 EMPTY_METHOD = "/bench.Bare/Empty"
 
@@ -133,7 +133,7 @@ def main() -> None:
         bare_process = subprocess.Popen(
             [sys.executable, __file__, "--serve-bare", str(home / "bare.port")]
         )
-        receiver = OtlpReceiver()
+        receiver = OtlpSink()
         port_on = free_port()
         server_on = subprocess.Popen(
             [*stories, "serve", "--port", str(port_on)],
@@ -178,7 +178,7 @@ def main() -> None:
             for process in (server, bare_process, server_on):
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-            spans = len(receiver.spans())
+            spans = receiver.exports
             receiver.close()
 
     print(
@@ -213,7 +213,7 @@ def main() -> None:
             f"{name:<28}{rate[off]:>10.0f}{rate[on]:>10.0f}{statistics.median(ratios):>8.3f}"
             f"   {ratios[0]:.3f}-{ratios[-1]:.3f}"
         )
-    print(f"target: on/off 0.97-1.03 ({spans} spans received over OTLP)")
+    print(f"target: on/off 0.97-1.03 ({spans} OTLP exports received)")
 
 
 if __name__ == "__main__":

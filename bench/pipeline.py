@@ -223,11 +223,11 @@ def cost_child() -> None:
 
 
 def telemetry_cost(home: Path, rounds: int) -> None:
-    sys.path.insert(0, str(EXAMPLES.parent))  # the test suite's OTLP receiver
-    from tests.otlp import OtlpReceiver
+    sys.path.insert(0, str(EXAMPLES.parent))  # the test suite's OTLP sink
+    from tests.otlp import OtlpSink
     from tests.services import free_port
 
-    receiver = OtlpReceiver()
+    receiver = OtlpSink()
     figures: dict[str, list[float]] = {"off": [], "on": []}
     try:
         for round_ in range(rounds):
@@ -244,7 +244,7 @@ def telemetry_cost(home: Path, rounds: int) -> None:
                     env=env, capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 figures[mode].append(float(child.stdout.split()[-1]))
-        spans = len(receiver.spans())
+        spans = receiver.exports
     finally:
         receiver.close()
     off, on = (statistics.median(figures[m]) for m in ("off", "on"))
@@ -256,7 +256,7 @@ def telemetry_cost(home: Path, rounds: int) -> None:
         print(f"{label:<26}{statistics.median(figures[mode]):>10.4f}   {low:.4f}-{high:.4f}")
     print(
         f"on / off                  {on / off:>10.3f}   (target 0.97-1.03; "
-        f"{spans} spans received over OTLP)"
+        f"{spans} OTLP exports received)"
     )
 
 

@@ -119,3 +119,27 @@ def from_sdk(span: ReadableSpan) -> Span:
         parent_id=trace.format_span_id(parent.span_id) if parent is not None else "",
         attributes=dict(span.attributes or {}),
     )
+
+
+class OtlpSink:
+    """An OTLP/gRPC endpoint that takes every export and reads none (benchmarks: in
+    production the collector runs elsewhere, so its decoding is no cost of ours)."""
+
+    def __init__(self) -> None:
+        self.exports = 0
+        handler = grpc.method_handlers_generic_handler(
+            "opentelemetry.proto.collector.trace.v1.TraceService",
+            {"Export": grpc.unary_unary_rpc_method_handler(self._take)},
+        )
+        self._server = grpc.server(futures.ThreadPoolExecutor(2))
+        self._server.add_generic_rpc_handlers((handler,))
+        port = self._server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._server.start()
+
+    def _take(self, request: bytes, context: Any) -> bytes:
+        self.exports += 1
+        return b""  # an empty ExportTraceServiceResponse
+
+    def close(self) -> None:
+        self._server.stop(0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -60,11 +60,17 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+TRACED_METHODS = frozenset({"CreateJob", "CancelJob", "RetryJob"})
+"""The calls that start or change a job, and so belong in its trace. Reads (GetJob,
+ListJobs, WatchJob, assets) get no span: clients poll them many times a second, a span
+each would cost the API several percent of its rate and tell nothing the metrics don't."""
+
+
 class GrpcTracing(grpc.ServerInterceptor):  # type: ignore[misc]
-    """A server span for every call, named by its full method, whose parent is the
-    caller's W3C `traceparent` metadata; or, without one, a trace of the caller's
-    `x-trace-id` when it is a W3C trace id (32 hex digits), so the job it creates keeps
-    that id. Streaming calls get a span for the whole stream."""
+    """A server span for each call of TRACED_METHODS, named by its full method, whose
+    parent is the caller's W3C `traceparent` metadata; or, without one, a trace of the
+    caller's `x-trace-id` when it is a W3C trace id (32 hex digits), so the job it creates
+    keeps that id."""
 
     def intercept_service(
         self,
@@ -72,49 +78,28 @@ class GrpcTracing(grpc.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
-        if handler is None:
-            return None
         name = details.method.lstrip("/")
-        parent = _parent(details.invocation_metadata or ())
         service, _, method = name.rpartition("/")
+        if handler is None or handler.unary_unary is None or method not in TRACED_METHODS:
+            return handler
+        parent = _parent(details.invocation_metadata or ())
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+        inner = handler.unary_unary
 
-        def span() -> Any:
-            return tracer.start_as_current_span(
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            with tracer.start_as_current_span(
                 name, context=parent, kind=SpanKind.SERVER, attributes=attributes
-            )
+            ) as span:
+                try:
+                    return inner(request, context)
+                finally:
+                    _set_code(span, context)
 
-        if handler.unary_unary is not None:
-            inner = handler.unary_unary
-
-            def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                with span() as current:
-                    try:
-                        return inner(request, context)
-                    finally:
-                        _set_code(current, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
-
-            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                with span() as current:
-                    try:
-                        yield from inner_stream(request, context)
-                    finally:
-                        _set_code(current, context)
-
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 def _parent(metadata: Any) -> Context | None:

@@ -194,7 +194,7 @@ class Sender:
         return 204
 
 
-def test_every_grpc_call_is_a_server_span_in_the_callers_trace() -> None:
+def test_every_call_that_changes_a_job_is_a_server_span_in_the_callers_trace() -> None:
     from concurrent import futures
 
     import grpc
@@ -206,9 +206,13 @@ def test_every_grpc_call_is_a_server_span_in_the_callers_trace() -> None:
     seen: list[str] = []
 
     class Servicer(stories_pb2_grpc.StoryServiceServicer):
-        def GetJob(self, request, context):
+        def CancelJob(self, request, context):
             seen.append(current_trace_id())
             context.abort(grpc.StatusCode.NOT_FOUND, "no such job")
+
+        def GetJob(self, request, context):
+            seen.append(current_trace_id())
+            return stories_pb2.GetJobResponse()
 
     exporter = local_spans()
     server = grpc.server(futures.ThreadPoolExecutor(2), interceptors=[GrpcTracing()])
@@ -222,15 +226,16 @@ def test_every_grpc_call_is_a_server_span_in_the_callers_trace() -> None:
             stub = stories_pb2_grpc.StoryServiceStub(channel)
             for metadata in ([("traceparent", caller)], [("x-trace-id", own_id)], []):
                 with pytest.raises(grpc.RpcError):
-                    stub.GetJob(stories_pb2.GetJobRequest(job_id="x"), metadata=metadata)
+                    stub.CancelJob(stories_pb2.CancelJobRequest(job_id="x"), metadata=metadata)
+            stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))  # a read: no span
     finally:
         server.stop(0)
     spans = [from_sdk(s) for s in exporter.get_finished_spans()]
-    assert [s.name for s in spans] == ["stories.v1.StoryService/GetJob"] * 3
+    assert [s.name for s in spans] == ["stories.v1.StoryService/CancelJob"] * 3
     assert [(s.trace_id, s.parent_id) for s in spans[:2]] == [
         ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
         (own_id, spans[1].parent_id),
     ]
     assert spans[2].parent_id == "" and spans[2].trace_id not in seen[:2]
-    assert seen == [s.trace_id for s in spans]
+    assert seen == [s.trace_id for s in spans] + [""]
     assert {s.attributes["rpc.grpc.status_code"] for s in spans} == {5}  # NOT_FOUND
