@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import grpc
+from opentelemetry import propagate
 
 from stories.v1 import stories_pb2, stories_pb2_grpc
 from stories_core.model import Asset
@@ -52,10 +53,15 @@ class StoriesClient:
         self.close()
 
     def create_job(self, request: stories_pb2.CreateJobRequest) -> stories_pb2.Job:
-        """The job; a request without a request_id gets one, so a retry makes no second job."""
+        """The job; a request without a request_id gets one, so a retry makes no second job.
+        Made inside a traced span (OpenTelemetry), the job joins that trace: its W3C
+        `traceparent` goes with the call."""
         if not request.request_id:
             request.request_id = uuid.uuid4().hex
-        response = self._stub.CreateJob(request, metadata=self._metadata, timeout=self._timeout)
+        trace_context: dict[str, str] = {}
+        propagate.inject(trace_context)
+        metadata = self._metadata + tuple(trace_context.items())
+        response = self._stub.CreateJob(request, metadata=metadata, timeout=self._timeout)
         return response.job
 
     def get_job(self, job_id: str, *, full: bool = True) -> stories_pb2.Job:

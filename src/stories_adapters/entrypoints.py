@@ -78,7 +78,13 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
         runtime.start()
     server = application.api.server()
     engine = application.persistence.engine()
-    _serve_metrics(settings, application, lambda: {"database": reachable(engine)})
+    # Embedded, the dispatcher runs inside: its outbox backlog is reported here too.
+    _serve_metrics(
+        settings,
+        application,
+        lambda: {"database": reachable(engine)},
+        outbox=runtime is not None,
+    )
     try:
         server.start()
         on_ready(server.port, runtime is not None)

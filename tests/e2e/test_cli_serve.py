@@ -1,7 +1,8 @@
 """`stories serve`, embedded, as a newcomer runs it: the API with the dispatcher and workers
 inside. A client's job comes back finished (and `stories get` shows it on standard output);
 SIGTERM stops the process cleanly, and a job left queued by a server without workers is run
-by the next server that has them."""
+by the next server that has them. With metrics and traces on, the one process exposes
+every family and joins the caller's trace."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from stories.v1 import common_pb2, events_pb2, stories_pb2
 from stories_adapters.client import StoriesClient
+from stories_core.telemetry import tracer
 from tests.e2e.conftest import EXAMPLES, STORIES
+from tests.otlp import OtlpReceiver, from_sdk, local_spans
+from tests.services import free_port
 
 LISTENING = re.compile(
     r"stories API listening on 127\.0\.0\.1:(\d+)( \(embedded: worker inside\))?"
@@ -108,3 +115,48 @@ def test_a_job_left_queued_runs_when_a_server_with_workers_starts(tmp_path: Path
     with serving(tmp_path) as (_, target, with_worker), StoriesClient(target, key) as client:
         assert with_worker
         assert watched_to_the_end(client, job_id).state == common_pb2.JOB_STATE_SUCCEEDED
+
+
+def test_an_embedded_server_exposes_every_metric_and_traces_the_job_in_the_callers_trace(
+    tmp_path: Path,
+) -> None:
+    key = create_key(tmp_path)
+    receiver = OtlpReceiver()
+    port = free_port()
+    try:
+        settings = {
+            "STORIES_METRICS_PORT": str(port),
+            "STORIES_METRICS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+        with serving(tmp_path, **settings) as (_, target, _):
+            local = local_spans()
+            with StoriesClient(target, key) as client:
+                with tracer.start_as_current_span("caller"):
+                    job_id = create(client)
+                job = watched_to_the_end(client, job_id)
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+            spans = receiver.wait_for(lambda spans: "render" in {s.name for s in spans})
+    finally:
+        receiver.close()
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    created = ("grpc_method", "CreateJob"), ("grpc_service", "stories.v1.StoryService")
+    assert samples["grpc_server_handled_total", (("grpc_code", "OK"), *created)] == 1
+    finished = ("backend", "local"), ("state", "succeeded"), ("style", "fictional")
+    assert samples["stories_jobs_finished_total", finished] == 1
+    assert samples["stories_stage_seconds_count", (("outcome", "ok"), ("stage", "draw"))] == 2
+    assert ("stories_outbox_backlog_messages", ()) in samples, "the dispatcher runs inside"
+
+    [caller] = [from_sdk(s) for s in local.get_finished_spans()]
+    assert job.trace_id == caller.trace_id, "the job joined the caller's trace"
+    named = {s.name: s for s in spans}
+    create_span = named["stories.v1.StoryService/CreateJob"]
+    assert (create_span.service, create_span.parent_id) == ("stories-serve", caller.span_id)
+    assert named["process job"].parent_id == create_span.span_id
+    assert {s.trace_id for s in spans} == {job.trace_id}
