@@ -67,7 +67,6 @@ def _if_enabled(enabled: bool, make: Callable[[], T]) -> T | None:
 
 
 def _telemetry(metrics_port: int | None) -> Telemetry:
-    """Figures of the work are kept only where they are served."""
     return PrometheusTelemetry() if metrics_port is not None else NoTelemetry()
 
 
@@ -151,6 +150,8 @@ class UseCases(containers.DeclarativeContainer):
     storage = providers.DependenciesContainer()
     messaging = providers.DependenciesContainer()
     generation = providers.DependenciesContainer()
+    # Figures of the work are kept only where they are served.
+    telemetry = providers.ThreadSafeSingleton(_telemetry, config.metrics.port)
 
     limits = providers.Factory(
         Limits,
@@ -177,6 +178,7 @@ class UseCases(containers.DeclarativeContainer):
         limits=limits,
         detector=generation.language_detector,
         quota=quota,
+        telemetry=telemetry,
     )
     issue_key = providers.Factory(
         IssueKey, uow_factory=persistence.unit_of_work_factory, clock=core.clock
@@ -216,7 +218,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         settings=processing_settings,
         owner=core.worker_id,
-        telemetry=providers.ThreadSafeSingleton(_telemetry, config.metrics.port),
+        telemetry=telemetry,
     )
 
 

@@ -31,6 +31,12 @@ from stories_core.telemetry import BACKEND_STAGES, StageTiming
 
 log = logging.getLogger(__name__)
 
+JOBS_CREATED = Counter(
+    "stories_jobs_created_total",
+    "Jobs created (a repeated request_id that finds its job is not counted), by content "
+    "style and backend.",
+    ["style", "backend"],
+)
 JOBS_QUEUED = Counter(
     "stories_jobs_queued_total",
     "Times a job was queued, in the process that recorded it: created, retried or "
@@ -113,6 +119,9 @@ def count_job_event(event: JobEvent) -> None:
 
 class PrometheusTelemetry:
     """The core's Telemetry port on this process's metrics."""
+
+    def job_created(self, style: str, backend: str) -> None:
+        JOBS_CREATED.labels(style, backend).inc()
 
     def stage_finished(self, timing: StageTiming) -> None:
         STAGE_SECONDS.labels(timing.stage, timing.outcome).observe(timing.seconds)

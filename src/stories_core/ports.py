@@ -343,6 +343,10 @@ class EventSink(Protocol):
 class Telemetry(Protocol):
     """Where the figures of a job's work go (metrics); `NoTelemetry` drops them."""
 
+    def job_created(self, style: str, backend: str) -> None:
+        """A new job was recorded (a repeated request_id that finds its job is not one)."""
+        ...
+
     def stage_finished(self, timing: StageTiming) -> None:
         """A stage of a job is done (see `StageTiming`), well or not."""
         ...
@@ -358,6 +362,9 @@ class Telemetry(Protocol):
 
 class NoTelemetry:
     """A Telemetry that keeps nothing: for processes without metrics, and tests."""
+
+    def job_created(self, style: str, backend: str) -> None:
+        """Dropped."""
 
     def stage_finished(self, timing: StageTiming) -> None:
         """Dropped."""

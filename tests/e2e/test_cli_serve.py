@@ -148,6 +148,8 @@ def test_an_embedded_server_exposes_every_metric_and_traces_the_job_in_the_calle
     }
     created = ("grpc_method", "CreateJob"), ("grpc_service", "stories.v1.StoryService")
     assert samples["grpc_server_handled_total", (("grpc_code", "OK"), *created)] == 1
+    style = ("backend", "local"), ("style", "fictional")
+    assert samples["stories_jobs_created_total", style] == 1
     finished = ("backend", "local"), ("state", "succeeded"), ("style", "fictional")
     assert samples["stories_jobs_finished_total", finished] == 1
     assert samples["stories_stage_seconds_count", (("outcome", "ok"), ("stage", "draw"))] == 2

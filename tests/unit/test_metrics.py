@@ -82,8 +82,11 @@ def test_stage_timings_become_stage_durations_backend_calls_and_retries() -> Non
     )
 
 
-def test_leases_and_running_jobs_are_counted() -> None:
+def test_leases_running_and_created_jobs_are_counted() -> None:
     telemetry = metrics.PrometheusTelemetry()
+    created = sample("stories_jobs_created_total", style="financial", backend="gemini")
+    telemetry.job_created("financial", "gemini")
+    assert sample("stories_jobs_created_total", style="financial", backend="gemini") == created + 1
     renewed, lost = (sample("stories_lease_renewals_total", outcome=o) for o in ("renewed", "lost"))
     running = sample("stories_jobs_running")
     telemetry.running(+1)

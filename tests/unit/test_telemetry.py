@@ -29,6 +29,10 @@ class RecordingTelemetry:
         self.timings: list[StageTiming] = []
         self.leases: list[str] = []
         self.running_changes: list[int] = []
+        self.created: list[tuple[str, str]] = []
+
+    def job_created(self, style: str, backend: str) -> None:
+        self.created.append((style, backend))
 
     def stage_finished(self, timing: StageTiming) -> None:
         self.timings.append(timing)
@@ -72,6 +76,19 @@ def test_every_stage_of_a_job_is_timed_once_per_call() -> None:
     }
     assert all(t.seconds >= 0 for t in telemetry.timings)
     assert telemetry.running_changes == [1, -1]
+
+
+def test_a_created_job_is_counted_once_however_often_its_request_is_repeated() -> None:
+    from stories_core.services.submit import Limits, SubmitJob
+    from tests.fakes import FixedLanguage
+
+    world, telemetry = World(), RecordingTelemetry()
+    submit = SubmitJob(
+        world.database, world.catalog, world.clock, Limits(), FixedLanguage(), telemetry=telemetry
+    )
+    first = submit(world.request(TEXT, request_id="r-1"))
+    assert submit(world.request(TEXT, request_id="r-1")).id == first.id
+    assert telemetry.created == [("plain", "scripted")]
 
 
 def test_a_failed_backend_call_is_timed_with_its_error_code() -> None:

@@ -16,7 +16,15 @@ from stories_core.errors import (
     StoriesError,
 )
 from stories_core.model import AudioType, Job, new_id
-from stories_core.ports import Catalog, Clock, LanguageDetector, UnitOfWorkFactory, speaks
+from stories_core.ports import (
+    Catalog,
+    Clock,
+    LanguageDetector,
+    NoTelemetry,
+    Telemetry,
+    UnitOfWorkFactory,
+    speaks,
+)
 from stories_core.services.access import QuotaPolicy, charge_quota
 from stories_core.telemetry import current_trace_id, current_traceparent
 from stories_core.text import clean, language_tag, story_title
@@ -158,8 +166,10 @@ class SubmitJob:
         limits: Limits,
         detector: LanguageDetector,
         quota: QuotaPolicy | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._detector = detector
+        self._telemetry = telemetry or NoTelemetry()
         self._uow_factory = uow_factory
         self._catalog = catalog
         self._clock = clock
@@ -219,4 +229,5 @@ class SubmitJob:
                 charge_quota(uow, self._quota, api_key_id, len(request.text), now)
             uow.jobs.add(job)
             uow.commit()
+        self._telemetry.job_created(job.content_type, job.backend)
         return job
