@@ -142,11 +142,12 @@ class Unauthenticated(StoriesError):
 
 
 class QuotaExceeded(StoriesError):
-    """A tenant's key used up its allowance for the period."""
+    """A tenant's key used up its allowance for the period; `retry_after_seconds` until the
+    next period, None when the request can never fit (it alone exceeds a whole period's)."""
 
     code = "QUOTA_EXCEEDED"
 
-    def __init__(self, message: str, *, subject: str, retry_after_seconds: float) -> None:
+    def __init__(self, message: str, *, subject: str, retry_after_seconds: float | None) -> None:
         super().__init__(message)
         self.subject = subject
         self.retry_after_seconds = retry_after_seconds

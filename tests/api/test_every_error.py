@@ -320,3 +320,31 @@ def eventually(check: Callable[[], bool], timeout: float = 10) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+@pytest.mark.parametrize(
+    ("method", "request_"),
+    [
+        ("GetJob", stories_pb2.GetJobRequest(job_id="any", view=99)),
+        ("ListJobs", stories_pb2.ListJobsRequest(view=99)),
+        ("ListJobs", stories_pb2.ListJobsRequest(view=-1)),
+    ],
+    ids=["get-99", "list-99", "list-negative"],
+)
+def test_an_unknown_view_is_refused_like_every_other_enum(
+    idle_api: Api, method: str, request_: protobuf_message.Message
+) -> None:
+    error = refused(idle_api, method, request_)
+    assert_invalid_field(error, "view")
+    assert "JOB_VIEW_BASIC, JOB_VIEW_FULL" in error.details()
+    assert details(error)["ErrorInfo"].reason == "INVALID_FIELD"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer", "bEaReR"])
+def test_the_auth_scheme_is_case_insensitive(idle_api: Api, scheme: str) -> None:
+    metadata = (("authorization", f"{scheme} {idle_api.acme}"),)
+    assert call(idle_api, "ListJobs", stories_pb2.ListJobsRequest(), metadata).jobs is not None
+    error = refused(idle_api, "ListJobs", stories_pb2.ListJobsRequest(), ((
+        "authorization", f"{scheme}",
+    ),))  # fmt: skip
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -70,3 +70,48 @@ def test_quota_counts_characters_per_key_and_refusal_changes_nothing(world: Worl
     world.clock.advance(3600)
     submit(world.request("y" * 10), api_key_id="k1")
     assert len(world.database.jobs) == 3
+
+
+def test_a_request_larger_than_a_whole_period_says_it_can_never_fit(world: World) -> None:
+    submit = SubmitJob(
+        world.database,
+        world.catalog,
+        world.clock,
+        Limits(),
+        FixedLanguage(),
+        QuotaPolicy(chars_per_period=25, period_seconds=3600),
+    )
+    with pytest.raises(QuotaExceeded) as raised:
+        submit(world.request("x" * 26), api_key_id="k1")
+    assert raised.value.retry_after_seconds is None
+    assert "can never fit" in raised.value.message and "26 characters" in raised.value.message
+    assert len(world.database.jobs) == 0
+    submit(world.request("x" * 25), api_key_id="k1")  # the whole allowance still fits
+
+
+@pytest.mark.parametrize("rate", [3.0, 7.0, 0.3, 1000.0])
+def test_a_client_that_waits_the_retry_delay_is_admitted_at_its_next_try(rate: float) -> None:
+    from stories_adapters.grpc.errors import RateLimited, to_status
+    from stories_adapters.grpc.gate import TokenBuckets
+
+    now = [100.0]
+    buckets = TokenBuckets(rate=rate, burst=1, clock=lambda: now[0])
+    buckets.take("k")
+    for _ in range(20):
+        with pytest.raises(RateLimited) as refused:
+            buckets.take("k")
+        details = rpc_details(to_status(refused.value))
+        now[0] += details.retry_delay.ToMilliseconds() / 1000  # exactly as told
+        buckets.take("k")  # admitted at the next try
+
+
+def rpc_details(status):
+    from google.rpc import error_details_pb2, status_pb2
+
+    [(_, raw)] = [m for m in status.trailing_metadata if m[0] == "grpc-status-details-bin"]
+    for detail in status_pb2.Status.FromString(raw).details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info
+    raise AssertionError("no RetryInfo")

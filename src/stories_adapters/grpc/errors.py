@@ -16,6 +16,7 @@ StoriesError is a bug: INTERNAL with reason INTERNAL, logged.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
@@ -129,7 +130,8 @@ def _info(error: StoriesError, **metadata: str) -> any_pb2.Any:
 
 def _retry(seconds: float) -> any_pb2.Any:
     delay = duration_pb2.Duration()
-    delay.FromMilliseconds(max(1, int(seconds * 1000)))
+    # Rounded up: a client that waits exactly this long must find the token free.
+    delay.FromMilliseconds(max(1, math.ceil(seconds * 1000)))
     return _pack(error_details_pb2.RetryInfo(retry_delay=delay))
 
 
@@ -167,6 +169,8 @@ def _quota_exceeded(error: QuotaExceeded) -> list[any_pb2.Any]:
         subject=error.subject, description=error.message
     )
     failure = error_details_pb2.QuotaFailure(violations=[violation])
+    if error.retry_after_seconds is None:  # it can never fit: waiting will not help
+        return [_info(error), _pack(failure)]
     return [_info(error), _pack(failure), _retry(error.retry_after_seconds)]
 
 

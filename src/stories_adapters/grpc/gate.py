@@ -32,7 +32,7 @@ class TokenBuckets:
             now = self._clock()
             tokens, last = self._buckets.get(key, (float(self._burst), now))
             tokens = min(float(self._burst), tokens + (now - last) * self._rate)
-            if tokens < 1.0:
+            if tokens < 1.0 - 1e-9:  # a client that waited the RetryInfo's delay gets in
                 self._buckets[key] = (tokens, now)
                 raise RateLimited(
                     f"more than {self._rate:g} calls per second with this key",
@@ -119,10 +119,12 @@ class Gate:
 
     def admit(self, context: grpc.ServicerContext) -> ApiKey:
         """The caller's key, after the rate limit; raises Unauthenticated or RateLimited."""
-        header = dict(context.invocation_metadata()).get("authorization")
-        if header is None or not header.startswith("Bearer "):
+        header = dict(context.invocation_metadata()).get("authorization") or ""
+        # RFC 9110 section 11.1: the scheme is case-insensitive ("bearer" works too).
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
-        key = self._authenticate(header.removeprefix("Bearer ").strip())
+        key = self._authenticate(token.strip())
         self._limits.take(key.id)
         return key
 

@@ -112,7 +112,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
     def GetJob(self, request, context):
         def get(key: ApiKey) -> stories_pb2.GetJobResponse:
             job_id = _required("job_id", request.job_id)
-            full = request.view != stories_pb2.JOB_VIEW_BASIC
+            full = _view(request.view, default=stories_pb2.JOB_VIEW_FULL)
             with self._finished_lock:
                 cached = self._finished.get((job_id, full))
             if cached is not None and cached[0] == key.tenant:
@@ -130,6 +130,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         def list_jobs(key: ApiKey) -> stories_pb2.ListJobsResponse:
             if not request.page_size >= 0:
                 raise InvalidInput("page_size", "must not be negative")
+            full = _view(request.view, default=stories_pb2.JOB_VIEW_BASIC)
             states = []
             for state in request.states:
                 if state not in JOB_STATE_FROM_PROTO:
@@ -141,7 +142,6 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 page_size=min(request.page_size or 50, MAX_PAGE_SIZE),
                 page_token=request.page_token,
             )
-            full = request.view == stories_pb2.JOB_VIEW_FULL
             messages = [job_to_proto(job, full=full) for job in page.jobs]
             # A page of full jobs can outgrow the largest message: it then ends early,
             # its token continuing after the last job that fits (AIP-158 allows it).
@@ -246,6 +246,17 @@ def _audio_type(value: int) -> AudioType:
     if value not in AUDIO_TYPE_FROM_PROTO:
         raise InvalidInput("audio_type", f"unknown value {value}")
     return AUDIO_TYPE_FROM_PROTO[value]
+
+
+def _view(value: int, *, default: int) -> bool:
+    """Whether `view` (or `default`, when unspecified) asks for the FULL view; an unknown
+    value is InvalidInput, like every other enum on input."""
+    if value == stories_pb2.JOB_VIEW_UNSPECIFIED:
+        value = default
+    if value not in stories_pb2.JobView.values():
+        known = ", ".join(n for n in stories_pb2.JobView.keys() if not n.endswith("UNSPECIFIED"))  # noqa: SIM118 (an EnumTypeWrapper, no dict)
+        raise InvalidInput("view", f"unknown value {value}; expected one of: {known}")
+    return value == stories_pb2.JOB_VIEW_FULL
 
 
 def _required(field: str, value: str) -> str:

@@ -110,6 +110,14 @@ def charge_quota(
     """Count `chars` against the key's period, inside the caller's transaction."""
     if policy.chars_per_period <= 0:
         return
+    if chars > policy.chars_per_period:
+        raise QuotaExceeded(
+            f"this request has {chars:,} characters, more than this key may submit in a "
+            f"whole period ({policy.chars_per_period:,} per {policy.period_seconds} s), so "
+            "it can never fit; split the text, or ask for a larger quota",
+            subject=f"api_key:{key_id}",
+            retry_after_seconds=None,
+        )
     epoch = int(now.timestamp()) // policy.period_seconds * policy.period_seconds
     period_start = datetime.fromtimestamp(epoch, tz=now.tzinfo)
     used = uow.usage.add(key_id, period_start, chars)
