@@ -15,6 +15,8 @@ kind carries) lives in `stories_adapters.grpc.errors`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class StoriesError(Exception):
     """Base of every error the core raises on purpose; `code` is its domain reason."""
@@ -27,7 +29,9 @@ class StoriesError(Exception):
 
 
 class InvalidInput(StoriesError):
-    """A request field is wrong; nothing was changed."""
+    """One or more request fields are wrong; nothing was changed. `violations` holds each
+    (field, reason), the reason never repeating the field's name; `field` and `reason` are
+    the first's. The message names them all: "pictures: must be ...; backend: unknown ..."."""
 
     code = "INVALID_FIELD"
 
@@ -35,6 +39,16 @@ class InvalidInput(StoriesError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.reason = message
+        self.violations: tuple[tuple[str, str], ...] = ((field, message),)
+
+    @classmethod
+    def of(cls, violations: Sequence[tuple[str, str]]) -> InvalidInput:
+        """One error naming every (field, reason) of `violations` (at least one)."""
+        error = cls(*violations[0])
+        error.violations = tuple(violations)
+        error.message = "; ".join(f"{field}: {reason}" for field, reason in violations)
+        error.args = (error.message,)
+        return error
 
 
 class NotEnabled(StoriesError):

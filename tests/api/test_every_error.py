@@ -348,3 +348,36 @@ def test_the_auth_scheme_is_case_insensitive(idle_api: Api, scheme: str) -> None
         "authorization", f"{scheme}",
     ),))  # fmt: skip
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_every_wrong_field_of_a_create_is_named_at_once_and_nothing_is_recorded(
+    idle_api: Api,
+) -> None:
+    request = stories_pb2.CreateJobRequest(
+        text="",
+        content_type="poetry",
+        pictures=0,
+        audio_type=99,
+        backend="nope",
+        request_id="r" * 129,
+        language="not a language tag!",
+        webhook_url="ftp://example.com/hook",
+    )
+    metadata = (*idle_api.auth(idle_api.acme), ("x-trace-id", "bad id!"))
+    error = refused(idle_api, "CreateJob", request, metadata)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    found = details(error)
+    violations = [(v.field, v.description) for v in found["BadRequest"].field_violations]
+    fields = [field for field, _ in violations]
+    assert fields == [
+        "x-trace-id", "audio_type", "text", "pictures", "content_type", "backend",
+        "webhook_url", "request_id", "language",
+    ]  # fmt: skip
+    for field, description in violations:
+        assert description and not description.startswith(field), (field, description)
+        assert f"{field}: {description}" in error.details()
+    assert "AUDIO_TYPE_FREE_SPEECH" in dict(violations)["audio_type"]
+    assert found["ErrorInfo"].metadata["fields"] == ",".join(fields)
+    assert found["ErrorInfo"].metadata["field"] == "x-trace-id"
+    listed = call(idle_api, "ListJobs", stories_pb2.ListJobsRequest())
+    assert not listed.jobs, "nothing recorded"

@@ -286,7 +286,7 @@ def test_an_unexpected_error_is_internal_logged_and_never_leaks(caplog) -> None:
 
 def test_each_kind_carries_its_details() -> None:
     _, found = _status(InvalidInput("pictures", "must be 1 to 12"))
-    assert dict(found["ErrorInfo"].metadata) == {"field": "pictures"}
+    assert dict(found["ErrorInfo"].metadata) == {"field": "pictures", "fields": "pictures"}
     [violation] = found["BadRequest"].field_violations
     assert (violation.field, violation.description) == ("pictures", "must be 1 to 12")
 

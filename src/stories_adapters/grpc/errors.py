@@ -135,9 +135,16 @@ def _retry(seconds: float) -> any_pb2.Any:
     return _pack(error_details_pb2.RetryInfo(retry_delay=delay))
 
 
-def _bad_request(field: str, description: str) -> any_pb2.Any:
-    violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
-    return _pack(error_details_pb2.BadRequest(field_violations=[violation]))
+def _bad_request(*violations: tuple[str, str]) -> any_pb2.Any:
+    """A BadRequest of (field, description) pairs."""
+    return _pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+                for field, description in violations
+            ]
+        )
+    )
 
 
 def _reason_only(error: StoriesError) -> list[any_pb2.Any]:
@@ -145,15 +152,17 @@ def _reason_only(error: StoriesError) -> list[any_pb2.Any]:
 
 
 def _invalid_field(error: InvalidInput) -> list[any_pb2.Any]:
-    return [_info(error, field=error.field), _bad_request(error.field, error.reason)]
+    fields = ",".join(dict.fromkeys(field for field, _ in error.violations))
+    info = _info(error, field=error.field, fields=fields)
+    return [info, _bad_request(*error.violations)]
 
 
 def _request_id_reused(error: ConflictingRequest) -> list[any_pb2.Any]:
-    return [_info(error), _bad_request(error.field, error.message)]
+    return [_info(error), _bad_request((error.field, error.message))]
 
 
 def _out_of_range(error: OutOfRange) -> list[any_pb2.Any]:
-    return [_info(error, field=error.field), _bad_request(error.field, error.message)]
+    return [_info(error, field=error.field), _bad_request((error.field, error.message))]
 
 
 def _not_enabled(error: NotEnabled) -> list[any_pb2.Any]:

@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from cachetools import LRUCache
@@ -87,24 +87,33 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
 
     def CreateJob(self, request, context):
         def create(key: ApiKey) -> stories_pb2.CreateJobResponse:
+            wrong: list[tuple[str, str]] = []
             trace_id = dict(context.invocation_metadata()).get("x-trace-id")
             if trace_id is not None and not TRACE_ID.fullmatch(trace_id):
-                raise InvalidInput("x-trace-id", "must be 1-64 letters, digits, '-' or '_'")
-            job = self._submit(
-                JobRequest(
-                    text=request.text,
-                    content_type=request.content_type,
-                    pictures=request.pictures,
-                    audio_type=_audio_type(request.audio_type).value,
-                    backend=request.backend or self._default_backend,
-                    tenant=key.tenant,
-                    request_id=request.request_id or None,
-                    webhook_url=request.webhook_url or None,
-                    language=request.language or None,
-                ),
-                trace_id=trace_id,
-                api_key_id=key.id,
+                wrong.append(("x-trace-id", "must be 1-64 letters, digits, '-' or '_'"))
+            try:
+                audio_type = _audio_type(request.audio_type)
+            except InvalidInput as error:
+                wrong.extend(error.violations)
+                audio_type = AudioType.FREE_SPEECH  # so the other fields are checked too
+            job_request = JobRequest(
+                text=request.text,
+                content_type=request.content_type,
+                pictures=request.pictures,
+                audio_type=audio_type.value,
+                backend=request.backend or self._default_backend,
+                tenant=key.tenant,
+                request_id=request.request_id or None,
+                webhook_url=request.webhook_url or None,
+                language=request.language or None,
             )
+            if wrong:  # every wrong field in one answer, and nothing recorded
+                try:
+                    self._submit.check(job_request)
+                except InvalidInput as error:
+                    wrong.extend(error.violations)
+                raise InvalidInput.of(wrong)
+            job = self._submit(job_request, trace_id=trace_id, api_key_id=key.id)
             return stories_pb2.CreateJobResponse(job=job_to_proto(job, full=True))
 
         return self._unary(context, create)
@@ -244,7 +253,10 @@ def _audio_type(value: int) -> AudioType:
     if value == common_pb2.AUDIO_TYPE_UNSPECIFIED:
         return AudioType.FREE_SPEECH
     if value not in AUDIO_TYPE_FROM_PROTO:
-        raise InvalidInput("audio_type", f"unknown value {value}")
+        known = [n for n in common_pb2.AudioType.keys() if not n.endswith("UNSPECIFIED")]  # noqa: SIM118
+        raise InvalidInput(
+            "audio_type", f"unknown value {value}; expected one of: {', '.join(known)}"
+        )
     return AUDIO_TYPE_FROM_PROTO[value]
 
 
@@ -254,9 +266,14 @@ def _view(value: int, *, default: int) -> bool:
     if value == stories_pb2.JOB_VIEW_UNSPECIFIED:
         value = default
     if value not in stories_pb2.JobView.values():
-        known = ", ".join(n for n in stories_pb2.JobView.keys() if not n.endswith("UNSPECIFIED"))  # noqa: SIM118 (an EnumTypeWrapper, no dict)
-        raise InvalidInput("view", f"unknown value {value}; expected one of: {known}")
+        raise InvalidInput("view", _unknown_enum(value, stories_pb2.JobView))
     return value == stories_pb2.JOB_VIEW_FULL
+
+
+def _unknown_enum(value: int, enum: Any) -> str:
+    """'unknown value 99; expected one of: ...' naming the enum's values (UNSPECIFIED aside)."""
+    known = [name for name in enum.keys() if not name.endswith("_UNSPECIFIED")]  # noqa: SIM118
+    return f"unknown value {value}; expected one of: {', '.join(known)}"
 
 
 def _required(field: str, value: str) -> str:

@@ -84,75 +84,88 @@ def validate(
     request: JobRequest, catalog: Catalog, limits: Limits, detector: LanguageDetector
 ) -> CheckedRequest:
     """Clean the text (`stories_core.text.clean`, the one clean-up of every way in), then
-    raise InvalidInput naming the first wrong field. The language is the request's, else
-    detected from the text; audio is refused for a language the backend has no voice for."""
+    check every field: InvalidInput naming each wrong one (a check that needs another
+    field, such as a voice for the language, runs once that field is right). The language
+    is the request's, else detected from the text; audio is refused for a language the
+    backend has no voice for."""
     request = replace(request, text=clean(request.text))
+    wrong: list[tuple[str, str]] = []
     if not request.text.strip():
-        raise InvalidInput("text", "is empty")
-    if "\x00" in request.text:
-        raise InvalidInput("text", "contains NUL characters; send plain text")
-    if len(request.text) > limits.max_input_chars:
-        raise InvalidInput(
-            "text",
-            f"has {len(request.text):,} characters; the limit is {limits.max_input_chars:,}",
+        wrong.append(("text", "is empty"))
+    elif "\x00" in request.text:
+        wrong.append(("text", "contains NUL characters; send plain text"))
+    elif len(request.text) > limits.max_input_chars:
+        wrong.append(
+            (
+                "text",
+                f"has {len(request.text):,} characters; the limit is {limits.max_input_chars:,}",
+            )
         )
     if not 1 <= request.pictures <= limits.max_pictures:
-        raise InvalidInput(
-            "pictures", f"must be between 1 and {limits.max_pictures}, got {request.pictures}"
+        wrong.append(
+            ("pictures", f"must be between 1 and {limits.max_pictures}, got {request.pictures}")
         )
     if request.content_type not in catalog.style_names():
-        raise InvalidInput(
-            "content_type",
-            f"unknown value {request.content_type!r}; expected one of: "
-            + ", ".join(catalog.style_names()),
-        )
+        wrong.append(("content_type", _unknown(request.content_type, catalog.style_names())))
+    audio_type = None
     try:
         audio_type = AudioType(request.audio_type)
     except ValueError:
-        raise InvalidInput(
-            "audio_type",
-            f"unknown value {request.audio_type!r}; expected one of: "
-            + ", ".join(a.value for a in AudioType),
-        ) from None
+        wrong.append(("audio_type", _unknown(request.audio_type, [a.value for a in AudioType])))
+    backend_ready = False
     if request.backend not in catalog.backend_names():
-        raise InvalidInput(
-            "backend",
-            f"unknown value {request.backend!r}; expected one of: "
-            + ", ".join(catalog.backend_names()),
-        )
-    try:
-        catalog.backend(request.backend)  # built once; a misconfigured one fails here
-    except StoriesError as error:
-        raise InvalidInput(
-            "backend", f"{request.backend!r} is not available: {error.message}"
-        ) from None
+        wrong.append(("backend", _unknown(request.backend, catalog.backend_names())))
+    else:
+        try:
+            catalog.backend(request.backend)  # built once; a misconfigured one fails here
+            backend_ready = True
+        except StoriesError as error:
+            wrong.append(("backend", f"{request.backend!r} is not available: {error.message}"))
+    webhooks_off = False
     if request.webhook_url is not None:
         parts = urlsplit(request.webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput("webhook_url", "must be an absolute http or https URL")
-        if not limits.webhooks_enabled:
-            raise NotEnabled(
-                "webhook_url",
-                "webhooks are not enabled on this server (it has no signing secret, "
-                "STORIES_WEBHOOK_SECRET); watch the job instead",
-            )
+            wrong.append(("webhook_url", "must be an absolute http or https URL"))
+        elif not limits.webhooks_enabled:
+            webhooks_off = True
     if request.request_id is not None and not 1 <= len(request.request_id) <= 128:
-        raise InvalidInput("request_id", "must be 1 to 128 characters")
+        wrong.append(("request_id", "must be 1 to 128 characters"))
+    language = None
     if request.language is not None:
         try:
             language = language_tag(request.language)
+            request = replace(request, language=language)  # "EN" and "en" are one request
         except ValueError as error:
-            raise InvalidInput("language", f"{error}; e.g. en, de, zh-Hant, pt-BR") from None
-        request = replace(request, language=language)  # "EN" and "en" are one request
-    else:
+            wrong.append(("language", f"{error}; e.g. en, de, zh-Hant, pt-BR"))
+    elif request.text.strip():
         language = detector.detect(request.text)
-    if audio_type is not AudioType.NONE and not speaks(catalog.backend(request.backend), language):
-        raise InvalidInput(
-            "audio_type",
-            f"the {request.backend!r} backend has no voice for the language {language!r}; "
-            "ask for audio_type none, or another backend",
+    if (
+        audio_type not in (None, AudioType.NONE)
+        and backend_ready
+        and language is not None
+        and not speaks(catalog.backend(request.backend), language)
+    ):
+        wrong.append(
+            (
+                "audio_type",
+                f"the {request.backend!r} backend has no voice for the language {language!r}; "
+                "ask for audio_type none, or another backend",
+            )
         )
+    if wrong:
+        raise InvalidInput.of(wrong)
+    if webhooks_off:
+        raise NotEnabled(
+            "webhook_url",
+            "webhooks are not enabled on this server (it has no signing secret, "
+            "STORIES_WEBHOOK_SECRET); watch the job instead",
+        )
+    assert audio_type is not None and language is not None  # no violation above
     return CheckedRequest(request, request.text, audio_type, language, story_title(request.text))
+
+
+def _unknown(value: str, known: list[str]) -> str:
+    return f"unknown value {value!r}; expected one of: {', '.join(known)}"
 
 
 class SubmitJob:
