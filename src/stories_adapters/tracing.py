@@ -23,7 +23,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, StatusCode
 
-from stories_core.telemetry import job_context
+from stories_core.telemetry import job_context, job_trace_id
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
@@ -49,14 +49,20 @@ def configure_tracing(service: str) -> bool:
 
 
 class TraceContextFilter(logging.Filter):
-    """Adds `trace_id` and `span_id` (hex) to every record made inside a span, so each log
-    line of a job's work names its trace; a record that already has them keeps its own."""
+    """Adds `trace_id` to every record made during a job's work (the job's, even when it is
+    a caller's own id and no W3C one) or inside a span, and the span's `span_id`; a record
+    that already has a `trace_id` keeps its own."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "trace_id"):
+            return True
         context = trace.get_current_span().get_span_context()
-        if context.is_valid and not hasattr(record, "trace_id"):
-            record.trace_id = trace.format_trace_id(context.trace_id)
+        trace_id = job_trace_id()
+        if context.is_valid:
+            record.trace_id = trace_id or trace.format_trace_id(context.trace_id)
             record.span_id = trace.format_span_id(context.span_id)
+        elif trace_id:
+            record.trace_id = trace_id
         return True
 
 

@@ -41,7 +41,9 @@ class JobEvent:
     occurred_at: datetime
     trace_id: str = ""
     content_type: str = ""
-    """The job's content style, and its backend below: for counting jobs by them."""
+    """The job's content style, and its backend below: for counting jobs by them in the
+    process that recorded the event. Not serialized (`to_dict`): not part of the events
+    clients and webhook receivers get."""
     backend: str = ""
     segment_index: int | None = None
     segment_count: int | None = None
@@ -58,8 +60,6 @@ class JobEvent:
             "progress": self.progress,
             "occurred_at": self.occurred_at.isoformat(),
             "trace_id": self.trace_id,
-            "content_type": self.content_type,
-            "backend": self.backend,
             "segment_index": self.segment_index,
             "segment_count": self.segment_count,
             "error_code": self.error_code,
@@ -77,8 +77,6 @@ class JobEvent:
             progress=float(data["progress"]),
             occurred_at=datetime.fromisoformat(data["occurred_at"]),
             trace_id=data.get("trace_id", ""),
-            content_type=data.get("content_type", ""),
-            backend=data.get("backend", ""),
             segment_index=data.get("segment_index"),
             segment_count=data.get("segment_count"),
             error_code=data.get("error_code"),

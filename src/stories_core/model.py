@@ -20,7 +20,6 @@ from typing import Any
 from stories_core.errors import IllegalTransition
 from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
 from stories_core.states import JobState, SegmentState
-from stories_core.telemetry import current_traceparent
 
 # Fixed namespace so that ids derived from (job, index, kind) are the same on every retry.
 _ID_NAMESPACE = uuid.UUID("5d9a4e62-38a1-4c59-9c8e-4b1f3f6b6f10")
@@ -405,25 +404,28 @@ class OutboxMessage:
     id: int | None = None
 
 
-def outbox_messages(event: JobEvent) -> list[OutboxMessage]:
+def outbox_messages(event: JobEvent, traceparent: str = "") -> list[OutboxMessage]:
     """What a recorded event becomes in the outbox: the event itself (events topic); for
     JOB_QUEUED, the workers' doorbell (jobs topic: the job and trace ids, and the W3C
-    `traceparent` of the span that queued it when one did; keyed by job id)."""
+    `traceparent` of the span that queued it in the job's trace, when given; keyed by job
+    id)."""
     at = event.occurred_at
     messages = []
     if event.kind is EventKind.JOB_QUEUED:
         doorbell = {"job_id": event.job_id, "trace_id": event.trace_id}
-        if traceparent := current_traceparent():
+        if traceparent:
             doorbell["traceparent"] = traceparent
         messages.append(OutboxMessage(Topic.JOBS, event.job_id, doorbell, at))
     messages.append(OutboxMessage(Topic.EVENTS, event.job_id, event.to_dict(), at))
     return messages
 
 
-def webhook_delivery(event: JobEvent, webhook_url: str | None) -> WebhookDelivery | None:
+def webhook_delivery(
+    event: JobEvent, webhook_url: str | None, traceparent: str = ""
+) -> WebhookDelivery | None:
     """The delivery a recorded event asks for: a terminal event of a job with a webhook
     URL, due at once; None for any other. Recorded with the change, like the outbox, so
-    a webhook never waits for the broker."""
+    a webhook never waits for the broker. `traceparent`: the delivery's parent span."""
     if not webhook_url or not event.state.is_terminal:
         return None
     payload = event.to_dict()
@@ -436,7 +438,7 @@ def webhook_delivery(event: JobEvent, webhook_url: str | None) -> WebhookDeliver
         event=payload,
         created_at=event.occurred_at,
         next_attempt_at=event.occurred_at,
-        trace_parent=current_traceparent(),
+        trace_parent=traceparent,
     )
 
 

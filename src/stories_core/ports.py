@@ -27,7 +27,7 @@ from stories_core.model import (
     outbox_messages,
     webhook_delivery,
 )
-from stories_core.telemetry import StageTiming
+from stories_core.telemetry import StageTiming, traceparent_in
 
 
 @runtime_checkable
@@ -257,15 +257,19 @@ class UnitOfWork(ABC):
             self._close()
 
     def commit(self) -> None:
-        events = [(event, job.webhook_url) for job in self.jobs.seen for event in job.take_events()]
+        events = [
+            (event, job.webhook_url, traceparent_in(job.trace_id, job.trace_parent))
+            for job in self.jobs.seen
+            for event in job.take_events()
+        ]
         if events:
-            self.outbox.add([m for event, _ in events for m in outbox_messages(event)])
-        for event, url in events:
-            if (delivery := webhook_delivery(event, url)) is not None:
+            self.outbox.add([m for e, _, parent in events for m in outbox_messages(e, parent)])
+        for event, url, parent in events:
+            if (delivery := webhook_delivery(event, url, parent)) is not None:
                 self.webhooks.add(delivery)
         self._commit()
         if self._sink is not None:
-            for event, _ in events:
+            for event, _, _ in events:
                 self._sink.emit(event)
 
     def rollback(self) -> None:

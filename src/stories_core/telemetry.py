@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 tracer = trace.get_tracer("stories")
 
@@ -48,11 +49,25 @@ class StageTiming:
     retries: int = 0
 
 
+W3C = TraceContextTextMapPropagator()
+"""What the trace context is stored and carried in between our own processes (the job row,
+the doorbell, the Kafka header), whatever propagators `OTEL_PROPAGATORS` picks for the
+edges to callers and receivers."""
+
+
 def current_traceparent() -> str:
     """The W3C `traceparent` of the current span; "" when there is no valid one."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    W3C.inject(carrier)
     return carrier.get("traceparent", "")
+
+
+def traceparent_in(trace_id: str, fallback: str) -> str:
+    """The current span's `traceparent` when it is in the trace `trace_id`; else
+    `fallback` (the job's own, `Job.trace_parent`): work recorded outside the job's trace
+    (a retry asked for by another trace, a release on shutdown) still joins it."""
+    current = current_traceparent()
+    return current if current and current.split("-")[1] == trace_id else fallback
 
 
 def current_trace_id() -> str:
@@ -69,7 +84,7 @@ def job_context(trace_id: str, *traceparents: str) -> Context:
     for traceparent in traceparents:
         if not traceparent:
             continue
-        context = propagate.extract({"traceparent": traceparent})
+        context = W3C.extract({"traceparent": traceparent})
         span_context = trace.get_current_span(context).get_span_context()
         if span_context.is_valid and trace.format_trace_id(span_context.trace_id) == trace_id:
             return context
@@ -90,6 +105,25 @@ def _is_trace_id(value: str) -> bool:
         and all(c in "0123456789abcdef" for c in value)
         and value != "0" * TRACE_ID_LENGTH
     )
+
+
+_job_trace_id: ContextVar[str] = ContextVar("stories_job_trace_id", default="")
+
+
+@contextlib.contextmanager
+def job_trace(trace_id: str) -> Iterator[None]:
+    """Work on the job whose trace id is `trace_id` runs inside: its log lines name it
+    (`job_trace_id`) even when it is no W3C trace id (a caller's own `x-trace-id`)."""
+    token = _job_trace_id.set(trace_id)
+    try:
+        yield
+    finally:
+        _job_trace_id.reset(token)
+
+
+def job_trace_id() -> str:
+    """The trace id of the job whose work runs here; "" outside a job's work."""
+    return _job_trace_id.get()
 
 
 @dataclass

@@ -256,3 +256,64 @@ def test_every_call_that_changes_a_job_is_a_server_span_in_the_callers_trace() -
     assert spans[2].parent_id == "" and spans[2].trace_id not in seen[:2]
     assert seen == [s.trace_id for s in spans] + [""]
     assert {s.attributes["rpc.grpc.status_code"] for s in spans} == {5}  # NOT_FOUND
+
+
+def test_a_retry_asked_for_in_another_trace_runs_in_the_jobs_own() -> None:
+    from stories_core.services.control import RetryJob
+
+    exporter = local_spans()
+    world = World(ScriptedBackend(fail_on_index=1))
+    with tracer.start_as_current_span("CreateJob"):
+        job = world.submit(world.request(TEXT, pictures=2))
+    processor(world, RecordingTelemetry())(job.id)
+    world.backend.fail_on_index = None
+    with tracer.start_as_current_span("RetryJob"):  # the caller's own trace, not the job's
+        RetryJob(world.database, world.clock)(job.id)
+    doorbells = [m.payload for m in world.outbox(Topic.JOBS)]
+    assert [d["traceparent"] for d in doorbells] == [job.trace_parent] * 2
+    exporter.clear()
+    assert processor(world, RecordingTelemetry())(job.id, doorbells[-1]["traceparent"])
+    runs = [from_sdk(s) for s in exporter.get_finished_spans() if s.name == "process job"]
+    assert [(r.trace_id, r.parent_id) for r in runs] == [
+        (job.trace_id, job.trace_parent.split("-")[2])
+    ]
+
+
+def test_a_run_given_back_or_cancelled_is_no_lost_lease() -> None:
+    import threading
+
+    from stories_core.services.control import CancelJob
+
+    for end in ("release", "cancel"):
+        world, telemetry = World(ScriptedBackend(delay=0.05), concurrency=1), RecordingTelemetry()
+        job = world.submit(world.request("One.\n\nTwo.\n\nThree.\n\nFour.", pictures=4))
+        run = processor(world, telemetry)
+        worker = threading.Thread(target=run, args=(job.id,))
+        worker.start()
+        while not world.backend.calls.get("draw"):
+            threading.Event().wait(0.01)
+        if end == "release":
+            assert run.release(job.id)
+        else:
+            CancelJob(world.database, world.clock)(job.id)
+        worker.join(10)
+        assert not worker.is_alive()
+        assert "lost" not in telemetry.leases, end
+
+
+def test_a_callers_own_trace_id_is_on_every_log_line_of_the_jobs_work(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(ScriptedBackend):
+        def draw(self, *args: object) -> object:
+            logging.getLogger("a.backend").warning("drawing went wrong")
+            raise RuntimeError("a bug")
+
+    world = World(Broken())
+    job = world.submit(world.request(TEXT, pictures=2), trace_id="caller-own-id_1")
+    caplog.handler.addFilter(TraceContextFilter())
+    with caplog.at_level(logging.INFO):
+        processor(world, RecordingTelemetry())(job.id)
+    lines = [r for r in caplog.records if r.name == "a.backend" or job.id in r.getMessage()]
+    assert len(lines) == 3
+    assert {getattr(r, "trace_id", None) for r in lines} == {"caller-own-id_1"}

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from stories_adapters.kafka.admin import ensure_topics
@@ -21,7 +21,7 @@ from stories_adapters.kafka.codec import Record, event_record, job_record
 from stories_adapters.kafka.config import KafkaConfig
 from stories_core.errors import BrokerUnavailable
 from stories_core.model import OutboxMessage, Topic
-from stories_core.telemetry import job_context
+from stories_core.telemetry import W3C, job_context
 
 tracer = trace.get_tracer("stories.dispatcher")
 
@@ -114,15 +114,15 @@ class KafkaPublisher:
         """Each doorbell is a producer span of its job's trace (child of the span that
         queued the job), whose `traceparent` the record carries to the worker."""
         records, spans = [], []
-        for message in messages:
-            topic = self._topics[message.topic]
-            if message.topic is Topic.JOBS:
-                span = _publish_span(topic, message.payload)
-                spans.append(span)
-                records.append((topic, _record(message, _traceparent_of(span))))
-            else:
-                records.append((topic, _record(message)))
         try:
+            for message in messages:
+                topic = self._topics[message.topic]
+                if message.topic is Topic.JOBS:
+                    span = _publish_span(topic, message.payload)
+                    spans.append(span)
+                    records.append((topic, _record(message, _traceparent_of(span))))
+                else:
+                    records.append((topic, _record(message)))
             self._producer.send_all(records)
         except Exception as error:
             for span in spans:
@@ -172,5 +172,5 @@ def _publish_span(topic: str, doorbell: dict[str, str]) -> Span:
 
 def _traceparent_of(span: Span) -> str:
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    W3C.inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent", "")

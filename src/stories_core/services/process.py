@@ -63,7 +63,14 @@ from stories_core.ports import (
     UnitOfWorkFactory,
 )
 from stories_core.segmentation import enforce
-from stories_core.telemetry import StageTiming, counting_retries, job_context, tracer
+from stories_core.states import JobState
+from stories_core.telemetry import (
+    StageTiming,
+    counting_retries,
+    job_context,
+    job_trace,
+    tracer,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,6 +110,7 @@ class ProcessJob:
         self._worker_id = owner
         self._telemetry = telemetry or NoTelemetry()
         self._running: dict[str, str] = {}  # job id -> lease owner of our run of it
+        self._released: set[str] = set()  # lease owners of runs we gave back (release)
         self._outages = {
             DatabaseUnavailable: OutageLog(DATABASE),
             StorageUnavailable: OutageLog(OBJECT_STORE),
@@ -134,8 +142,11 @@ class ProcessJob:
             "stories.backend": job.backend,
         }
         try:
-            with tracer.start_as_current_span(
-                "process job", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+            with (
+                job_trace(job.trace_id),
+                tracer.start_as_current_span(
+                    "process job", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+                ),
             ):
                 return await self._run_claimed(job)
         finally:
@@ -152,7 +163,7 @@ class ProcessJob:
                 await self._generate(job, run)
             except LeaseLost:
                 log.warning("lease on job %s lost; leaving it to its new owner", job.id)
-                self._telemetry.lease("lost")
+                self._count_lease_lost(job)
                 return None
             except DatabaseUnavailable:
                 # Its failure could not be recorded either: the lease expires and the
@@ -218,7 +229,22 @@ class ProcessJob:
             job.release(now)
             uow.jobs.update(job)
             uow.commit()
+        self._released.add(owner)
         return True
+
+    def _count_lease_lost(self, job: Job) -> None:
+        """Count a lease another worker took (ours expired): not a release of our own, nor a
+        job cancelled while it ran, which end a run the same way."""
+        if job.lease_owner in self._released:
+            self._released.discard(job.lease_owner)
+            return
+        try:
+            with self._uow_factory() as uow:
+                cancelled = uow.jobs.get(job.id).state is JobState.CANCELLED
+        except StoriesError:  # unreadable now: it was not ours to end, so count it
+            cancelled = False
+        if not cancelled:
+            self._telemetry.lease("lost")
 
     def _claim(self, job_id: str, owner: str) -> Job | None:
         now = self._clock.now()
@@ -395,7 +421,7 @@ class ProcessJob:
         try:
             await self._write(job, "recording the failed job", record)
         except LeaseLost:
-            self._telemetry.lease("lost")
+            self._count_lease_lost(job)
             return None
         return job
 
@@ -435,8 +461,12 @@ class ProcessJob:
         ):
             try:
                 yield
+            except asyncio.CancelledError:
+                outcome = "cancelled"  # a sibling failed and the job stopped waiting for it
+                raise
             except Exception as error:
-                outcome = getattr(error, "code", None) or type(error).__name__
+                code = getattr(error, "code", None)  # a domain error's; not a method's
+                outcome = code if isinstance(code, str) else type(error).__name__
                 raise
             finally:
                 seconds = time.perf_counter() - started

@@ -171,7 +171,8 @@ class DeliverWebhooks:
             TRACE_HEADER: delivery.event.get("trace_id", ""),
             SIGNATURE_HEADER: sign(self._policy.secret, int(started.timestamp()), body),
         }
-        propagate.inject(headers)
+        if span.is_recording():  # a receiver continues a trace that is exported
+            propagate.inject(headers)
         status: int | None = None
         error: str | None = None
         retry = False
