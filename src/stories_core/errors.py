@@ -69,9 +69,15 @@ class NotFound(StoriesError):
 
 
 class IllegalTransition(StoriesError):
-    """A state change the state machine does not allow."""
+    """A state change the state machine does not allow; `job_id` the job's (when it is a
+    job's), `state` the state it is in."""
 
     code = "ILLEGAL_STATE"
+
+    def __init__(self, message: str, *, job_id: str = "", state: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.state = state
 
 
 class ConflictingRequest(StoriesError):

@@ -169,7 +169,9 @@ class Job:
     def transition(self, new_state: JobState, now: datetime) -> None:
         if new_state not in JOB_TRANSITIONS[self.state]:
             raise IllegalTransition(
-                f"job {self.id} cannot go from {self.state.value} to {new_state.value}"
+                f"job {self.id} cannot go from {self.state.value} to {new_state.value}",
+                job_id=self.id,
+                state=self.state.value,
             )
         self.state = new_state
         self.updated_at = now
@@ -184,7 +186,11 @@ class Job:
         """Take the lease for `owner` until `until`: RUNNING, one more attempt; records
         JOB_STARTED. IllegalTransition when the job is not claimable now."""
         if not self.claimable_at(now):
-            raise IllegalTransition(f"job {self.id} is {self.state.value} and not claimable")
+            raise IllegalTransition(
+                f"job {self.id} is {self.state.value} and not claimable",
+                job_id=self.id,
+                state=self.state.value,
+            )
         if self.state is not JobState.RUNNING:
             self.transition(JobState.RUNNING, now)
         self.updated_at = now
@@ -202,7 +208,11 @@ class Job:
         """The running job's segments, once; records SEGMENTS_PLANNED."""
         self._require(JobState.RUNNING, "planned")
         if self.segments:
-            raise IllegalTransition(f"job {self.id} is already split into segments")
+            raise IllegalTransition(
+                f"job {self.id} is already split into segments",
+                job_id=self.id,
+                state=self.state.value,
+            )
         self.segments = list(segments)
         self._record(EventKind.SEGMENTS_PLANNED, now)
 
@@ -225,7 +235,11 @@ class Job:
         JOB_SUCCEEDED."""
         unfinished = [s.index for s in self.segments if s.state is not SegmentState.SUCCEEDED]
         if unfinished:
-            raise IllegalTransition(f"job {self.id} has unfinished segments {unfinished}")
+            raise IllegalTransition(
+                f"job {self.id} has unfinished segments {unfinished}",
+                job_id=self.id,
+                state=self.state.value,
+            )
         self.transition(JobState.SUCCEEDED, now)
         self.markup = markup
         self._end_lease()
@@ -247,7 +261,11 @@ class Job:
         if self.state is JobState.CANCELLED:
             return
         if self.state.is_terminal:
-            raise IllegalTransition(f"job {self.id} has already {self.state.value}")
+            raise IllegalTransition(
+                f"job {self.id} has already {self.state.value}",
+                job_id=self.id,
+                state=self.state.value,
+            )
         self.transition(JobState.CANCELLED, now)
         self._set_segments({SegmentState.QUEUED, SegmentState.RUNNING}, SegmentState.CANCELLED)
         self._end_lease()
@@ -265,7 +283,9 @@ class Job:
         queued; records JOB_QUEUED (a new doorbell)."""
         if self.state is not JobState.FAILED:
             raise IllegalTransition(
-                f"only a failed job can be retried; job {self.id} is {self.state.value}"
+                f"only a failed job can be retried; job {self.id} is {self.state.value}",
+                job_id=self.id,
+                state=self.state.value,
             )
         self.error_code = self.error_message = None
         self.error_retryable = False
@@ -334,7 +354,9 @@ class Job:
     def _require(self, state: JobState, doing: str) -> None:
         if self.state is not state:
             raise IllegalTransition(
-                f"job {self.id} is {self.state.value}; only a {state.value} job can be {doing}"
+                f"job {self.id} is {self.state.value}; only a {state.value} job can be {doing}",
+                job_id=self.id,
+                state=self.state.value,
             )
 
     def _end_lease(self) -> None:

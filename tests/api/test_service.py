@@ -263,6 +263,12 @@ def test_cancel_a_queued_job_twice_but_not_a_finished_one(api: Api, idle_api: Ap
             stories_pb2.CancelJobRequest(job_id=finished.id), metadata=api.auth(api.acme)
         )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    found = details(raised.value)
+    assert dict(found["ErrorInfo"].metadata) == {"job_id": finished.id, "state": "succeeded"}
+    assert found["ErrorInfo"].reason == "ILLEGAL_STATE"
+    [violation] = found["PreconditionFailure"].violations
+    assert (violation.type, violation.subject) == ("ILLEGAL_STATE", f"jobs/{finished.id}")
+    assert "succeeded" in violation.description
 
 
 def test_retry_a_failed_job_keeps_finished_segments(api: Api) -> None:

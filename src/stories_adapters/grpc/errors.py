@@ -183,6 +183,17 @@ def _quota_exceeded(error: QuotaExceeded) -> list[any_pb2.Any]:
     return [_info(error), _pack(failure), _retry(error.retry_after_seconds)]
 
 
+def _illegal_state(error: IllegalTransition) -> list[any_pb2.Any]:
+    """AIP-193: a FAILED_PRECONDITION names what is not so; here the job and its state."""
+    subject = f"jobs/{error.job_id}" if error.job_id else ""
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type=error.code, subject=subject, description=error.message
+    )
+    failure = error_details_pb2.PreconditionFailure(violations=[violation])
+    metadata = {"job_id": error.job_id, "state": error.state} if error.job_id else {}
+    return [_info(error, **metadata), _pack(failure)]
+
+
 def _rate_limited(error: RateLimited) -> list[any_pb2.Any]:
     return [_info(error), _retry(error.retry_after_seconds)]
 
@@ -197,6 +208,7 @@ DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
     ConflictingRequest: _request_id_reused,
     OutOfRange: _out_of_range,
     NotEnabled: _not_enabled,
+    IllegalTransition: _illegal_state,
     QuotaExceeded: _quota_exceeded,
     RateLimited: _rate_limited,
     DependencyUnavailable: _unavailable,
