@@ -314,5 +314,10 @@ def test_each_kind_carries_its_details() -> None:
     assert set(found) == {"ErrorInfo", "RetryInfo"}
     assert found["RetryInfo"].retry_delay.seconds > 0
 
-    for plain in (NotFound("x"), IllegalTransition("x"), Unauthenticated("x"), LeaseLost("x")):
+    _, found = _status(IllegalTransition("job j has already succeeded", job_id="j", state="s"))
+    assert dict(found["ErrorInfo"].metadata) == {"job_id": "j", "state": "s"}
+    [violation] = found["PreconditionFailure"].violations
+    assert (violation.type, violation.subject) == ("ILLEGAL_STATE", "jobs/j")
+
+    for plain in (NotFound("x"), Unauthenticated("x"), LeaseLost("x")):
         assert set(_status(plain)[1]) == {"ErrorInfo"}
