@@ -9,7 +9,9 @@ engine migrates an embedded database when it is made).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Callable
@@ -43,7 +45,7 @@ from stories_core.services.access import Authenticator, IssueKey, QuotaPolicy, R
 from stories_core.services.control import CancelJob, RetryJob
 from stories_core.services.dispatch import RelayOutbox
 from stories_core.services.process import ProcessingSettings, ProcessJob
-from stories_core.services.query import JobQueries
+from stories_core.services.query import JobQueries, PageTokens
 from stories_core.services.steal import FindStealable
 from stories_core.services.submit import Limits, SubmitJob
 from stories_core.services.sweep import Sweep
@@ -64,6 +66,12 @@ def _reveal(secret: SecretStr | None) -> str | None:
 def _if_enabled(enabled: bool, make: Callable[[], T]) -> T | None:
     """Webhooks are delivered only where a secret signs them."""
     return make() if enabled else None
+
+
+def _page_token_key(secret: SecretStr | None) -> bytes:
+    if secret is None:
+        return secrets.token_bytes(32)
+    return hashlib.sha256(secret.get_secret_value().encode()).digest()
 
 
 def _telemetry(metrics_port: int | None) -> Telemetry:
@@ -186,7 +194,14 @@ class UseCases(containers.DeclarativeContainer):
     revoke_key = providers.Factory(
         RevokeKey, uow_factory=persistence.unit_of_work_factory, clock=core.clock
     )
-    queries = providers.Factory(JobQueries, uow_factory=persistence.reading_unit_of_work_factory)
+    page_tokens = providers.ThreadSafeSingleton(
+        PageTokens, providers.Callable(_page_token_key, config.api.page_token_secret)
+    )
+    queries = providers.Factory(
+        JobQueries,
+        uow_factory=persistence.reading_unit_of_work_factory,
+        page_tokens=page_tokens,
+    )
     cancel_job = providers.Factory(
         CancelJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock
     )

@@ -72,6 +72,11 @@ def serve(settings: Settings, on_ready: Callable[[int, bool], None]) -> None:
     get the grace time, then the background work stops."""
     stop = stop_on_signals()
     application = _start(settings, "stories-serve", generates=True)
+    if settings.messaging_kind != "in_process" and settings.api.page_token_secret is None:
+        log.warning(
+            "STORIES_PAGE_TOKEN_SECRET is unset: ListJobs page tokens work only with the "
+            "API process that issued them; give every API process the same secret"
+        )
     runtime = None
     if settings.messaging_kind == "in_process" and settings.api.embedded_workers > 0:
         runtime = application.workers.embedded_runtime()

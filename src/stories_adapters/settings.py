@@ -186,6 +186,10 @@ class ApiSettings(Section):
     quota_period_seconds: int = Field(86_400, ge=1)
     watch_poll_seconds: float = Field(1.0, gt=0)
     """How often a watch re-reads a job it got no in-process news of."""
+    page_token_secret: SecretStr | None = Field(None, min_length=1)
+    """Signs ListJobs page tokens; every API process of a deployment needs the same one.
+    Unset: a random key per process (tokens then work only with the process that issued
+    them, which is all an embedded server needs)."""
     embedded_workers: int = Field(2, ge=0)
     """Worker threads inside `stories serve` when running embedded; 0 serves the API
     alone (jobs wait, recorded, for a later run with workers)."""

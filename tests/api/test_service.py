@@ -210,6 +210,21 @@ def test_list_pages_through_jobs_and_filters_by_state(idle_api: Api) -> None:
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "different filter" in raised.value.details()
+    with pytest.raises(grpc.RpcError) as raised:  # ... and to its tenant
+        idle_api.stub.ListJobs(
+            stories_pb2.ListJobsRequest(page_token=token0), metadata=idle_api.auth(idle_api.globex)
+        )
+    assert "another API key's tenant" in raised.value.details()
+    payload, signature = token0.split(".")
+    tampered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    for altered in (f"{tampered}.{signature}", payload, f"{payload}.{signature[::-1]}"):
+        with pytest.raises(grpc.RpcError) as raised:
+            idle_api.stub.ListJobs(
+                stories_pb2.ListJobsRequest(page_token=altered),
+                metadata=idle_api.auth(idle_api.acme),
+            )
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "is not a token this service issued" in raised.value.details(), altered
 
 
 def test_a_webhook_url_is_refused_by_a_server_that_could_not_deliver_it(idle_api: Api) -> None:

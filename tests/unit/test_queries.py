@@ -60,6 +60,21 @@ def test_a_forged_token_is_bad_input_naming_the_field(world: World, token: str) 
 def test_a_shortened_page_continues_right_after_its_last_job(world: World) -> None:
     made = submit(world, 4)
     queries = JobQueries(world.database)
-    page = JobQueries.shortened(queries.list("default", page_size=3), 1, "default", [])
+    page = queries.shortened(queries.list("default", page_size=3), 1, "default", [])
     assert [job.id for job in page.jobs] == [made[3]]
     assert listed_ids_after(queries, page.next_page_token) == [made[2], made[1], made[0]]
+
+
+def test_a_token_is_taken_back_by_every_process_sharing_the_key_and_by_no_other(
+    world: World,
+) -> None:
+    from stories_core.services.query import PageTokens
+
+    submit(world, 3)
+    issuing = JobQueries(world.database, PageTokens(b"k" * 32))
+    token = issuing.list("default", page_size=1).next_page_token
+    sibling = JobQueries(world.database, PageTokens(b"k" * 32))  # another API process
+    assert len(sibling.list("default", page_size=5, page_token=token).jobs) == 2
+    stranger = JobQueries(world.database, PageTokens(b"x" * 32))
+    with pytest.raises(InvalidInput, match="not a token this service issued"):
+        stranger.list("default", page_token=token)

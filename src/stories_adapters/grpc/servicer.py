@@ -160,7 +160,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 if keep and size > self._response_budget:
                     break
                 keep += 1
-            page = JobQueries.shortened(page, keep, key.tenant, states)
+            page = self._queries.shortened(page, keep, key.tenant, states)
             return stories_pb2.ListJobsResponse(
                 jobs=messages[:keep], next_page_token=page.next_page_token
             )
