@@ -305,8 +305,9 @@ class BlobStore(Protocol):
 
     def size(self, key: str) -> int: ...
 
-    def url(self, key: str) -> str:
-        """Where a client can download the object (a file URL, or a presigned URL)."""
+    def url(self, key: str) -> str | None:
+        """Where a remote client can download the object (a presigned URL); None when the
+        store has no such address (a local folder: clients stream it with ReadAsset)."""
         ...
 
 

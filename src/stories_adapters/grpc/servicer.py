@@ -194,7 +194,10 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         def get_asset(key: ApiKey) -> stories_pb2.GetAssetResponse:
             asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
             message = asset_to_proto(asset)
-            message.download_uri = self._blobs.url(asset.key)
+            url = self._blobs.url(asset.key)
+            if url is None:  # embedded: no address a remote client can use; ReadAsset it
+                return stories_pb2.GetAssetResponse(asset=message)
+            message.download_uri = url
             if self._download_ttl:
                 expiry = self._clock.now() + timedelta(seconds=self._download_ttl)
                 message.download_expire_time.CopyFrom(timestamp(expiry))

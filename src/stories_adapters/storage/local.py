@@ -48,5 +48,6 @@ class LocalBlobStore:
             raise NotFound(f"blob {key} not found")
         return path.stat().st_size
 
-    def url(self, key: str) -> str:
-        return self._path(key).as_uri()
+    def url(self, key: str) -> None:
+        """None: a path on the server's disk is no address for a remote client."""
+        return None
