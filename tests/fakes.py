@@ -352,8 +352,8 @@ class InMemoryBlobStore:
             raise NotFound(key)
         return len(self.objects[key])
 
-    def url(self, key: str) -> str:
-        return f"memory://{key}"
+    def url(self, key: str) -> None:
+        return None  # no address a client could use, as a local folder
 
 
 class RecordingEvents:
