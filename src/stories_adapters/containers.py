@@ -160,6 +160,12 @@ class UseCases(containers.DeclarativeContainer):
     generation = providers.DependenciesContainer()
     # Figures of the work are kept only where they are served.
     telemetry = providers.ThreadSafeSingleton(_telemetry, config.metrics.port)
+    # Checks a webhook URL at CreateJob, and calls it at delivery (the dispatcher's).
+    webhook_sender = providers.ThreadSafeSingleton(
+        HttpWebhookSender,
+        timeout_seconds=config.webhook.timeout_seconds,
+        allow=config.webhook.allow_private,
+    )
 
     limits = providers.Factory(
         Limits,
@@ -187,6 +193,7 @@ class UseCases(containers.DeclarativeContainer):
         detector=generation.language_detector,
         quota=quota,
         telemetry=telemetry,
+        webhook_destinations=webhook_sender,
     )
     issue_key = providers.Factory(
         IssueKey, uow_factory=persistence.unit_of_work_factory, clock=core.clock
@@ -326,11 +333,7 @@ class Workers(containers.DeclarativeContainer):
     deliver_webhooks = providers.Factory(
         DeliverWebhooks,
         uow_factory=persistence.unit_of_work_factory,
-        sender=providers.ThreadSafeSingleton(
-            HttpWebhookSender,
-            timeout_seconds=config.webhook.timeout_seconds,
-            allow=config.webhook.allow_private,
-        ),
+        sender=use_cases.webhook_sender,
         clock=core.clock,
         policy=providers.Factory(
             WebhookPolicy,

@@ -73,6 +73,18 @@ class HttpWebhookSender:
         WEBHOOK_POSTS.labels(f"{status // 100}xx").inc()
         return status
 
+    def refusal(self, url: str) -> str | None:
+        """The WebhookDestinations port: why `url` may not be called, or None."""
+        parts = urlsplit(url)
+        secure = parts.scheme == "https"
+        try:
+            self._checked_address(parts.hostname or "", parts.port or (443 if secure else 80))
+        except WebhookRefused as refused:
+            return f"{refused.message}; webhooks call public addresses only"
+        except (OSError, UnicodeError, ValueError):  # unresolvable now: DNS may change
+            return None
+        return None
+
     def _checked_address(self, host: str, port: int) -> str:
         """The address to connect to; WebhookRefused if any address of the host is internal
         (a name resolving to both a public and an internal address is refused too)."""

@@ -339,6 +339,16 @@ class WebhookSender(Protocol):
         ...
 
 
+class WebhookDestinations(Protocol):
+    """Says whether webhooks may call a URL's host (checked when a job is created, and
+    again at every delivery: DNS can change)."""
+
+    def refusal(self, url: str) -> str | None:
+        """Why `url` (absolute http or https) may not be called, in a client's words; None
+        when it may (a host that does not resolve now is not refused: it may later)."""
+        ...
+
+
 class EventSink(Protocol):
     """Receives job events as they happen (progress bars, watch streams, the outbox)."""
 

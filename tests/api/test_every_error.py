@@ -381,3 +381,42 @@ def test_every_wrong_field_of_a_create_is_named_at_once_and_nothing_is_recorded(
     assert found["ErrorInfo"].metadata["field"] == "x-trace-id"
     listed = call(idle_api, "ListJobs", stories_pb2.ListJobsRequest())
     assert not listed.jobs, "nothing recorded"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:5432/hook", "a loopback address"),
+        ("http://localhost/hook", "a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "a link_local address"),
+        ("https://10.1.2.3/hook", "a private address"),
+        ("http://[::1]/hook", "a loopback address"),
+        ("http://[::ffff:192.168.0.1]/hook", "a private address"),
+        ("https://example.com/" + "x" * 2100, "has 2,120 characters; the limit is 2,048"),
+        ("https://example.com:99999/hook", "must be an absolute http or https URL"),
+        ("file:///etc/passwd", "must be an absolute http or https URL"),
+    ],
+)
+def test_a_webhook_url_webhooks_may_not_call_is_refused_when_the_job_is_created(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    with start_api(tmp_path, with_worker=False, webhook_secret="s3cret") as api:
+        error = refused(api, "CreateJob", stories_pb2.CreateJobRequest(
+            text="One. Two.", content_type="educational", pictures=1, webhook_url=url,
+        ))  # fmt: skip
+        assert_invalid_field(error, "webhook_url")
+        assert said in error.details()
+        assert not call(api, "ListJobs", stories_pb2.ListJobsRequest()).jobs, "nothing recorded"
+
+
+def test_a_public_webhook_address_or_an_allowed_internal_one_is_taken(tmp_path: Path) -> None:
+    settings = {"webhook_secret": "s3cret", "webhook_allow_private": "loopback"}
+    with start_api(tmp_path, with_worker=False, **settings) as api:
+        for url in ("https://93.184.215.14/hook", "http://127.0.0.1:9/hook"):
+            job = api.create(webhook_url=url)
+            assert job.webhook_url == url
+        error = refused(api, "CreateJob", stories_pb2.CreateJobRequest(
+            text="One.", content_type="educational", pictures=1,
+            webhook_url="http://10.0.0.1/hook",
+        ))  # fmt: skip
+        assert "a private address" in error.details(), "only the kinds allowed"

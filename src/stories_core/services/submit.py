@@ -23,6 +23,7 @@ from stories_core.ports import (
     NoTelemetry,
     Telemetry,
     UnitOfWorkFactory,
+    WebhookDestinations,
     speaks,
 )
 from stories_core.services.access import QuotaPolicy, charge_quota
@@ -36,6 +37,7 @@ class Limits:
     max_pictures: int = 20
     webhooks_enabled: bool = True
     """False where nothing could sign and deliver webhooks: a webhook_url is refused."""
+    max_webhook_url_chars: int = 2048
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,11 @@ class CheckedRequest:
 
 
 def validate(
-    request: JobRequest, catalog: Catalog, limits: Limits, detector: LanguageDetector
+    request: JobRequest,
+    catalog: Catalog,
+    limits: Limits,
+    detector: LanguageDetector,
+    destinations: WebhookDestinations | None = None,
 ) -> CheckedRequest:
     """Clean the text (`stories_core.text.clean`, the one clean-up of every way in), then
     check every field: InvalidInput naming each wrong one (a check that needs another
@@ -123,11 +129,25 @@ def validate(
             wrong.append(("backend", f"{request.backend!r} is not available: {error.message}"))
     webhooks_off = False
     if request.webhook_url is not None:
-        parts = urlsplit(request.webhook_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        url = request.webhook_url
+        try:
+            parts = urlsplit(url)
+            absolute = (
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and (parts.port is None or parts.port > 0)  # .port raises when out of range
+            )
+        except ValueError:
+            absolute = False
+        if len(url) > limits.max_webhook_url_chars:
+            limit = limits.max_webhook_url_chars
+            wrong.append(("webhook_url", f"has {len(url):,} characters; the limit is {limit:,}"))
+        elif not absolute:
             wrong.append(("webhook_url", "must be an absolute http or https URL"))
         elif not limits.webhooks_enabled:
             webhooks_off = True
+        elif destinations is not None and (refusal := destinations.refusal(url)) is not None:
+            wrong.append(("webhook_url", refusal))
     if request.request_id is not None and not 1 <= len(request.request_id) <= 128:
         wrong.append(("request_id", "must be 1 to 128 characters"))
     language = None
@@ -180,7 +200,10 @@ class SubmitJob:
         detector: LanguageDetector,
         quota: QuotaPolicy | None = None,
         telemetry: Telemetry | None = None,
+        webhook_destinations: WebhookDestinations | None = None,
     ) -> None:
+        """`webhook_destinations` refuses a webhook URL whose host webhooks may not call."""
+        self._destinations = webhook_destinations
         self._detector = detector
         self._telemetry = telemetry or NoTelemetry()
         self._uow_factory = uow_factory
@@ -192,7 +215,7 @@ class SubmitJob:
     def check(self, request: JobRequest) -> CheckedRequest:
         """The request as it would be recorded; InvalidInput naming the first wrong field.
         Nothing is recorded (for a caller that checks before other work)."""
-        return validate(request, self._catalog, self._limits, self._detector)
+        return validate(request, self._catalog, self._limits, self._detector, self._destinations)
 
     def __call__(
         self, request: JobRequest, *, trace_id: str | None = None, api_key_id: str | None = None
