@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
 from stories_adapters.grpc.gate import CachedAuthenticator, Gate, StreamSlots, TokenBuckets
+from stories_adapters.grpc.limits import RequestLimits
 from stories_adapters.grpc.server import ApiServer
 from stories_adapters.grpc.servicer import StoryServicer
 from stories_adapters.kafka.config import KafkaConfig
@@ -297,7 +298,12 @@ class Api(containers.DeclarativeContainer):
         drain_seconds=config.api.shutdown_drain_seconds,
         probe=persistence.database_reachable.provider,
         probe_seconds=config.api.health_probe_seconds,
-        interceptors=providers.List(providers.Factory(GrpcTracing), providers.Factory(GrpcMetrics)),
+        # Outermost first: every call is counted, even one refused at the door.
+        interceptors=providers.List(
+            providers.Factory(GrpcMetrics),
+            providers.Factory(RequestLimits, config.grpc.max_message_bytes),
+            providers.Factory(GrpcTracing),
+        ),
     )
 
 

@@ -17,6 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+SHOWN_CHARS = 24
+
+
+def shown(value: str) -> str:
+    """A bad value as an error message may carry it: a short prefix, quoted, every
+    character outside printable ASCII escaped, so an error never grows with the input (a
+    gRPC error travels in metadata, 16 KiB at most) and no control byte reaches a log or a
+    header."""
+    more = f"... ({len(value):,} characters)" if len(value) > SHOWN_CHARS else ""
+    return ascii(value[:SHOWN_CHARS]) + more
+
 
 class StoriesError(Exception):
     """Base of every error the core raises on purpose; `code` is its domain reason."""

@@ -420,3 +420,52 @@ def test_a_public_webhook_address_or_an_allowed_internal_one_is_taken(tmp_path: 
             webhook_url="http://10.0.0.1/hook",
         ))  # fmt: skip
         assert "a private address" in error.details(), "only the kinds allowed"
+
+
+NOT_UTF8 = b"\x0a\x03\xff\xfe\xfd"  # field 1 (an id, a string) holding bytes that are not UTF-8
+
+
+@pytest.mark.parametrize("method", ["GetJob", "CancelJob", "WatchJob", "ReadAsset", "CreateJob"])
+def test_bytes_that_are_not_utf8_are_invalid_argument_with_details(
+    idle_api: Api, method: str
+) -> None:
+    path = f"/stories.v1.StoryService/{method}"
+    if method in STREAMING:
+        rpc = idle_api.channel.unary_stream(path)
+        call_it = lambda: list(rpc(NOT_UTF8, metadata=idle_api.auth(idle_api.acme)))  # noqa: E731
+    else:
+        rpc = idle_api.channel.unary_unary(path)
+        call_it = lambda: rpc(NOT_UTF8, metadata=idle_api.auth(idle_api.acme))  # noqa: E731
+    with pytest.raises(grpc.RpcError) as raised:
+        call_it()
+    assert_invalid_field(raised.value, "request")
+    assert f"stories.v1.{method}Request" in raised.value.details()
+
+
+def test_an_oversized_message_or_metadata_is_resource_exhausted_with_details(
+    idle_api: Api,
+) -> None:
+    huge = stories_pb2.CreateJobRequest(text="x" * 5_000_000, content_type="educational")
+    error = refused(idle_api, "CreateJob", huge)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    info = details(error)["ErrorInfo"]
+    assert info.reason == "REQUEST_TOO_LARGE" and int(info.metadata["size_bytes"]) > 5_000_000
+    assert int(info.metadata["limit_bytes"]) < int(info.metadata["size_bytes"])
+
+    metadata = (*idle_api.auth(idle_api.acme), ("x-padding", "y" * 20_000))
+    error = refused(idle_api, "ListJobs", stories_pb2.ListJobsRequest(), metadata)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert details(error)["ErrorInfo"].reason == "REQUEST_TOO_LARGE"
+
+
+def test_an_oversized_value_is_never_echoed_into_an_error(idle_api: Api) -> None:
+    error = refused(idle_api, "GetJob", stories_pb2.GetJobRequest(job_id="x" * 200_000))
+    assert_invalid_field(error, "job_id")
+    assert "200,000 characters" in error.details() and len(error.details()) < 200
+    request = stories_pb2.CreateJobRequest(
+        text="One.", content_type="c" * 1_000_000, pictures=1, backend="b" * 100_000
+    )
+    error = refused(idle_api, "CreateJob", request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(error.details()) < 1_000
+    assert "1,000,000 characters" in error.details() and "100,000 characters" in error.details()

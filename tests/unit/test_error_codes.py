@@ -20,6 +20,7 @@ from stories_adapters.grpc.errors import (
     STATUS_CODES,
     OutOfRange,
     RateLimited,
+    RequestTooLarge,
     TooManyStreams,
     lookup,
     to_status,
@@ -179,6 +180,11 @@ EXPECTED: dict[type[StoriesError], tuple[Callable[[], StoriesError], grpc.Status
         grpc.StatusCode.OUT_OF_RANGE,
         "OUT_OF_RANGE",
     ),
+    RequestTooLarge: (
+        lambda: RequestTooLarge("the request has 9 bytes; the limit is 8", size=9, limit=8),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "REQUEST_TOO_LARGE",
+    ),
 }
 
 
@@ -223,7 +229,7 @@ def _status(error: Exception) -> tuple[grpc.Status, dict[str, protobuf_message.M
 
 def test_every_error_class_is_decided() -> None:
     core, adapter = CORE_CLASSES, ADAPTER_CLASSES
-    assert core and adapter == {RateLimited, TooManyStreams, OutOfRange}
+    assert core and adapter == {RateLimited, TooManyStreams, OutOfRange, RequestTooLarge}
     assert core | adapter == set(EXPECTED), "decide the status and reason of a new error"
 
 

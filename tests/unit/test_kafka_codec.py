@@ -51,7 +51,7 @@ def test_a_bad_id_is_shown_short_and_escaped() -> None:
     said = str(caught.value)
     assert said.isascii() and said.isprintable()
     assert "\\x00" in said and "DELETE FROM jobs" not in said
-    assert said.endswith(f"... ({len(injected)} characters)") and len(said) < 150
+    assert said.endswith(f"... ({len(injected):,} characters)") and len(said) < 150
 
 
 def test_a_bad_trace_id_is_shown_escaped() -> None:

@@ -72,6 +72,17 @@ class TooManyStreams(RateLimited):
         super().__init__(message, retry_after_seconds=1.0)
 
 
+class RequestTooLarge(StoriesError):
+    """A request (its message or its metadata) larger than the server takes."""
+
+    code = "REQUEST_TOO_LARGE"
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
 class OutOfRange(StoriesError):
     """A position past the end of what there is (a ReadAsset offset)."""
 
@@ -103,6 +114,7 @@ STATUS_CODES: Mapping[type[StoriesError], int] = {
     Unauthenticated: code_pb2.UNAUTHENTICATED,
     QuotaExceeded: code_pb2.RESOURCE_EXHAUSTED,
     RateLimited: code_pb2.RESOURCE_EXHAUSTED,
+    RequestTooLarge: code_pb2.RESOURCE_EXHAUSTED,
     ConcurrentChange: code_pb2.ABORTED,
     LeaseLost: code_pb2.ABORTED,
     # A concurrent twin took the request_id (SubmitJob already retried once): sending
@@ -194,6 +206,10 @@ def _illegal_state(error: IllegalTransition) -> list[any_pb2.Any]:
     return [_info(error, **metadata), _pack(failure)]
 
 
+def _too_large(error: RequestTooLarge) -> list[any_pb2.Any]:
+    return [_info(error, size_bytes=str(error.size), limit_bytes=str(error.limit))]
+
+
 def _rate_limited(error: RateLimited) -> list[any_pb2.Any]:
     return [_info(error), _retry(error.retry_after_seconds)]
 
@@ -209,6 +225,7 @@ DETAILS: Mapping[type[StoriesError], Callable[[Any], list[any_pb2.Any]]] = {
     OutOfRange: _out_of_range,
     NotEnabled: _not_enabled,
     IllegalTransition: _illegal_state,
+    RequestTooLarge: _too_large,
     QuotaExceeded: _quota_exceeded,
     RateLimited: _rate_limited,
     DependencyUnavailable: _unavailable,

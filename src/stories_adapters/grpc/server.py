@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stories.v1 import stories_pb2, stories_pb2_grpc
+from stories_adapters.grpc.limits import TRANSPORT_HEADROOM, TRANSPORT_METADATA_BYTES
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = stories_pb2.DESCRIPTOR.services_by_name["StoryService"].full_name
@@ -42,7 +43,9 @@ class ApiServer:
             ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
             interceptors=list(interceptors),
             options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
+                # More than we take: RequestLimits refuses the excess with our own error.
+                ("grpc.max_receive_message_length", TRANSPORT_HEADROOM * max_message_bytes),
+                ("grpc.max_metadata_size", TRANSPORT_METADATA_BYTES),
                 ("grpc.max_send_message_length", max_message_bytes),
             ],
         )

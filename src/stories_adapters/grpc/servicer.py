@@ -279,7 +279,16 @@ def _unknown_enum(value: int, enum: Any) -> str:
     return f"unknown value {value}; expected one of: {', '.join(known)}"
 
 
+MAX_ID_CHARS = 64
+"""Ids are UUIDs (36 characters); a longer one is refused before it goes anywhere, an error
+message included."""
+
+
 def _required(field: str, value: str) -> str:
     if not value:
         raise InvalidInput(field, "is required")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidInput(
+            field, f"has {len(value):,} characters; an id has at most {MAX_ID_CHARS}"
+        )
     return value

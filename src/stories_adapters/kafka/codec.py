@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from stories.v1 import queue_pb2
 from stories_adapters.grpc.mapping import event_to_proto, timestamp
+from stories_core.errors import shown
 from stories_core.events import JobEvent
 
 TRACE_ID_HEADER = "trace-id"
@@ -29,7 +30,6 @@ JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 TRACE_ID = re.compile(r"[A-Za-z0-9_-]{0,64}")
 """Empty, the 32 hex digits SubmitJob mints, or a caller's own (gRPC `x-trace-id`: 1-64
 letters, digits, '-' or '_')."""
-_SHOWN = 24  # characters of a bad value an error message shows
 
 
 class UndecodableMessage(ValueError):
@@ -85,20 +85,13 @@ def decode_job_message(value: bytes | None) -> queue_pb2.JobMessage:
         raise UndecodableMessage("stories.v1.JobMessage without a job_id")
     if not JOB_ID.fullmatch(message.job_id):
         raise UndecodableMessage(
-            f"stories.v1.JobMessage whose job_id is not a job id: {_shown(message.job_id)}"
+            f"stories.v1.JobMessage whose job_id is not a job id: {shown(message.job_id)}"
         )
     if not TRACE_ID.fullmatch(message.trace_id):
         raise UndecodableMessage(
-            f"stories.v1.JobMessage whose trace_id is not a trace id: {_shown(message.trace_id)}"
+            f"stories.v1.JobMessage whose trace_id is not a trace id: {shown(message.trace_id)}"
         )
     return message
-
-
-def _shown(value: str) -> str:
-    """A bad value as an error message may carry it: a short prefix, quoted, every
-    character outside printable ASCII escaped, so no control byte reaches a log or a header."""
-    more = f"... ({len(value)} characters)" if len(value) > _SHOWN else ""
-    return ascii(value[:_SHOWN]) + more
 
 
 def _headers(trace_id: str, content_type: str) -> list[tuple[str, bytes]]:

@@ -14,6 +14,7 @@ from stories_core.errors import (
     InvalidInput,
     NotEnabled,
     StoriesError,
+    shown,
 )
 from stories_core.model import AudioType, Job, new_id
 from stories_core.ports import (
@@ -126,7 +127,7 @@ def validate(
             catalog.backend(request.backend)  # built once; a misconfigured one fails here
             backend_ready = True
         except StoriesError as error:
-            wrong.append(("backend", f"{request.backend!r} is not available: {error.message}"))
+            wrong.append(("backend", f"{shown(request.backend)} is not available: {error.message}"))
     webhooks_off = False
     if request.webhook_url is not None:
         url = request.webhook_url
@@ -185,7 +186,7 @@ def validate(
 
 
 def _unknown(value: str, known: list[str]) -> str:
-    return f"unknown value {value!r}; expected one of: {', '.join(known)}"
+    return f"unknown value {shown(value)}; expected one of: {', '.join(known)}"
 
 
 class SubmitJob:
