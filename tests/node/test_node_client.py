@@ -29,3 +29,33 @@ def test_a_node_client_makes_a_story(tmp_path: Path) -> None:
         assert summary["segments"] == 2
         assert summary["image_size"] == summary["image_expected_size"] > 1000
         assert summary["image_checksum_ok"] and summary["png"]
+
+
+def test_a_node_client_decodes_every_errors_details_from_the_published_protos(
+    tmp_path: Path,
+) -> None:
+    node = shutil.which("node")
+    assert node, "Node.js is required for this test"
+    with start_api(tmp_path, with_worker=False) as api:
+        result = subprocess.run(
+            [node, str(ROOT / "examples" / "clients" / "node" / "errors.mjs"), api.target,
+             api.acme],
+            capture_output=True, text=True, timeout=120, cwd=ROOT,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    statuses = {s["call"]: s for s in map(json.loads, result.stdout.splitlines())}
+    create = statuses["create"]
+    assert create["code"] == 3  # INVALID_ARGUMENT
+    info, bad_request = create["details"]
+    assert info["@type"] == "google.rpc.ErrorInfo" and info["reason"] == "INVALID_FIELD"
+    assert info["domain"] == "stories.v1" and info["metadata"]["fields"] == (
+        "text,pictures,content_type"
+    )
+    assert bad_request["@type"] == "google.rpc.BadRequest"
+    assert [v["field"] for v in bad_request["field_violations"]] == [
+        "text", "pictures", "content_type",
+    ]  # fmt: skip
+    missing = statuses["missing"]
+    assert missing["code"] == 5 and missing["details"][0]["reason"] == "NOT_FOUND"
+    view = statuses["view"]
+    assert view["details"][1]["field_violations"][0]["field"] == "view"
