@@ -33,6 +33,7 @@ from stories_core.model import (
     JobState,
     OutboxMessage,
     Segment,
+    Topic,
     WebhookAttempt,
     WebhookDelivery,
     WebhookState,
@@ -230,6 +231,31 @@ class InMemoryOutboxRepository:
     def backlog(self) -> tuple[int, datetime | None]:
         unsent = [m.created_at for m in self._store if m.id not in self._sent]
         return len(unsent), min(unsent, default=None)
+
+    def events_after(
+        self, position: int, limit: int, job_id: str | None = None
+    ) -> list[tuple[int, JobEvent]]:
+        found = [
+            (m.id, JobEvent.from_dict(m.payload))
+            for m in self._store
+            if m.topic is Topic.EVENTS and m.id is not None and m.id > position
+            and (job_id is None or m.key == job_id)
+        ]  # fmt: skip
+        return found[:limit]
+
+    def latest_event(self, job_id: str) -> tuple[int, JobEvent] | None:
+        found = self.events_after(0, len(self._store), job_id)
+        return found[-1] if found else None
+
+    def latest_position(self) -> int:
+        return len(self._store)
+
+    def recorded_after(self, position: int, limit: int) -> list[tuple[int, JobEvent | None]]:
+        return [
+            (m.id, JobEvent.from_dict(m.payload) if m.topic is Topic.EVENTS else None)
+            for m in self._store
+            if m.id is not None and m.id > position
+        ][:limit]
 
 
 class InMemoryWebhookRepository:

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
+from stories_adapters.event_feed import OutboxEventFeed
 from stories_adapters.grpc.gate import CachedAuthenticator, Gate, StreamSlots, TokenBuckets
 from stories_adapters.grpc.limits import RequestLimits
 from stories_adapters.grpc.server import ApiServer
@@ -41,7 +42,7 @@ from stories_adapters.storage.s3 import open_bucket
 from stories_adapters.tracing import GrpcTracing
 from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
-from stories_core.ports import NoTelemetry, Telemetry
+from stories_core.ports import NoTelemetry, Telemetry, UnitOfWorkFactory
 from stories_core.services.access import Authenticator, IssueKey, QuotaPolicy, RevokeKey
 from stories_core.services.control import CancelJob, RetryJob
 from stories_core.services.dispatch import RelayOutbox
@@ -73,6 +74,15 @@ def _page_token_key(secret: SecretStr | None) -> bytes:
     if secret is None:
         return secrets.token_bytes(32)
     return hashlib.sha256(secret.get_secret_value().encode()).digest()
+
+
+def _event_feed(
+    uow_factory: UnitOfWorkFactory, events: EventBus, poll_seconds: float
+) -> OutboxEventFeed:
+    """The feed reads at once when this process records an event, else every poll."""
+    feed = OutboxEventFeed(uow_factory, poll_seconds)
+    events.subscribe(feed.wake)
+    return feed
 
 
 def _telemetry(metrics_port: int | None) -> Telemetry:
@@ -216,12 +226,18 @@ class UseCases(containers.DeclarativeContainer):
     retry_job = providers.Factory(
         RetryJob, uow_factory=persistence.unit_of_work_factory, clock=core.clock
     )
+    # One reader of recorded events per process, for every watcher in it.
+    event_feed = providers.ThreadSafeSingleton(
+        _event_feed,
+        persistence.reading_unit_of_work_factory,
+        core.events,
+        config.api.watch_poll_seconds,
+    )
     watch_job = providers.Factory(
         WatchJob,
         uow_factory=persistence.reading_unit_of_work_factory,
         clock=core.clock,
-        notifier=core.events,
-        poll_seconds=config.api.watch_poll_seconds,
+        feed=event_feed,
     )
     relay_outbox = providers.Factory(
         RelayOutbox, persistence.unit_of_work_factory, messaging.publisher, core.clock

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -35,14 +34,11 @@ class InProcessQueue:
 
 
 class EventBus:
-    """Fans job events out to subscribers (progress bars) and the log, and wakes watchers
-    of the job (the ChangeNotifier port) so an in-process watch need not poll."""
+    """Fans the job events this process records out to subscribers (progress bars, the
+    event feed, metrics) and the log."""
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[JobEvent], None]] = []
-        self._changed = threading.Condition()
-        self._versions: dict[str, int] = {}  # only for jobs someone is waiting on
-        self._waiters: dict[str, int] = {}
 
     def subscribe(self, subscriber: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Add a subscriber; returns the function that removes it."""
@@ -60,18 +56,3 @@ class EventBus:
         )
         for subscriber in list(self._subscribers):
             subscriber(event)
-        with self._changed:
-            if event.job_id in self._waiters:
-                self._versions[event.job_id] += 1
-                self._changed.notify_all()
-
-    def wait(self, job_id: str, timeout: float) -> None:
-        with self._changed:
-            self._waiters[job_id] = self._waiters.get(job_id, 0) + 1
-            seen = self._versions.setdefault(job_id, 0)
-            try:
-                self._changed.wait_for(lambda: self._versions[job_id] != seen, timeout)
-            finally:
-                self._waiters[job_id] -= 1
-                if not self._waiters[job_id]:
-                    del self._waiters[job_id], self._versions[job_id]

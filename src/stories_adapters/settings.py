@@ -184,8 +184,9 @@ class ApiSettings(Section):
     quota_chars_per_period: int = Field(2_000_000, ge=0)
     """Characters of text each API key may submit per quota period (0: unlimited)."""
     quota_period_seconds: int = Field(86_400, ge=1)
-    watch_poll_seconds: float = Field(1.0, gt=0)
-    """How often a watch re-reads a job it got no in-process news of."""
+    watch_poll_seconds: float = Field(0.25, gt=0)
+    """How often each API process reads the newly recorded job events for all its watchers
+    (one query, however many streams; at once for events the process recorded itself)."""
     page_token_secret: SecretStr | None = Field(None, min_length=1)
     """Signs ListJobs page tokens; every API process of a deployment needs the same one.
     Unset: a random key per process (tokens then work only with the process that issued

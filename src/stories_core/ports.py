@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Self, runtime_checkable
@@ -205,6 +206,30 @@ class OutboxRepository(Protocol):
         """How many messages are unsent, and when the oldest of them was recorded."""
         ...
 
+    def events_after(
+        self, position: int, limit: int, job_id: str | None = None
+    ) -> list[tuple[int, JobEvent]]:
+        """Recorded job events (sent or not) whose position is above `position`, in
+        order, with their positions; only `job_id`'s when given. A position is the outbox
+        row's id: one job's events get rising positions in the order they were recorded
+        (every write of a job holds its row), though another job's may commit later with
+        a lower one."""
+        ...
+
+    def latest_event(self, job_id: str) -> tuple[int, JobEvent] | None:
+        """The job's most recently recorded event and its position; None when it has none."""
+        ...
+
+    def latest_position(self) -> int:
+        """The highest position recorded so far (0 when none)."""
+        ...
+
+    def recorded_after(self, position: int, limit: int) -> list[tuple[int, JobEvent | None]]:
+        """Every message recorded above `position`, in order: its position, and its event
+        (None for a message that is no job event, a doorbell). For a reader that must see
+        every position to know which ones it has not seen yet."""
+        ...
+
 
 class WebhookRepository(Protocol):
     def add(self, delivery: WebhookDelivery) -> None:
@@ -391,11 +416,18 @@ class NoTelemetry:
         """Dropped."""
 
 
-class ChangeNotifier(Protocol):
-    """Wakes a watcher when a job may have changed, so watching need not poll hard."""
+class EventFeed(Protocol):
+    """Job events as they are recorded, from one source per process, to every watcher."""
 
-    def wait(self, job_id: str, timeout: float) -> None:
-        """Return when the job may have changed, or after `timeout` seconds."""
+    def subscribe(self, job_id: str) -> AbstractContextManager[EventSubscription]:
+        """Events of `job_id` recorded from now on, while the block runs."""
+        ...
+
+
+class EventSubscription(Protocol):
+    def next(self, timeout: float) -> tuple[int, JobEvent] | None:
+        """The next event and its position, in the order recorded; None after `timeout`
+        seconds without one."""
         ...
 
 

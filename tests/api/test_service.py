@@ -496,3 +496,38 @@ def test_racing_creates_with_one_request_id_make_one_job(idle_api: Api) -> None:
         stories_pb2.ListJobsRequest(), metadata=idle_api.auth(idle_api.acme)
     )
     assert [j.id for j in listed.jobs] == ids[:1]
+
+
+def test_a_watch_resumed_with_the_last_token_loses_nothing_and_repeats_nothing(api: Api) -> None:
+    job = api.create(text=TEXT, pictures=3)
+    full = api.wait(job.id)  # opened right away: from the latest event, QUEUED or later
+    api.wait(job.id)
+    everything = list(
+        api.stub.WatchJob(
+            stories_pb2.WatchJobRequest(job_id=job.id, resume_token="0"),
+            metadata=api.auth(api.acme),
+        )
+    )
+    kinds = [r.event.kind for r in everything]
+    assert kinds[0] == events_pb2.JOB_EVENT_KIND_QUEUED
+    assert kinds[-1] == events_pb2.JOB_EVENT_KIND_SUCCEEDED
+    assert kinds.count(events_pb2.JOB_EVENT_KIND_SEGMENT_DONE) == 3
+    assert [r.resume_token for r in full] == [r.resume_token for r in everything[-len(full) :]]
+    started = everything[kinds.index(events_pb2.JOB_EVENT_KIND_STARTED)].event
+    assert started.progress == 0.0 and started.segment_count == 0
+    last_done = [r.event for r in everything if r.event.kind == kinds[-2]][-1]
+    assert last_done.state == common_pb2.JOB_STATE_RUNNING
+    for cut, response in enumerate(everything):
+        resumed = api.stub.WatchJob(
+            stories_pb2.WatchJobRequest(job_id=job.id, resume_token=response.resume_token),
+            metadata=api.auth(api.acme),
+        )
+        assert list(resumed) == everything[cut + 1 :]
+    with pytest.raises(grpc.RpcError) as raised:
+        list(
+            api.stub.WatchJob(
+                stories_pb2.WatchJobRequest(job_id=job.id, resume_token="not-a-token"),
+                metadata=api.auth(api.acme),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -2,6 +2,7 @@ import threading
 
 import pytest
 
+from stories_adapters.event_feed import OutboxEventFeed
 from stories_core.errors import IllegalTransition, NotFound
 from stories_core.events import EventKind
 from stories_core.model import JobState, SegmentState, Topic
@@ -14,9 +15,8 @@ from tests.unit.conftest import World
 TEXT = "\n\n".join(f"Paragraph {i} says something." for i in range(4))
 
 
-class NoWait:
-    def wait(self, job_id: str, timeout: float) -> None:
-        return None
+def feed(world: World) -> OutboxEventFeed:
+    return OutboxEventFeed(world.database, poll_seconds=0.01)
 
 
 def test_cancel_a_queued_job_and_cancelling_again_is_harmless(world: World) -> None:
@@ -75,27 +75,45 @@ def test_retry_only_failed_jobs_and_keep_finished_segments() -> None:
     assert doorbells == [{"job_id": job.id, "trace_id": job.trace_id}] * 2
 
 
-def test_watch_starts_with_a_snapshot_and_ends_at_a_terminal_state(world: World) -> None:
+def test_watch_starts_with_the_latest_event_and_tells_each_as_it_happened(world: World) -> None:
     job = world.submit(world.request(TEXT, pictures=4))
-    watch = WatchJob(world.database, world.clock, NoWait())
+    watch = WatchJob(world.database, world.clock, feed(world), poll_seconds=0.01)
     events = watch(job.id)
-    first = next(events)
+    first = next(events)[1]
     assert first.kind is EventKind.JOB_QUEUED
+    world.clock.advance(1)
     world.processor()(job.id)
-    rest = list(events)
+    rest = [event for _, event in events]
     assert [e.kind for e in rest] == [
         EventKind.JOB_STARTED,
         EventKind.SEGMENTS_PLANNED,
         *[EventKind.SEGMENT_DONE] * 4,
         EventKind.JOB_SUCCEEDED,
     ]
-    assert [e.segment_index for e in rest if e.kind is EventKind.SEGMENT_DONE] == [0, 1, 2, 3]
-    assert rest[-1].progress == 1.0
-    reopened = list(watch(job.id))
+    started, *_, last_done, succeeded = rest
+    assert (started.state, started.progress) == (JobState.RUNNING, 0.0), "before planning"
+    assert [e.progress for e in rest if e.kind is EventKind.SEGMENT_DONE] == [0.25, 0.5, 0.75, 1]
+    assert last_done.state is JobState.RUNNING, "the job succeeded only after"
+    assert (succeeded.state, succeeded.progress) == (JobState.SUCCEEDED, 1.0)
+    assert first.occurred_at < started.occurred_at, "each event has its own time"
+    reopened = [event for _, event in watch(job.id)]
     assert [e.kind for e in reopened] == [EventKind.JOB_SUCCEEDED]
+
+
+def test_a_resumed_watch_loses_nothing_and_repeats_nothing(world: World) -> None:
+    job = world.submit(world.request(TEXT, pictures=4))
+    world.processor()(job.id)
+    watch = WatchJob(world.database, world.clock, feed(world), poll_seconds=0.01)
+    everything = list(watch(job.id, after=0))
+    assert everything[0][1].kind is EventKind.JOB_QUEUED
+    positions = [position for position, _ in everything]
+    assert positions == sorted(set(positions))
+    for cut in range(len(everything)):
+        resumed = list(watch(job.id, after=everything[cut][0]))
+        assert resumed == everything[cut + 1 :]
 
 
 def test_watching_another_tenants_job_is_not_found(world: World) -> None:
     job = world.submit(world.request(TEXT, pictures=4, tenant="acme"))
     with pytest.raises(NotFound):
-        WatchJob(world.database, world.clock, NoWait())(job.id, "globex")
+        next(WatchJob(world.database, world.clock, feed(world))(job.id, "globex"))

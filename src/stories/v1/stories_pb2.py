@@ -28,15 +28,15 @@ from stories.v1 import common_pb2 as stories_dot_v1_dot_common__pb2
 from stories.v1 import events_pb2 as stories_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stories/v1/stories.proto\x12\nstories.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17stories/v1/common.proto\x1a\x17stories/v1/events.proto\"\xfa\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.stories.v1.JobState\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x10\n\x08pictures\x18\x04 \x01(\x05\x12)\n\naudio_type\x18\x05 \x01(\x0e\x32\x15.stories.v1.AudioType\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x13\n\x0btext_length\x18\t \x01(\x05\x12\x10\n\x08progress\x18\n \x01(\x01\x12%\n\x08segments\x18\x0b \x03(\x0b\x32\x13.stories.v1.Segment\x12\x0e\n\x06markup\x18\x0c \x01(\t\x12#\n\x05\x65rror\x18\r \x01(\x0b\x32\x14.stories.v1.JobError\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\x05\x12\x0c\n\x04text\x18\x12 \x01(\t\x12\x10\n\x08language\x18\x13 \x01(\t\x12\r\n\x05title\x18\x14 \x01(\t\"\xbf\x01\n\x10\x43reateJobRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08pictures\x18\x03 \x01(\x05\x12)\n\naudio_type\x18\x04 \x01(\x0e\x32\x15.stories.v1.AudioType\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\"1\n\x11\x43reateJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"B\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x04view\x18\x02 \x01(\x0e\x32\x13.stories.v1.JobView\".\n\x0eGetJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"\x81\x01\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.stories.v1.JobState\x12!\n\x04view\x18\x04 \x01(\x0e\x32\x13.stories.v1.JobView\"J\n\x10ListJobsResponse\x12\x1d\n\x04jobs\x18\x01 \x03(\x0b\x32\x0f.stories.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x11\x43\x61ncelJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"!\n\x0fRetryJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"0\n\x10RetryJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.stories.v1.JobEvent\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"4\n\x10GetAssetResponse\x12 \n\x05\x61sset\x18\x01 \x01(\x0b\x32\x11.stories.v1.Asset\"4\n\x10ReadAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"E\n\x11ReadAssetResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\x19\n\x17ListCapabilitiesRequest\"A\n\x0c\x43ontentStyle\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"<\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"\xe7\x01\n\x18ListCapabilitiesResponse\x12\x30\n\x0e\x63ontent_styles\x18\x01 \x03(\x0b\x32\x18.stories.v1.ContentStyle\x12%\n\x08\x62\x61\x63kends\x18\x02 \x03(\x0b\x32\x13.stories.v1.Backend\x12*\n\x0b\x61udio_types\x18\x03 \x03(\x0e\x32\x15.stories.v1.AudioType\x12\x17\n\x0fmax_input_chars\x18\x04 \x01(\x05\x12\x14\n\x0cmax_pictures\x18\x05 \x01(\x05\x12\x17\n\x0f\x64\x65\x66\x61ult_backend\x18\x06 \x01(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xac\x05\n\x0cStoryService\x12H\n\tCreateJob\x12\x1c.stories.v1.CreateJobRequest\x1a\x1d.stories.v1.CreateJobResponse\x12?\n\x06GetJob\x12\x19.stories.v1.GetJobRequest\x1a\x1a.stories.v1.GetJobResponse\x12\x45\n\x08ListJobs\x12\x1b.stories.v1.ListJobsRequest\x1a\x1c.stories.v1.ListJobsResponse\x12H\n\tCancelJob\x12\x1c.stories.v1.CancelJobRequest\x1a\x1d.stories.v1.CancelJobResponse\x12\x45\n\x08RetryJob\x12\x1b.stories.v1.RetryJobRequest\x1a\x1c.stories.v1.RetryJobResponse\x12G\n\x08WatchJob\x12\x1b.stories.v1.WatchJobRequest\x1a\x1c.stories.v1.WatchJobResponse0\x01\x12\x45\n\x08GetAsset\x12\x1b.stories.v1.GetAssetRequest\x1a\x1c.stories.v1.GetAssetResponse\x12J\n\tReadAsset\x12\x1c.stories.v1.ReadAssetRequest\x1a\x1d.stories.v1.ReadAssetResponse0\x01\x12]\n\x10ListCapabilities\x12#.stories.v1.ListCapabilitiesRequest\x1a$.stories.v1.ListCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stories/v1/stories.proto\x12\nstories.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17stories/v1/common.proto\x1a\x17stories/v1/events.proto\"\xfa\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.stories.v1.JobState\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x10\n\x08pictures\x18\x04 \x01(\x05\x12)\n\naudio_type\x18\x05 \x01(\x0e\x32\x15.stories.v1.AudioType\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x13\n\x0btext_length\x18\t \x01(\x05\x12\x10\n\x08progress\x18\n \x01(\x01\x12%\n\x08segments\x18\x0b \x03(\x0b\x32\x13.stories.v1.Segment\x12\x0e\n\x06markup\x18\x0c \x01(\t\x12#\n\x05\x65rror\x18\r \x01(\x0b\x32\x14.stories.v1.JobError\x12/\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\x05\x12\x0c\n\x04text\x18\x12 \x01(\t\x12\x10\n\x08language\x18\x13 \x01(\t\x12\r\n\x05title\x18\x14 \x01(\t\"\xbf\x01\n\x10\x43reateJobRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08pictures\x18\x03 \x01(\x05\x12)\n\naudio_type\x18\x04 \x01(\x0e\x32\x15.stories.v1.AudioType\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\"1\n\x11\x43reateJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"B\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x04view\x18\x02 \x01(\x0e\x32\x13.stories.v1.JobView\".\n\x0eGetJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"\x81\x01\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.stories.v1.JobState\x12!\n\x04view\x18\x04 \x01(\x0e\x32\x13.stories.v1.JobView\"J\n\x10ListJobsResponse\x12\x1d\n\x04jobs\x18\x01 \x03(\x0b\x32\x0f.stories.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x11\x43\x61ncelJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"!\n\x0fRetryJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"0\n\x10RetryJobResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.stories.v1.Job\"7\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"M\n\x10WatchJobResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.stories.v1.JobEvent\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"4\n\x10GetAssetResponse\x12 \n\x05\x61sset\x18\x01 \x01(\x0b\x32\x11.stories.v1.Asset\"4\n\x10ReadAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"E\n\x11ReadAssetResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\x19\n\x17ListCapabilitiesRequest\"A\n\x0c\x43ontentStyle\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"<\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"\xe7\x01\n\x18ListCapabilitiesResponse\x12\x30\n\x0e\x63ontent_styles\x18\x01 \x03(\x0b\x32\x18.stories.v1.ContentStyle\x12%\n\x08\x62\x61\x63kends\x18\x02 \x03(\x0b\x32\x13.stories.v1.Backend\x12*\n\x0b\x61udio_types\x18\x03 \x03(\x0e\x32\x15.stories.v1.AudioType\x12\x17\n\x0fmax_input_chars\x18\x04 \x01(\x05\x12\x14\n\x0cmax_pictures\x18\x05 \x01(\x05\x12\x17\n\x0f\x64\x65\x66\x61ult_backend\x18\x06 \x01(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xac\x05\n\x0cStoryService\x12H\n\tCreateJob\x12\x1c.stories.v1.CreateJobRequest\x1a\x1d.stories.v1.CreateJobResponse\x12?\n\x06GetJob\x12\x19.stories.v1.GetJobRequest\x1a\x1a.stories.v1.GetJobResponse\x12\x45\n\x08ListJobs\x12\x1b.stories.v1.ListJobsRequest\x1a\x1c.stories.v1.ListJobsResponse\x12H\n\tCancelJob\x12\x1c.stories.v1.CancelJobRequest\x1a\x1d.stories.v1.CancelJobResponse\x12\x45\n\x08RetryJob\x12\x1b.stories.v1.RetryJobRequest\x1a\x1c.stories.v1.RetryJobResponse\x12G\n\x08WatchJob\x12\x1b.stories.v1.WatchJobRequest\x1a\x1c.stories.v1.WatchJobResponse0\x01\x12\x45\n\x08GetAsset\x12\x1b.stories.v1.GetAssetRequest\x1a\x1c.stories.v1.GetAssetResponse\x12J\n\tReadAsset\x12\x1c.stories.v1.ReadAssetRequest\x1a\x1d.stories.v1.ReadAssetResponse0\x01\x12]\n\x10ListCapabilities\x12#.stories.v1.ListCapabilitiesRequest\x1a$.stories.v1.ListCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stories.v1.stories_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBVIEW']._serialized_start=2071
-  _globals['_JOBVIEW']._serialized_end=2145
+  _globals['_JOBVIEW']._serialized_start=2115
+  _globals['_JOBVIEW']._serialized_end=2189
   _globals['_JOB']._serialized_start=124
   _globals['_JOB']._serialized_end=630
   _globals['_CREATEJOBREQUEST']._serialized_start=633
@@ -60,25 +60,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRYJOBRESPONSE']._serialized_start=1323
   _globals['_RETRYJOBRESPONSE']._serialized_end=1371
   _globals['_WATCHJOBREQUEST']._serialized_start=1373
-  _globals['_WATCHJOBREQUEST']._serialized_end=1406
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1408
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1463
-  _globals['_GETASSETREQUEST']._serialized_start=1465
-  _globals['_GETASSETREQUEST']._serialized_end=1500
-  _globals['_GETASSETRESPONSE']._serialized_start=1502
-  _globals['_GETASSETRESPONSE']._serialized_end=1554
-  _globals['_READASSETREQUEST']._serialized_start=1556
-  _globals['_READASSETREQUEST']._serialized_end=1608
-  _globals['_READASSETRESPONSE']._serialized_start=1610
-  _globals['_READASSETRESPONSE']._serialized_end=1679
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=1681
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=1706
-  _globals['_CONTENTSTYLE']._serialized_start=1708
-  _globals['_CONTENTSTYLE']._serialized_end=1773
-  _globals['_BACKEND']._serialized_start=1775
-  _globals['_BACKEND']._serialized_end=1835
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=1838
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=2069
-  _globals['_STORYSERVICE']._serialized_start=2148
-  _globals['_STORYSERVICE']._serialized_end=2832
+  _globals['_WATCHJOBREQUEST']._serialized_end=1428
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1430
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1507
+  _globals['_GETASSETREQUEST']._serialized_start=1509
+  _globals['_GETASSETREQUEST']._serialized_end=1544
+  _globals['_GETASSETRESPONSE']._serialized_start=1546
+  _globals['_GETASSETRESPONSE']._serialized_end=1598
+  _globals['_READASSETREQUEST']._serialized_start=1600
+  _globals['_READASSETREQUEST']._serialized_end=1652
+  _globals['_READASSETRESPONSE']._serialized_start=1654
+  _globals['_READASSETRESPONSE']._serialized_end=1723
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=1725
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=1750
+  _globals['_CONTENTSTYLE']._serialized_start=1752
+  _globals['_CONTENTSTYLE']._serialized_end=1817
+  _globals['_BACKEND']._serialized_start=1819
+  _globals['_BACKEND']._serialized_end=1879
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=1882
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=2113
+  _globals['_STORYSERVICE']._serialized_start=2192
+  _globals['_STORYSERVICE']._serialized_end=2876
 # @@protoc_insertion_point(module_scope)

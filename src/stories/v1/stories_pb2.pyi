@@ -151,16 +151,20 @@ class RetryJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class WatchJobRequest(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "resume_token")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, job_id: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class WatchJobResponse(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "resume_token")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     event: _events_pb2.JobEvent
-    def __init__(self, event: _Optional[_Union[_events_pb2.JobEvent, _Mapping]] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, event: _Optional[_Union[_events_pb2.JobEvent, _Mapping]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class GetAssetRequest(_message.Message):
     __slots__ = ("asset_id",)

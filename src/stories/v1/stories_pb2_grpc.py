@@ -138,8 +138,11 @@ class StoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """The job's events from now until it reaches a terminal state. The first event is a
-        snapshot of the job's current state; the stream can be re-opened at any time.
+        """The job's events, each as it was recorded (the job's state, progress and time then),
+        in order, once each, until the terminal event. A new stream starts with the job's
+        latest event (where the job is now); one opened with a `resume_token` replays every
+        event after the one that token came with, then goes on: re-opening a broken stream
+        with the last token received loses nothing and repeats nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

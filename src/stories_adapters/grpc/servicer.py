@@ -185,8 +185,14 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         try:
             with self._gate.stream(context) as key:
                 job_id = _required("job_id", request.job_id)
-                for event in self._watch(job_id, key.tenant, still_wanted=context.is_active):
-                    yield stories_pb2.WatchJobResponse(event=event_to_proto(event))
+                after = _resume_position(request.resume_token)
+                watched = self._watch(
+                    job_id, key.tenant, after=after, still_wanted=context.is_active
+                )
+                for position, event in watched:
+                    yield stories_pb2.WatchJobResponse(
+                        event=event_to_proto(event), resume_token=str(position)
+                    )
         except Exception as error:
             context.abort_with_status(to_status(error))
 
@@ -271,6 +277,17 @@ def _view(value: int, *, default: int) -> bool:
     if value not in stories_pb2.JobView.values():
         raise InvalidInput("view", _unknown_enum(value, stories_pb2.JobView))
     return value == stories_pb2.JOB_VIEW_FULL
+
+
+def _resume_position(token: str) -> int | None:
+    """The position a resume token stands for (it is the event's position in the log)."""
+    if not token:
+        return None
+    if not token.isascii() or not token.isdigit() or len(token) > 19:
+        raise InvalidInput(
+            "resume_token", "is not a token this service gave; send none to start anew"
+        )
+    return int(token)
 
 
 def _unknown_enum(value: int, enum: Any) -> str:

@@ -347,6 +347,43 @@ class SqlOutboxRepository:
         if ids:
             self._db.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=now))
 
+    def events_after(
+        self, position: int, limit: int, job_id: str | None = None
+    ) -> list[tuple[int, JobEvent]]:
+        """On the primary key, or (for one job) on the index of keys and ids."""
+        query = select(outbox.c.id, outbox.c.payload).where(
+            outbox.c.topic == Topic.EVENTS.value, outbox.c.id > position
+        )
+        if job_id is not None:
+            query = query.where(outbox.c.message_key == job_id)
+        rows = self._db.execute(query.order_by(outbox.c.id).limit(limit))
+        return [(row.id, JobEvent.from_dict(row.payload)) for row in rows]
+
+    def latest_event(self, job_id: str) -> tuple[int, JobEvent] | None:
+        query = (
+            select(outbox.c.id, outbox.c.payload)
+            .where(outbox.c.message_key == job_id, outbox.c.topic == Topic.EVENTS.value)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        row = self._db.execute(query).first()
+        return (row.id, JobEvent.from_dict(row.payload)) if row is not None else None
+
+    def latest_position(self) -> int:
+        return self._db.execute(select(func.max(outbox.c.id))).scalar() or 0
+
+    def recorded_after(self, position: int, limit: int) -> list[tuple[int, JobEvent | None]]:
+        query = (
+            select(outbox.c.id, outbox.c.topic, outbox.c.payload)
+            .where(outbox.c.id > position)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return [
+            (row.id, JobEvent.from_dict(row.payload) if row.topic == Topic.EVENTS.value else None)
+            for row in self._db.execute(query)
+        ]
+
     def backlog(self) -> tuple[int, datetime | None]:
         """Counted on the partial index of unsent rows."""
         query = select(func.count(), func.min(outbox.c.created_at)).where(

@@ -147,6 +147,7 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("sent_at", UtcDateTime()),
+    Index("ix_outbox_message_key_id", "message_key", "id"),  # a job's events, in order
     Index(
         "ix_outbox_unsent",
         "id",

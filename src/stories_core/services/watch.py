@@ -1,7 +1,12 @@
-"""Watch a job: its events from now until it ends, derived from the database.
+"""Watch a job: its events as they were recorded, from where the watcher is to its end.
 
-The database is the source of truth, so a watch can be opened at any time, from any API
-process, and always starts with a snapshot of where the job is.
+Every event a job records is kept (the outbox), with a position that rises in the order the
+job recorded its events. A watch therefore tells the truth: each event carries the job as
+it was when the event happened (its state, progress and time), not as it is found later.
+A new watch starts with the job's latest event (where the job is now); a watch resumed
+after position P replays the job's events after P from the database, then goes on live.
+Live events come from the process's one `EventFeed`, not from a poll per watcher. Every
+event reaches a stream once, in order; the stream ends after the job's terminal event.
 """
 
 from __future__ import annotations
@@ -9,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from stories_core.events import TERMINAL_EVENT, EventKind, JobEvent
-from stories_core.model import Job, JobState, SegmentState
-from stories_core.ports import ChangeNotifier, Clock, UnitOfWorkFactory
+from stories_core.model import JobState
+from stories_core.ports import Clock, EventFeed, UnitOfWorkFactory
 
 _SNAPSHOT_KIND = {
     JobState.QUEUED: EventKind.JOB_QUEUED,
     JobState.RUNNING: EventKind.JOB_STARTED,
     **TERMINAL_EVENT,
 }
+MAX_REPLAY = 10_000
+"""Events replayed on resume at most (a job records a few per segment and attempt)."""
 
 
 class WatchJob:
@@ -24,12 +31,13 @@ class WatchJob:
         self,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        notifier: ChangeNotifier,
+        feed: EventFeed,
         poll_seconds: float = 0.5,
     ) -> None:
+        """`poll_seconds`: how often a quiet stream checks that its watcher is still there."""
         self._uow_factory = uow_factory
         self._clock = clock
-        self._notifier = notifier
+        self._feed = feed
         self._poll_seconds = poll_seconds
 
     def __call__(
@@ -37,41 +45,39 @@ class WatchJob:
         job_id: str,
         tenant: str | None = None,
         *,
+        after: int | None = None,
         still_wanted: Callable[[], bool] = lambda: True,
-    ) -> Iterator[JobEvent]:
-        """Raises NotFound before the first event; ends after the terminal event, or as
-        soon as `still_wanted()` turns false (the watcher went away)."""
-        job = self._load(job_id, tenant)
-        return self._follow(job, tenant, still_wanted)
-
-    def _follow(
-        self, job: Job, tenant: str | None, still_wanted: Callable[[], bool]
-    ) -> Iterator[JobEvent]:
-        yield job.event(_SNAPSHOT_KIND[job.state], self._clock.now())
-        done = {s.index for s in job.segments if s.state is SegmentState.SUCCEEDED}
-        planned = bool(job.segments)
-        state, attempt = job.state, job.attempt
-        while not state.is_terminal:
-            self._notifier.wait(job.id, self._poll_seconds)
-            if not still_wanted():
-                return
-            job = self._load(job.id, tenant)
-            now = self._clock.now()
-            if job.attempt > attempt:  # claimed by a worker since we last looked
-                yield job.event(EventKind.JOB_STARTED, now)
-            if job.state is JobState.QUEUED and state is not JobState.QUEUED:
-                yield job.event(EventKind.JOB_QUEUED, now)
-            if job.segments and not planned:
-                planned = True
-                yield job.event(EventKind.SEGMENTS_PLANNED, now)
-            for segment in job.segments:
-                if segment.state is SegmentState.SUCCEEDED and segment.index not in done:
-                    done.add(segment.index)
-                    yield job.event(EventKind.SEGMENT_DONE, now, segment_index=segment.index)
-            state, attempt = job.state, job.attempt
-            if state.is_terminal:
-                yield job.event(TERMINAL_EVENT[state], now)
-
-    def _load(self, job_id: str, tenant: str | None) -> Job:
-        with self._uow_factory() as uow:
-            return uow.jobs.get(job_id, tenant)
+    ) -> Iterator[tuple[int, JobEvent]]:
+        """(position, event) pairs: the job's latest event, or with `after` every event
+        recorded after that position; then each new one, until the terminal event or until
+        `still_wanted()` turns false (the watcher went away). NotFound (another tenant's job
+        too) at the first step, before any event."""
+        with self._feed.subscribe(job_id) as live:  # before reading: nothing falls between
+            with self._uow_factory() as uow:
+                job = uow.jobs.get(job_id, tenant)
+                if after is None:
+                    latest = uow.outbox.latest_event(job_id)
+                    recorded = [latest] if latest is not None else []
+                else:
+                    recorded = uow.outbox.events_after(after, MAX_REPLAY, job_id)
+            position = after or 0
+            if after is None and not recorded:  # a job recorded before events were kept
+                recorded = [(0, job.event(_SNAPSHOT_KIND[job.state], self._clock.now()))]
+            for position, event in recorded:
+                yield position, event
+                if event.state.is_terminal:
+                    return
+            if after is not None and job.state.is_terminal and not recorded:
+                return  # resumed after the end: nothing more will come
+            while True:
+                item = live.next(self._poll_seconds)
+                if item is None:
+                    if not still_wanted():
+                        return
+                    continue
+                if item[0] <= position:
+                    continue  # read from the database already
+                position, event = item
+                yield item
+                if event.state.is_terminal:
+                    return
