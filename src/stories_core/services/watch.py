@@ -26,6 +26,29 @@ MAX_REPLAY = 10_000
 """Events replayed on resume at most (a job records a few per segment and attempt)."""
 
 
+class Watch:
+    """One stream's view of a job: the events read from the database (`recorded`), then
+    each live one it `accept`s; `done` once the terminal event is out."""
+
+    def __init__(self, recorded: list[tuple[int, JobEvent]], position: int, done: bool) -> None:
+        ends = [i for i, (_, event) in enumerate(recorded) if event.state.is_terminal]
+        # A stream ends at a terminal event (one a retry came after, too: the retry's
+        # events are for a stream resumed after it).
+        self.recorded = recorded[: ends[0] + 1] if ends else recorded
+        self.done = done or bool(ends)
+        self.position = self.recorded[-1][0] if self.recorded else position
+
+    def accept(self, item: tuple[int, JobEvent]) -> bool:
+        """Whether a live event is the stream's next (not read from the database already);
+        the stream is done after the terminal one."""
+        position, event = item
+        if self.done or position <= self.position:
+            return False
+        self.position = position
+        self.done = event.state.is_terminal
+        return True
+
+
 class WatchJob:
     def __init__(
         self,
@@ -40,6 +63,23 @@ class WatchJob:
         self._feed = feed
         self._poll_seconds = poll_seconds
 
+    def open(self, job_id: str, tenant: str | None = None, after: int | None = None) -> Watch:
+        """The stream's start, read from the database: the job's latest event, or with
+        `after` every event recorded after that position. Subscribe to the job's live
+        events before, so that none falls between. NotFound (another tenant's job too)."""
+        with self._uow_factory() as uow:
+            job = uow.jobs.get(job_id, tenant)
+            if after is None:
+                latest = uow.outbox.latest_event(job_id)
+                recorded = [latest] if latest is not None else []
+            else:
+                recorded = uow.outbox.events_after(after, MAX_REPLAY, job_id)
+        if after is None and not recorded:  # a job recorded before events were kept
+            recorded = [(0, job.event(_SNAPSHOT_KIND[job.state], self._clock.now()))]
+        # Resumed after its end: nothing more will come.
+        finished = after is not None and job.state.is_terminal and not recorded
+        return Watch(recorded, after or 0, finished)
+
     def __call__(
         self,
         job_id: str,
@@ -48,36 +88,15 @@ class WatchJob:
         after: int | None = None,
         still_wanted: Callable[[], bool] = lambda: True,
     ) -> Iterator[tuple[int, JobEvent]]:
-        """(position, event) pairs: the job's latest event, or with `after` every event
-        recorded after that position; then each new one, until the terminal event or until
-        `still_wanted()` turns false (the watcher went away). NotFound (another tenant's job
-        too) at the first step, before any event."""
-        with self._feed.subscribe(job_id) as live:  # before reading: nothing falls between
-            with self._uow_factory() as uow:
-                job = uow.jobs.get(job_id, tenant)
-                if after is None:
-                    latest = uow.outbox.latest_event(job_id)
-                    recorded = [latest] if latest is not None else []
-                else:
-                    recorded = uow.outbox.events_after(after, MAX_REPLAY, job_id)
-            position = after or 0
-            if after is None and not recorded:  # a job recorded before events were kept
-                recorded = [(0, job.event(_SNAPSHOT_KIND[job.state], self._clock.now()))]
-            for position, event in recorded:
-                yield position, event
-                if event.state.is_terminal:
-                    return
-            if after is not None and job.state.is_terminal and not recorded:
-                return  # resumed after the end: nothing more will come
-            while True:
+        """(position, event) pairs: those `open` reads, then each new one, until the
+        terminal event or until `still_wanted()` turns false (the watcher went away)."""
+        with self._feed.subscribe(job_id) as live:
+            watch = self.open(job_id, tenant, after)
+            yield from watch.recorded
+            while not watch.done:
                 item = live.next(self._poll_seconds)
                 if item is None:
                     if not still_wanted():
                         return
-                    continue
-                if item[0] <= position:
-                    continue  # read from the database already
-                position, event = item
-                yield item
-                if event.state.is_terminal:
-                    return
+                elif watch.accept(item):
+                    yield item
