@@ -284,7 +284,7 @@ class Api(containers.DeclarativeContainer):
         ),
         streams=providers.ThreadSafeSingleton(
             StreamSlots,
-            total=config.grpc.resolved_max_streams,
+            total=config.grpc.max_streams,
             per_key=config.grpc.max_streams_per_key,
         ),
     )
@@ -296,6 +296,7 @@ class Api(containers.DeclarativeContainer):
         cancel=use_cases.cancel_job,
         retry=use_cases.retry_job,
         watch=use_cases.watch_job,
+        feed=use_cases.event_feed,
         blobs=storage.blobs,
         registry=generation.registry,
         limits=use_cases.limits,

@@ -15,12 +15,14 @@ order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from typing import TypeVar
 
 from stories_core.errors import DependencyUnavailable
 from stories_core.events import JobEvent
@@ -46,6 +48,21 @@ class _Subscription:
             return None
 
 
+class _AsyncSubscription:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._events: asyncio.Queue[tuple[int, JobEvent]] = asyncio.Queue()
+
+    def put(self, item: tuple[int, JobEvent]) -> None:
+        self._loop.call_soon_threadsafe(self._events.put_nowait, item)
+
+    async def next(self) -> tuple[int, JobEvent]:
+        return await self._events.get()
+
+
+_S = TypeVar("_S", _Subscription, _AsyncSubscription)
+
+
 class OutboxEventFeed:
     def __init__(
         self,
@@ -56,7 +73,7 @@ class OutboxEventFeed:
         self._uow_factory = uow_factory
         self._poll_seconds = poll_seconds
         self._gap_seconds = gap_seconds
-        self._subscriptions: dict[str, set[_Subscription]] = {}
+        self._subscriptions: dict[str, set[_Subscription | _AsyncSubscription]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._started = False
@@ -66,9 +83,18 @@ class OutboxEventFeed:
         """Read now (an EventBus subscriber: this process just recorded `event`)."""
         self._wake.set()
 
+    def subscribe(self, job_id: str) -> contextlib.AbstractContextManager[_Subscription]:
+        """For a thread: `next(timeout)` blocks it."""
+        return self._subscribed(job_id, _Subscription())
+
+    def subscribe_async(
+        self, job_id: str, loop: asyncio.AbstractEventLoop
+    ) -> contextlib.AbstractContextManager[_AsyncSubscription]:
+        """For a coroutine on `loop`: `await next()`; a stream costs no thread."""
+        return self._subscribed(job_id, _AsyncSubscription(loop))
+
     @contextlib.contextmanager
-    def subscribe(self, job_id: str) -> Iterator[_Subscription]:
-        subscription = _Subscription()
+    def _subscribed(self, job_id: str, subscription: _S) -> Iterator[_S]:
         with self._lock:
             self._subscriptions.setdefault(job_id, set()).add(subscription)
             if not self._started:

@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -137,54 +137,59 @@ class PrometheusTelemetry:
         JOBS_RUNNING.inc(change)
 
 
-class GrpcMetrics(grpc.ServerInterceptor):  # type: ignore[misc]
+class GrpcMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Counts every call by method and status code, and times unary calls."""
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return _counted_stream(handler, details.method)
+        handler = await continuation(details)
+        if handler is None or handler.request_streaming:
+            return handler
         service, method = _split(details.method)
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
 
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            started = time.perf_counter()
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await inner(request, context)
+                finally:
+                    GRPC_HANDLED.labels(service, method, status_code(context).name).inc()
+                    GRPC_HANDLING_SECONDS.labels(service, method).observe(
+                        time.perf_counter() - started
+                    )
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        inner_stream = handler.unary_stream
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                return inner(request, context)
+                async for response in inner_stream(request, context):
+                    yield response
             finally:
-                code = context.code() or grpc.StatusCode.OK
-                GRPC_HANDLED.labels(service, method, code.name).inc()
-                GRPC_HANDLING_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+                GRPC_HANDLED.labels(service, method, status_code(context).name).inc()
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
+        return grpc.unary_stream_rpc_method_handler(
+            stream,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
 
-def _counted_stream(handler: grpc.RpcMethodHandler | None, full_method: str) -> Any:
-    if handler is None or handler.unary_stream is None:
-        return handler
-    service, method = _split(full_method)
-    inner = handler.unary_stream
-
-    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from inner(request, context)
-        finally:
-            code = context.code() or grpc.StatusCode.OK
-            GRPC_HANDLED.labels(service, method, code.name).inc()
-
-    return grpc.unary_stream_rpc_method_handler(
-        stream,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+def status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    """The call's status code so far (OK when none was set): grpc.aio reports a StatusCode,
+    or after an abort its number."""
+    code = context.code()
+    if code is None or isinstance(code, grpc.StatusCode):
+        return code or grpc.StatusCode.OK
+    return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
 def _split(full_method: str) -> tuple[str, str]:

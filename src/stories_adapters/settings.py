@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     computed_field,
     field_validator,
 )
@@ -64,8 +63,8 @@ class S3Settings(Section):
     max_connections: int = Field(32, ge=1)
     """Connections kept open to the store per process: at least the threads calling it.
     A worker runs `STORIES_WORKER_CONCURRENCY` jobs of 2 x `STORIES_MAX_CONCURRENT_SEGMENTS`
-    + 1 threads each (2 x 11 = 22 with the defaults); `serve` streams ReadAsset from one
-    thread per stream, so raise it to `STORIES_GRPC_MAX_STREAMS` there if many stream."""
+    + 1 threads each (2 x 11 = 22 with the defaults); `serve` reads assets on up to
+    `STORIES_GRPC_MAX_WORKERS` threads, so raise it to that there if many stream."""
 
 
 class DataSettings(Section):
@@ -139,30 +138,15 @@ class GrpcSettings(Section):
     host: str = "127.0.0.1"
     """Interface to listen on; use 0.0.0.0 or [::] in a container."""
     port: int = Field(50051, ge=0, le=65535)
-    max_workers: int = Field(128, ge=2)
-    """Threads serving calls; each open WatchJob or ReadAsset stream holds one."""
-    max_streams: int | None = Field(None, ge=1)
-    """Streams open at once (default: three quarters of max_workers); the other threads
-    stay free for unary calls and health checks. A stream over the cap is
-    RESOURCE_EXHAUSTED."""
-    max_streams_per_key: int = Field(32, ge=1)
+    max_workers: int = Field(64, ge=2)
+    """Threads for the calls' blocking work (database reads and writes, a chunk of an
+    asset); the server itself runs on one event loop (grpc.aio), where an open WatchJob
+    stream waits without a thread."""
+    max_streams: int = Field(20_000, ge=1)
+    """WatchJob and ReadAsset streams open at once (a few kilobytes each); a stream over
+    the cap is RESOURCE_EXHAUSTED."""
+    max_streams_per_key: int = Field(1_000, ge=1)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
-
-    @field_validator("max_streams")
-    @classmethod
-    def _threads_left_for_unary_calls(cls, value: int | None, info: ValidationInfo) -> int | None:
-        workers = info.data.get("max_workers")
-        if value is not None and workers is not None and value >= workers:
-            raise ValueError(
-                f"must be below STORIES_GRPC_MAX_WORKERS ({workers}): the threads beyond "
-                "the streams serve unary calls and health checks"
-            )
-        return value
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def resolved_max_streams(self) -> int:
-        return self.max_streams or max(1, self.max_workers * 3 // 4)
 
 
 class ApiSettings(Section):

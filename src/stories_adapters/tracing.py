@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -23,6 +23,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, StatusCode
 
+from stories_adapters.metrics import status_code
 from stories_core.telemetry import job_context, job_trace_id
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -72,18 +73,18 @@ ListJobs, WatchJob, assets) get no span: clients poll them many times a second, 
 each would cost the API several percent of its rate and tell nothing the metrics don't."""
 
 
-class GrpcTracing(grpc.ServerInterceptor):  # type: ignore[misc]
+class GrpcTracing(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """A server span for each call of TRACED_METHODS, named by its full method, whose
     parent is the caller's W3C `traceparent` metadata; or, without one, a trace of the
     caller's `x-trace-id` when it is a W3C trace id (32 hex digits), so the job it creates
     keeps that id."""
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         name = details.method.lstrip("/")
         service, _, method = name.rpartition("/")
         if handler is None or handler.unary_unary is None or method not in TRACED_METHODS:
@@ -92,12 +93,12 @@ class GrpcTracing(grpc.ServerInterceptor):  # type: ignore[misc]
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
         inner = handler.unary_unary
 
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             with tracer.start_as_current_span(
                 name, context=parent, kind=SpanKind.SERVER, attributes=attributes
             ) as span:
                 try:
-                    return inner(request, context)
+                    return await inner(request, context)
                 finally:
                     _set_code(span, context)
 
@@ -117,8 +118,8 @@ def _parent(metadata: Any) -> Context | None:
     return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
-def _set_code(span: trace.Span, context: grpc.ServicerContext) -> None:
-    code = context.code() or grpc.StatusCode.OK
+def _set_code(span: trace.Span, context: grpc.aio.ServicerContext) -> None:
+    code = status_code(context)
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     if code is not grpc.StatusCode.OK:
         span.set_status(StatusCode.ERROR, code.name)

@@ -155,20 +155,25 @@ def test_the_outbox_backlog_is_read_at_scrape_and_left_out_when_unreadable() -> 
 
 
 def test_grpc_calls_are_counted_by_method_and_code_and_unary_ones_timed() -> None:
-    from concurrent import futures
-
     import grpc
 
     from stories.v1 import stories_pb2, stories_pb2_grpc
+    from stories_adapters.grpc.server import ApiServer
 
     class Servicer(stories_pb2_grpc.StoryServiceServicer):
-        def GetJob(self, request, context):
-            context.abort(grpc.StatusCode.NOT_FOUND, "no such job")
+        async def GetJob(self, request, context):
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such job")
 
-    server = grpc.server(futures.ThreadPoolExecutor(2), interceptors=[metrics.GrpcMetrics()])
-    stories_pb2_grpc.add_StoryServiceServicer_to_server(Servicer(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    server = ApiServer(
+        Servicer(),
+        host="127.0.0.1",
+        port=0,
+        max_workers=2,
+        max_message_bytes=1 << 20,
+        interceptors=[metrics.GrpcMetrics()],
+    )
     server.start()
+    port = server.port
     service = {"grpc_service": "stories.v1.StoryService", "grpc_method": "GetJob"}
     before = sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND")
     timed = sample("grpc_server_handling_seconds_count", **service)

@@ -39,7 +39,6 @@ BACKENDS: dict[str, type[BaseModel]] = {
 DESCRIBED = {
     "STORIES_DATABASE_URL": "SQLite in `STORIES_HOME`",
     "STORIES_BLOB_DIR": "`STORIES_HOME/blobs`",
-    "STORIES_GRPC_MAX_STREAMS": "¾ of the workers",
 }
 """Settings whose default is worked out from others, and how the README says so."""
 NONE = object()
@@ -213,7 +212,6 @@ def test_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     assert settings.data.auto_migrate
     assert settings.data.resolved_blob_dir == tmp_path / "blobs"
     assert settings.data.download_ttl_seconds is None
-    assert settings.grpc.resolved_max_streams == 96
 
 
 def test_settings_from_variables_nest_them(tmp_path: Path) -> None:
@@ -229,10 +227,7 @@ def test_settings_from_variables_nest_them(tmp_path: Path) -> None:
         ({"STORIES_KAFKA_JOBS_PARTITIONS": "0"}, "STORIES_KAFKA_JOBS_PARTITIONS: Input should be"),
         ({"STORIES_S3_URL_EXPIRY_SECONDS": "x"}, "STORIES_S3_URL_EXPIRY_SECONDS: Input should be"),
         ({"STORIES_LOG_LEVEL": "loud"}, "STORIES_LOG_LEVEL: Value error, must be one of"),
-        (
-            {"STORIES_GRPC_MAX_WORKERS": "8", "STORIES_GRPC_MAX_STREAMS": "8"},
-            "STORIES_GRPC_MAX_STREAMS: Value error, must be below STORIES_GRPC_MAX_WORKERS (8)",
-        ),
+        ({"STORIES_GRPC_MAX_STREAMS": "0"}, "STORIES_GRPC_MAX_STREAMS: Input should be greater"),
         ({"STORIES_WEBHOOK_SECRET": ""}, "STORIES_WEBHOOK_SECRET: Value should have at least 1"),
     ],
 )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-import grpc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 
 from stories_adapters.grpc.errors import RateLimited, TooManyStreams
 from stories_core.errors import Unauthenticated
@@ -75,9 +73,8 @@ class CachedAuthenticator:
 
 
 class StreamSlots:
-    """A server stream holds a thread of the sync server for as long as it is open: cap
-    the streams, overall and per key, so that they never take the threads that unary
-    calls and health checks need."""
+    """Caps the streams open at once, overall (memory: a few kilobytes each) and per key
+    (so that one client cannot take them all)."""
 
     def __init__(self, total: int, per_key: int) -> None:
         self._total = total
@@ -87,8 +84,7 @@ class StreamSlots:
 
     @contextmanager
     def held(self, key_id: str) -> Iterator[None]:
-        """A slot for `key_id` while the block runs: in a streaming handler, until its
-        thread leaves the handler (a cancelled call's thread may still be busy)."""
+        """A slot for `key_id` while the block runs (until the stream's handler ends)."""
         with self._lock:
             if sum(self._open.values()) >= self._total:
                 raise TooManyStreams(
@@ -117,9 +113,10 @@ class Gate:
         self._limits = limits
         self._streams = streams
 
-    def admit(self, context: grpc.ServicerContext) -> ApiKey:
-        """The caller's key, after the rate limit; raises Unauthenticated or RateLimited."""
-        header = dict(context.invocation_metadata()).get("authorization") or ""
+    def admit(self, metadata: Mapping[str, str]) -> ApiKey:
+        """The caller's key, from the call's metadata, after the rate limit; raises
+        Unauthenticated or RateLimited."""
+        header = metadata.get("authorization") or ""
         # RFC 9110 section 11.1: the scheme is case-insensitive ("bearer" works too).
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -128,9 +125,6 @@ class Gate:
         self._limits.take(key.id)
         return key
 
-    @contextmanager
-    def stream(self, context: grpc.ServicerContext) -> Iterator[ApiKey]:
-        """As admit, holding a stream slot while the block runs."""
-        key = self.admit(context)
-        with self._streams.held(key.id):
-            yield key
+    def streaming(self, key: ApiKey) -> AbstractContextManager[None]:
+        """A stream slot of `key`'s while the block runs (TooManyStreams when none is free)."""
+        return self._streams.held(key.id)

@@ -12,7 +12,7 @@ bare by gRPC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,16 +36,16 @@ class _Refused:
     error: StoriesError
 
 
-class RequestLimits(grpc.ServerInterceptor):  # type: ignore[misc]
+class RequestLimits(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, max_message_bytes: int) -> None:
         self._max_message = max_message_bytes
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or handler.request_streaming:
             return handler
         metadata_bytes = sum(
@@ -90,20 +90,21 @@ class RequestLimits(grpc.ServerInterceptor):  # type: ignore[misc]
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
-            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 if (error := refusal(request)) is not None:
-                    context.abort_with_status(to_status(error))
-                return inner(request, context)
+                    await context.abort_with_status(to_status(error))
+                return await inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary, request_deserializer=checked, response_serializer=handler.response_serializer
             )
         inner_stream = handler.unary_stream
 
-        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             if (error := refusal(request)) is not None:
-                context.abort_with_status(to_status(error))
-            yield from inner_stream(request, context)
+                await context.abort_with_status(to_status(error))
+            async for response in inner_stream(request, context):
+                yield response
 
         return grpc.unary_stream_rpc_method_handler(
             stream, request_deserializer=checked, response_serializer=handler.response_serializer

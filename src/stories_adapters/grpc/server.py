@@ -1,12 +1,21 @@
-"""The gRPC server: StoryService, grpc.health.v1, reflection, graceful shutdown."""
+"""The gRPC server: StoryService, grpc.health.v1, reflection, graceful shutdown.
+
+It runs on grpc.aio, on an event loop of its own thread: an open WatchJob stream is a
+coroutine waiting on a queue, so one process holds thousands of them while unary calls
+and health checks are answered beside. Calls' blocking work (the database, the object
+store) runs on the loop's thread pool (`max_workers`). To its callers (the entry points,
+the tests) the server is synchronous: `start`, `port`, `stop`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,6 +26,7 @@ from stories_adapters.grpc.limits import TRANSPORT_HEADROOM, TRANSPORT_METADATA_
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = stories_pb2.DESCRIPTOR.services_by_name["StoryService"].full_name
+T = TypeVar("T")
 
 
 class ApiServer:
@@ -31,7 +41,7 @@ class ApiServer:
         drain_seconds: float = 0.0,
         probe: Callable[[], bool] | None = None,
         probe_seconds: float = 2.0,
-        interceptors: Sequence[grpc.ServerInterceptor] = (),
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         """`probe()` says whether the database answers; it is asked every `probe_seconds`
         and health follows it."""
@@ -39,26 +49,39 @@ class ApiServer:
         self._probe = probe
         self._probe_seconds = probe_seconds
         self._stopping = threading.Event()
-        self.server = grpc.server(
-            ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
-            interceptors=list(interceptors),
-            options=[
-                # More than we take: RequestLimits refuses the excess with our own error.
-                ("grpc.max_receive_message_length", TRANSPORT_HEADROOM * max_message_bytes),
-                ("grpc.max_metadata_size", TRANSPORT_METADATA_BYTES),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
+        self._stop_lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"))
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="grpc-loop", daemon=True
         )
-        stories_pb2_grpc.add_StoryServiceServicer_to_server(servicer, self.server)
-        self.health = health.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
-        )
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        self._thread.start()
+
+        async def build() -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+            server = grpc.aio.server(
+                interceptors=list(interceptors),
+                options=[
+                    # More than we take: RequestLimits refuses the excess in our words.
+                    ("grpc.max_receive_message_length", TRANSPORT_HEADROOM * max_message_bytes),
+                    ("grpc.max_metadata_size", TRANSPORT_METADATA_BYTES),
+                    ("grpc.max_send_message_length", max_message_bytes),
+                ],
+            )
+            stories_pb2_grpc.add_StoryServiceServicer_to_server(servicer, server)
+            checks = health.aio.HealthServicer()
+            health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+            reflection.enable_server_reflection(
+                [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+            )
+            return server, checks, server.add_insecure_port(f"{host}:{port}")
+
+        self.server, self.health, self.port = self._run(build())
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def start(self) -> None:
-        self.server.start()
+        self._run(self.server.start())
         self._set_health(serving=True)
         if self._probe is not None:
             threading.Thread(target=self._watch_database, name="health-probe", daemon=True).start()
@@ -66,11 +89,17 @@ class ApiServer:
     def stop(self, grace_seconds: float) -> None:
         """NOT_SERVING first, still serving for the drain time, so health checks and load
         balancers route new calls elsewhere; then refuse new calls and give those in
-        flight the grace period."""
-        self._stopping.set()
-        self.health.enter_graceful_shutdown()
+        flight the grace period (open streams are ended after it). Stopping a stopped
+        server does nothing."""
+        with self._stop_lock:
+            if self._stopping.is_set():
+                return
+            self._stopping.set()
+        self._run(self.health.enter_graceful_shutdown())
         time.sleep(self._drain_seconds)
-        self.server.stop(grace_seconds).wait()
+        self._run(self.server.stop(grace_seconds))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
 
     def _set_health(self, *, serving: bool) -> None:
         status = (
@@ -78,8 +107,12 @@ class ApiServer:
             if serving
             else (health_pb2.HealthCheckResponse.NOT_SERVING)
         )
-        for service in ("", SERVICE_NAME):
-            self.health.set(service, status)
+
+        async def set_all() -> None:
+            for service in ("", SERVICE_NAME):
+                await self.health.set(service, status)
+
+        self._run(set_all())
 
     def _watch_database(self) -> None:
         """NOT_SERVING while the database does not answer, so load balancers and probes

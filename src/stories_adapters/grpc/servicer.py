@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import grpc
 from cachetools import LRUCache
 
 from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc
+from stories_adapters.event_feed import OutboxEventFeed
 from stories_adapters.grpc.errors import OutOfRange, to_status
 from stories_adapters.grpc.gate import Gate
 from stories_adapters.grpc.mapping import (
@@ -24,6 +26,7 @@ from stories_adapters.grpc.mapping import (
     timestamp,
 )
 from stories_core.errors import InvalidInput
+from stories_core.events import JobEvent
 from stories_core.model import ApiKey, AudioType, JobState
 from stories_core.plugins import Registry
 from stories_core.ports import BlobStore, Clock
@@ -50,6 +53,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         cancel: CancelJob,
         retry: RetryJob,
         watch: WatchJob,
+        feed: OutboxEventFeed,
         blobs: BlobStore,
         registry: Registry,
         limits: Limits,
@@ -66,6 +70,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         self._cancel = cancel
         self._retry = retry
         self._watch = watch
+        self._feed = feed
         self._blobs = blobs
         self._registry = registry
         self._limits = limits
@@ -78,17 +83,21 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
         self._finished = LRUCache(maxsize=finished_cache_size)
         self._finished_lock = threading.Lock()
 
-    def _unary(self, context: grpc.ServicerContext, body: Callable[[ApiKey], T]) -> T:
+    async def _unary(self, context: grpc.aio.ServicerContext, body: Callable[[ApiKey], T]) -> T:
+        """`body(key)` on a worker thread (it reads the database), the event loop free for
+        other calls and streams meanwhile; an error is answered as `to_status` says."""
+        metadata = _metadata(context)
         try:
-            return body(self._gate.admit(context))
+            return await asyncio.to_thread(lambda: body(self._gate.admit(metadata)))
         except Exception as error:
-            context.abort_with_status(to_status(error))
+            await context.abort_with_status(to_status(error))
             raise  # abort_with_status raises; this keeps type checkers honest
 
-    def CreateJob(self, request, context):
+    async def CreateJob(self, request, context):
+        trace_id = _metadata(context).get("x-trace-id")
+
         def create(key: ApiKey) -> stories_pb2.CreateJobResponse:
             wrong: list[tuple[str, str]] = []
-            trace_id = dict(context.invocation_metadata()).get("x-trace-id")
             if trace_id is not None and not TRACE_ID.fullmatch(trace_id):
                 wrong.append(("x-trace-id", "must be 1-64 letters, digits, '-' or '_'"))
             try:
@@ -116,9 +125,9 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
             job = self._submit(job_request, trace_id=trace_id, api_key_id=key.id)
             return stories_pb2.CreateJobResponse(job=job_to_proto(job, full=True))
 
-        return self._unary(context, create)
+        return await self._unary(context, create)
 
-    def GetJob(self, request, context):
+    async def GetJob(self, request, context):
         def get(key: ApiKey) -> stories_pb2.GetJobResponse:
             job_id = _required("job_id", request.job_id)
             full = _view(request.view, default=stories_pb2.JOB_VIEW_FULL)
@@ -133,9 +142,9 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                     self._finished[(job_id, full)] = (job.tenant, response)
             return response
 
-        return self._unary(context, get)
+        return await self._unary(context, get)
 
-    def ListJobs(self, request, context):
+    async def ListJobs(self, request, context):
         def list_jobs(key: ApiKey) -> stories_pb2.ListJobsResponse:
             if not request.page_size >= 0:
                 raise InvalidInput("page_size", "must not be negative")
@@ -165,38 +174,43 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 jobs=messages[:keep], next_page_token=page.next_page_token
             )
 
-        return self._unary(context, list_jobs)
+        return await self._unary(context, list_jobs)
 
-    def CancelJob(self, request, context):
+    async def CancelJob(self, request, context):
         def cancel(key: ApiKey) -> stories_pb2.CancelJobResponse:
             job = self._cancel(_required("job_id", request.job_id), key.tenant)
             return stories_pb2.CancelJobResponse(job=job_to_proto(job, full=True))
 
-        return self._unary(context, cancel)
+        return await self._unary(context, cancel)
 
-    def RetryJob(self, request, context):
+    async def RetryJob(self, request, context):
         def retry(key: ApiKey) -> stories_pb2.RetryJobResponse:
             job = self._retry(_required("job_id", request.job_id), key.tenant)
             return stories_pb2.RetryJobResponse(job=job_to_proto(job, full=True))
 
-        return self._unary(context, retry)
+        return await self._unary(context, retry)
 
-    def WatchJob(self, request, context):
+    async def WatchJob(self, request, context):
+        """On the event loop: an open stream costs a coroutine and a queue, no thread."""
+        metadata = _metadata(context)
         try:
-            with self._gate.stream(context) as key:
+            key = await asyncio.to_thread(self._gate.admit, metadata)
+            with self._gate.streaming(key):
                 job_id = _required("job_id", request.job_id)
                 after = _resume_position(request.resume_token)
-                watched = self._watch(
-                    job_id, key.tenant, after=after, still_wanted=context.is_active
-                )
-                for position, event in watched:
-                    yield stories_pb2.WatchJobResponse(
-                        event=event_to_proto(event), resume_token=str(position)
-                    )
+                loop = asyncio.get_running_loop()
+                with self._feed.subscribe_async(job_id, loop) as live:
+                    watch = await asyncio.to_thread(self._watch.open, job_id, key.tenant, after)
+                    for position, event in watch.recorded:
+                        yield _watched(position, event)
+                    while not watch.done:
+                        item = await live.next()
+                        if watch.accept(item):
+                            yield _watched(*item)
         except Exception as error:
-            context.abort_with_status(to_status(error))
+            await context.abort_with_status(to_status(error))
 
-    def GetAsset(self, request, context):
+    async def GetAsset(self, request, context):
         def get_asset(key: ApiKey) -> stories_pb2.GetAssetResponse:
             asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
             message = asset_to_proto(asset)
@@ -209,28 +223,31 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 message.download_expire_time.CopyFrom(timestamp(expiry))
             return stories_pb2.GetAssetResponse(asset=message)
 
-        return self._unary(context, get_asset)
+        return await self._unary(context, get_asset)
 
-    def ReadAsset(self, request, context):
+    async def ReadAsset(self, request, context):
+        """Each chunk is read on a worker thread; between chunks the stream holds none."""
+        metadata = _metadata(context)
         try:
-            with self._gate.stream(context) as key:
-                asset = self._queries.asset(_required("asset_id", request.asset_id), key.tenant)
+            key = await asyncio.to_thread(self._gate.admit, metadata)
+            with self._gate.streaming(key):
+                asset_id = _required("asset_id", request.asset_id)
+                asset = await asyncio.to_thread(self._queries.asset, asset_id, key.tenant)
                 if request.offset < 0:
                     raise InvalidInput("offset", "must not be negative")
                 if request.offset > asset.size:
                     raise OutOfRange("offset", f"is past the end of the asset ({asset.size} bytes)")
                 position = request.offset
-                for chunk in self._blobs.open(asset.key, request.offset, CHUNK_BYTES):
+                chunks = self._blobs.open(asset.key, request.offset, CHUNK_BYTES)
+                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
                     yield stories_pb2.ReadAssetResponse(
                         data=chunk, offset=position, size_bytes=asset.size
                     )
                     position += len(chunk)
-                    if not context.is_active():
-                        return
         except Exception as error:
-            context.abort_with_status(to_status(error))
+            await context.abort_with_status(to_status(error))
 
-    def ListCapabilities(self, request, context):
+    async def ListCapabilities(self, request, context):
         def capabilities(key: ApiKey) -> stories_pb2.ListCapabilitiesResponse:
             style_plugin = {s: p.name for p in self._registry.plugins for s in p.content_styles}
             backend_plugin = {b: p.name for p in self._registry.plugins for b in p.backends}
@@ -255,7 +272,7 @@ class StoryServicer(stories_pb2_grpc.StoryServiceServicer):
                 default_backend=self._default_backend,
             )
 
-        return self._unary(context, capabilities)
+        return await self._unary(context, capabilities)
 
 
 def _audio_type(value: int) -> AudioType:
@@ -277,6 +294,16 @@ def _view(value: int, *, default: int) -> bool:
     if value not in stories_pb2.JobView.values():
         raise InvalidInput("view", _unknown_enum(value, stories_pb2.JobView))
     return value == stories_pb2.JOB_VIEW_FULL
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {
+        key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)
+    }
+
+
+def _watched(position: int, event: JobEvent) -> stories_pb2.WatchJobResponse:
+    return stories_pb2.WatchJobResponse(event=event_to_proto(event), resume_token=str(position))
 
 
 def _resume_position(token: str) -> int | None:
