@@ -186,24 +186,6 @@ def test_a_traceparent_of_another_trace_does_not_move_the_job_out_of_its_own() -
     assert not trace.get_current_span(job_context("caller-own-id_1")).get_span_context().is_valid
 
 
-def test_every_log_line_of_a_jobs_work_carries_its_trace_id(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    class Broken(ScriptedBackend):
-        def draw(self, *args: object) -> object:
-            logging.getLogger("a.backend").warning("drawing went wrong")
-            raise RuntimeError("a bug")
-
-    world = World(Broken())
-    job = world.submit(world.request(TEXT, pictures=2))  # no span: a trace id of its own
-    caplog.handler.addFilter(TraceContextFilter())
-    with caplog.at_level(logging.INFO):
-        processor(world, RecordingTelemetry())(job.id)
-    lines = [r for r in caplog.records if r.name == "a.backend" or job.id in r.getMessage()]
-    assert len(lines) == 3, "two backend warnings (a thread each) and the job's failure"
-    assert {getattr(r, "trace_id", None) for r in lines} == {job.trace_id}
-
-
 class Sender:
     def __init__(self) -> None:
         self.requests: list[tuple[str, bytes, dict[str, str]]] = []
@@ -308,19 +290,24 @@ def test_a_run_given_back_or_cancelled_is_no_lost_lease() -> None:
         assert "lost" not in telemetry.leases, end
 
 
-def test_a_callers_own_trace_id_is_on_every_log_line_of_the_jobs_work(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    class Broken(ScriptedBackend):
-        def draw(self, *args: object) -> object:
-            logging.getLogger("a.backend").warning("drawing went wrong")
-            raise RuntimeError("a bug")
+class Broken(ScriptedBackend):
+    """Logs from the backend's thread, then fails as a bug would."""
 
+    def draw(self, *args: object) -> object:
+        logging.getLogger("a.backend").warning("drawing went wrong")
+        raise RuntimeError("a bug")
+
+
+@pytest.mark.parametrize("given", [None, "caller-own-id_1"], ids=["own", "callers-non-w3c"])
+def test_every_log_line_of_a_jobs_work_carries_its_trace_id(
+    caplog: pytest.LogCaptureFixture, given: str | None
+) -> None:
     world = World(Broken())
-    job = world.submit(world.request(TEXT, pictures=2), trace_id="caller-own-id_1")
+    # No span: the job gets a trace id of its own, or keeps the caller's.
+    job = world.submit(world.request(TEXT, pictures=2), trace_id=given)
     caplog.handler.addFilter(TraceContextFilter())
     with caplog.at_level(logging.INFO):
         processor(world, RecordingTelemetry())(job.id)
     lines = [r for r in caplog.records if r.name == "a.backend" or job.id in r.getMessage()]
-    assert len(lines) == 3
-    assert {getattr(r, "trace_id", None) for r in lines} == {"caller-own-id_1"}
+    assert len(lines) == 3, "two backend warnings (a thread each) and the job's failure"
+    assert {getattr(r, "trace_id", None) for r in lines} == {given or job.trace_id}
