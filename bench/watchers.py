@@ -88,13 +88,15 @@ async def hold_streams(target: str, key: str, job_ids: list[str], streams: int, 
         tasks.append(asyncio.create_task(watch(index)))
         if index % 200 == 199:
             await asyncio.sleep(0)  # let the opened ones answer
+    count = 0
     try:
-        for _ in range(streams):
+        while count < streams:
             await asyncio.wait_for(opened.acquire(), timeout=120)
+            count += 1
     except TimeoutError:
         failed = [t for t in tasks if t.done() and t.exception() is not None]
         raise SystemExit(
-            f"{opened._value} of {streams} streams opened; {len(failed)} failed: {failed[:1]}"
+            f"{count} of {streams} streams opened; {len(failed)} failed: {failed[:1]}"
         ) from None
     opening = time.perf_counter() - started
     expected = streams

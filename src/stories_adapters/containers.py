@@ -312,6 +312,7 @@ class Api(containers.DeclarativeContainer):
         port=config.grpc.port,
         max_workers=config.grpc.max_workers,
         max_message_bytes=config.grpc.max_message_bytes,
+        max_pending_calls=config.grpc.max_streams,
         drain_seconds=config.api.shutdown_drain_seconds,
         probe=persistence.database_reachable.provider,
         probe_seconds=config.api.health_probe_seconds,

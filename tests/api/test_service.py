@@ -1,5 +1,6 @@
 """Every StoryService method and every error, against the service in process."""
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -13,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from stories.v1 import common_pb2, events_pb2, stories_pb2
+from stories.v1 import common_pb2, events_pb2, stories_pb2, stories_pb2_grpc
 from stories_core import markup
 from stories_core.services.access import IssueKey, RevokeKey
 from tests.api.conftest import Api, start_api
@@ -438,6 +439,48 @@ def test_open_streams_are_capped_per_key_and_overall_and_unary_calls_go_on(tmp_p
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         second.cancel()
+
+
+@pytest.mark.slow
+def test_a_burst_of_thousands_of_new_streams_all_open_and_all_hear_the_event(tmp_path) -> None:
+    """More new streams at once than gRPC's default backlog (3,000 calls not yet taken up,
+    each for 30 s at most), which cancelled the rest of a burst with a bare CANCELLED."""
+    streams = 4_000
+    with start_api(tmp_path, with_worker=False, grpc_max_streams_per_key=streams) as api:
+        job = api.create()
+
+        async def burst() -> list[list[int]]:
+            channels = [grpc.aio.insecure_channel(api.target) for _ in range(8)]
+            request = stories_pb2.WatchJobRequest(job_id=job.id)
+            opened = asyncio.Semaphore(0)
+
+            async def watch(index: int) -> list[int]:
+                stub = stories_pb2_grpc.StoryServiceStub(channels[index % len(channels)])
+                kinds = []
+                async for response in stub.WatchJob(request, metadata=api.auth(api.acme)):
+                    kinds.append(response.event.kind)
+                    if len(kinds) == 1:
+                        opened.release()
+                return kinds
+
+            watches = [asyncio.create_task(watch(i)) for i in range(streams)]
+            for _ in range(streams):
+                await asyncio.wait_for(opened.acquire(), timeout=120)
+            await asyncio.to_thread(
+                api.stub.CancelJob,
+                stories_pb2.CancelJobRequest(job_id=job.id),
+                metadata=api.auth(api.acme),
+            )
+            try:
+                return await asyncio.wait_for(asyncio.gather(*watches), timeout=120)
+            finally:
+                for channel in channels:
+                    await channel.close()
+
+        heard = asyncio.run(burst())
+    queued, cancelled = events_pb2.JOB_EVENT_KIND_QUEUED, events_pb2.JOB_EVENT_KIND_CANCELLED
+    assert len(heard) == streams
+    assert all(kinds == [queued, cancelled] for kinds in heard)
 
 
 def test_a_revoked_key_is_refused_once_the_auth_cache_expires(tmp_path) -> None:

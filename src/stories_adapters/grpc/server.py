@@ -38,13 +38,15 @@ class ApiServer:
         port: int,
         max_workers: int,
         max_message_bytes: int,
+        max_pending_calls: int = 1000,
         drain_seconds: float = 0.0,
         probe: Callable[[], bool] | None = None,
         probe_seconds: float = 2.0,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         """`probe()` says whether the database answers; it is asked every `probe_seconds`
-        and health follows it."""
+        and health follows it. `max_pending_calls`: calls arrived and not yet taken up by
+        the event loop (a burst of new streams), beyond which gRPC cancels them."""
         self._drain_seconds = drain_seconds
         self._probe = probe
         self._probe_seconds = probe_seconds
@@ -65,6 +67,13 @@ class ApiServer:
                     ("grpc.max_receive_message_length", TRANSPORT_HEADROOM * max_message_bytes),
                     ("grpc.max_metadata_size", TRANSPORT_METADATA_BYTES),
                     ("grpc.max_send_message_length", max_message_bytes),
+                    # Calls arrived but not yet taken up by the loop: gRPC's defaults (1,000
+                    # soft, 3,000 hard, 30 s) cancel the rest of a burst of new streams
+                    # (CANCELLED, no detail), so a reconnecting crowd of watchers (10,000
+                    # open in about 30 s here) would be turned away.
+                    ("grpc.server.max_pending_requests", max_pending_calls),
+                    ("grpc.server.max_pending_requests_hard_limit", max_pending_calls),
+                    ("grpc.server_max_unrequested_time_in_server", 300),
                 ],
             )
             stories_pb2_grpc.add_StoryServiceServicer_to_server(servicer, server)
