@@ -17,6 +17,7 @@ from stories_core.generation import (
     SpokenLine,
 )
 from stories_core.model import AudioType
+from stories_core.timing import estimate, pauses
 from stories_gemini import prompts
 from stories_gemini.audio import duration_seconds, encode_mp3, pcm_format
 from stories_gemini.client import GeminiClient
@@ -85,15 +86,21 @@ class GeminiBackend:
         blobs = answer_media(response, "audio/", "speech")
         fmt = pcm_format(blobs[0].mime_type or "")
         pcm = b"".join(blob.data or b"" for blob in blobs)
+        duration = duration_seconds(pcm, fmt)
+        spoken = [(line.speaker, line.text) for line in lines]
+        timings = estimate(
+            spoken, duration, narration.language, pauses(pcm, fmt.rate, fmt.channels)
+        )
         return Media(
             data=encode_mp3(pcm, fmt),
             content_type="audio/mpeg",
             extension="mp3",
             metadata={
-                "duration_seconds": round(duration_seconds(pcm, fmt), 3),
+                "duration_seconds": round(duration, 3),
                 "model": self._settings.tts_model,
                 "voices": voices,
                 "sample_rate": fmt.rate,
+                **timings.to_metadata(style.voices),
             },
         )
 

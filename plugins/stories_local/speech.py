@@ -34,6 +34,8 @@ from babel import Locale
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Media, Narration
 from stories_core.text import language_subtags, primary_language
+from stories_core.text import sentences as sentences_of
+from stories_core.timing import ENGINE, TimedSpan, Timings
 from stories_local.narrator import NARRATOR, SECOND_HOST
 from stories_local.speakable import speakable
 
@@ -58,9 +60,42 @@ _PAUSE_SECONDS = 0.35
 _BITRATE_KBPS = 64
 _NOISE_SEED = 20240601
 
+_EVENT_LIST_END, _EVENT_WORD, _EVENT_SENTENCE, _EVENT_END = 0, 1, 2, 5
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT (speak_lib.h): where in the text (1-based characters) and in the audio
+    (samples from the start of this synthesis) a word, sentence or clause end falls."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
 _SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
 )
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """A word, sentence start or clause end eSpeak reported: its kind, 0-based character
+    offset in the text, and sample in the take."""
+
+    kind: int
+    position: int
+    sample: int
 
 
 def _steady_data_home(source: Path, home: Path) -> dict[str, str]:
@@ -202,11 +237,17 @@ class _Espeak:
             raise GenerationError("eSpeak NG could not start: its data folder is unreadable")
         self.sample_rate = rate
         self._chunks: list[bytes] = []
+        self._marks: list[_Mark] = []
         self._callback = _SynthCallback(self._collect)
         lib.espeak_SetSynthCallback(self._callback)
         self._lib = lib
 
-    def _collect(self, wave: ctypes.Array[ctypes.c_short], samples: int, _events: int) -> int:
+    def _collect(self, wave: ctypes.Array[ctypes.c_short], samples: int, events) -> int:
+        index = 0
+        while (event := events[index]).type != _EVENT_LIST_END:
+            if event.type in (_EVENT_WORD, _EVENT_SENTENCE, _EVENT_END):
+                self._marks.append(_Mark(event.type, event.text_position - 1, event.sample))
+            index += 1
         if samples > 0:
             self._chunks.append(ctypes.string_at(wave, samples * 2))
         return 0
@@ -235,20 +276,22 @@ class _Espeak:
                 raise GenerationError(f"eSpeak NG could not load its voice for {fallback!r}")
         return self._resolved[key]
 
-    def synthesize(self, text: str, voice: str, pitch: int) -> bytes:
-        """16-bit mono PCM at `sample_rate` for `text` in the resolved `voice`."""
+    def synthesize(self, text: str, voice: str, pitch: int) -> tuple[bytes, list[_Mark]]:
+        """16-bit mono PCM at `sample_rate` for `text` in the resolved `voice`, and where
+        each word and sentence of `text` falls in it."""
         self._lib.espeak_SetVoiceByName(voice.encode())
         self._lib.espeak_SetParameter(_RATE, _WORDS_PER_MINUTE, 0)
         self._lib.espeak_SetParameter(_PITCH, pitch, 0)
         self._lib.espeak_ng_SetRandSeed(_NOISE_SEED)
         self._chunks = []
+        self._marks = []
         data = text.encode("utf-8")
         status = self._lib.espeak_Synth(
             data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
         )
         if status != _OK:
             raise GenerationError(f"eSpeak NG failed to synthesise (status {status})")
-        return b"".join(self._chunks)
+        return b"".join(self._chunks), self._marks
 
 
 _LOCK = threading.Lock()
@@ -260,6 +303,11 @@ class _Take:
     pcm: bytes
     voice: str
     text: str
+    role: str
+    line: int
+    marks: list[_Mark]
+    written: str
+    """The line as the script has it (digits, symbols), where `text` is what was said."""
 
 
 def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int]:
@@ -269,7 +317,7 @@ def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int
     code = voice_for(language)
     if code is None:
         raise _no_voice(language)
-    lines = [(line.speaker, speakable(line.text, language)) for line in narration.lines]
+    lines = [(line.speaker, speakable(line.text, language), line.text) for line in narration.lines]
     requested = {NARRATOR: style.voices.narrator, SECOND_HOST: style.voices.second_host}
     with _LOCK:
         if _engine is None:
@@ -283,14 +331,63 @@ def _record(narration: Narration, style: ContentStyle) -> tuple[list[_Take], int
         }
         same_voice = roles[NARRATOR][0] == roles[SECOND_HOST][0]
         takes = []
-        for speaker, text in lines:
+        for line, (speaker, text, written) in enumerate(lines):
             if not text:
                 continue
             setting, label = roles.get(speaker, roles[NARRATOR])
             raised = speaker == SECOND_HOST and same_voice
             pitch = _RAISED_PITCH if raised else _NORMAL_PITCH
-            takes.append(_Take(_engine.synthesize(text, setting, pitch), label, text))
+            pcm, marks = _engine.synthesize(text, setting, pitch)
+            role = speaker if speaker in requested else NARRATOR
+            takes.append(_Take(pcm, label, text, role, line, marks, written))
         return takes, _engine.sample_rate
+
+
+def _timings(takes: list[_Take], sample_rate: int, pause_samples: int, language: str) -> Timings:
+    """Engine timings from eSpeak's events: a word lasts until the next word or clause end;
+    a sentence until the next sentence, or its take's end. A sentence's text is as the
+    script writes it ("$1,250") when the script's sentences match the spoken ones one for
+    one, else as it was said ("one thousand two hundred and fifty dollars")."""
+    sentences: list[TimedSpan] = []
+    words: list[TimedSpan] = []
+    offset = 0
+    for take in takes:
+        end = len(take.pcm) // 2
+
+        def seconds(sample: int, at: int = offset) -> float:
+            return (at + sample) / sample_rate
+
+        starts = [m for m in take.marks if m.kind == _EVENT_SENTENCE] or [
+            _Mark(_EVENT_SENTENCE, 0, 0)
+        ]
+        spoken = []
+        for this, after in zip(starts, [*starts[1:], None], strict=True):
+            text = take.text[this.position : after.position if after else None].strip()
+            if text:
+                spoken.append((text, this.sample, after.sample if after else end))
+        written = [part.strip() for part in sentences_of(take.written, language) if part.strip()]
+        shown = written if len(written) == len(spoken) else [text for text, _, _ in spoken]
+        sentences.extend(
+            TimedSpan(text, seconds(start), seconds(stop), take.line, take.role)
+            for text, (_, start, stop) in zip(shown, spoken, strict=True)
+        )
+        said = [m for m in take.marks if m.kind == _EVENT_WORD]
+        for this, after in zip(said, [*said[1:], None], strict=True):
+            text = take.text[this.position : after.position if after else None].strip()
+            stop = next(
+                (
+                    m.sample
+                    for m in take.marks
+                    if m.kind != _EVENT_SENTENCE and m.sample > this.sample
+                ),
+                end,
+            )
+            if text:
+                words.append(
+                    TimedSpan(text, seconds(this.sample), seconds(stop), take.line, take.role)
+                )
+        offset += end + pause_samples
+    return Timings(ENGINE, tuple(sentences), tuple(words))
 
 
 def _mp3(pcm: bytes, sample_rate: int) -> bytes:
@@ -313,16 +410,18 @@ def speak(narration: Narration, style: ContentStyle) -> Media:
     voices used in order of first use (a style's name for its voice, else eSpeak's code
     for the language, e.g. "cmn"); `language`, the narration's BCP-47 tag; and
     `spoken_text`, exactly what eSpeak was given: one line per spoken line of the script,
-    joined with "\n" (lines left with nothing to say are not spoken, nor listed).
+    joined with "\n" (lines left with nothing to say are not spoken, nor listed); and
+    engine timings of each sentence and word of `spoken_text` (`stories_core.timing`).
     """
     if narration.is_empty:
         raise GenerationError("there is nothing to speak: the narration has no text")
     takes, sample_rate = _record(narration, style)
     if not takes:
         raise GenerationError("there is nothing to speak once the markup is removed")
-    pause = bytes(2 * int(sample_rate * _PAUSE_SECONDS))
-    pcm = pause.join(take.pcm for take in takes)
+    pause_samples = int(sample_rate * _PAUSE_SECONDS)
+    pcm = bytes(2 * pause_samples).join(take.pcm for take in takes)
     voices = list(dict.fromkeys(take.voice for take in takes))
+    timings = _timings(takes, sample_rate, pause_samples, narration.language)
     return Media(
         data=_mp3(pcm, sample_rate),
         content_type="audio/mpeg",
@@ -335,5 +434,6 @@ def speak(narration: Narration, style: ContentStyle) -> Media:
             "spoken_text": "\n".join(take.text for take in takes),
             "engine": "espeak-ng",
             "bitrate_kbps": _BITRATE_KBPS,
+            **timings.to_metadata(style.voices),
         },
     )

@@ -27,6 +27,7 @@ from stories_core.generation import (
 )
 from stories_core.model import AudioType
 from stories_core.segmentation import sentence_boundaries
+from stories_core.timing import Timings, estimate, pauses
 from stories_openai import prompts
 from stories_openai.audio import RATE, decode, duration_seconds, encode_mp3, silence
 from stories_openai.client import Servers
@@ -136,15 +137,28 @@ class OpenAIBackend:
         )
         pcm: list[bytes] = []
         formats: set[str] = set()
+        # The server reports no timings: each turn's are estimated from its own audio.
+        timings: list[Timings] = []
         for index, turn in enumerate(turns):
             if index:
                 pcm.append(silence(PAUSE_BETWEEN_HOSTS_SECONDS))
+            start = duration_seconds(b"".join(pcm))
+            spoken: list[bytes] = []
             for piece in _pieces(turn.text, narration.language):
                 decoded = decode(
                     self._say(piece, voices[turn.speaker], instructions), settings.speech_format
                 )
-                pcm.append(decoded.pcm)
+                spoken.append(decoded.pcm)
                 formats.add(decoded.source_format)
+            said = b"".join(spoken)
+            pcm.append(said)
+            alone = estimate(
+                [(turn.speaker, turn.text)],
+                duration_seconds(said),
+                narration.language,
+                pauses(said, RATE),
+            )
+            timings.append(alone.shifted(start, index))
         audio = b"".join(pcm)
         return Media(
             data=encode_mp3(audio),
@@ -156,6 +170,7 @@ class OpenAIBackend:
                 "voices": voices,
                 "sample_rate": RATE,
                 "source_format": "+".join(sorted(formats)),
+                **Timings.joined(timings).to_metadata(style.voices),
             },
         )
 

@@ -12,9 +12,12 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from stories_adapters.subtitles import to_srt, to_webvtt
 from stories_core import markup
-from stories_core.model import Asset, Job
+from stories_core.captions import Cue, cues, story_cues
+from stories_core.model import Asset, AssetKind, Job
 from stories_core.text import plain_inline, text_direction
+from stories_core.timing import Timings
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 _EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
@@ -26,6 +29,26 @@ class StoryFiles:
     json: Path
     html: Path
     assets: dict[str, Path]
+    captions: list[Path]
+    """story.vtt and story.srt, then each segment's (assets/NN-captions.vtt, .srt); none
+    for a story without audio."""
+
+
+def story_captions(job: Job) -> tuple[list[Cue], dict[int, list[Cue]]]:
+    """The story's cues, on the time line of its segments' narrations played one after
+    another, and each segment's own (by segment index); empty without audio."""
+    parts: list[tuple[float, Timings]] = []
+    per_segment: dict[int, list[Cue]] = {}
+    offset = 0.0
+    for segment in job.segments:
+        audio = next((a for a in segment.assets if a.kind is AssetKind.AUDIO), None)
+        timings = audio and Timings.from_metadata(audio.metadata)
+        if audio is None or timings is None:
+            continue
+        parts.append((offset, timings))
+        per_segment[segment.index] = cues(timings)
+        offset += float(audio.metadata.get("duration_seconds", 0.0))
+    return story_cues(parts), per_segment
 
 
 def asset_filename(job: Job, asset: Asset) -> str:
@@ -104,11 +127,23 @@ def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
             paths[asset.id] = path
     relative = {asset_id: path.relative_to(out_dir).as_posix() for asset_id, path in paths.items()}
     document = job.markup or markup.render(markup.document_for(job))
+    story, per_segment = story_captions(job)
+    captions = []
+    for stem, chosen in [
+        (out_dir / "story", story),
+        *((assets_dir / f"{index:02d}-captions", found) for index, found in per_segment.items()),
+    ]:
+        if chosen:
+            for suffix, writer in ((".vtt", to_webvtt), (".srt", to_srt)):
+                path = stem.with_suffix(suffix)
+                path.write_text(writer(chosen), encoding="utf-8")
+                captions.append(path)
     files = StoryFiles(
         markup=out_dir / "story.markup",
         json=out_dir / "story.json",
         html=out_dir / "story.html",
         assets=paths,
+        captions=captions,
     )
     files.markup.write_text(document, encoding="utf-8")
     files.json.write_text(

@@ -158,6 +158,15 @@ def test_speak_encodes_the_pcm_as_mp3_and_records_its_duration(
         "model": "gemini-tts-test",
         "voices": {"narrator": "Kore"},
         "sample_rate": 24000,
+        "timing_source": "estimated",
+        "sentences": [
+            {"text": "Hello, listeners.", "start": 0.0, "end": 1.5, "line": 0,
+             "speaker": "Alex", "role": "narrator"},
+        ],  # fmt: skip
+        "words": [
+            {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
+            {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},
+        ],
     }
     [request] = fake_gemini.requests
     assert request.path == "/v1beta/models/gemini-tts-test:generateContent"
@@ -167,6 +176,28 @@ def test_speak_encodes_the_pcm_as_mp3_and_records_its_duration(
     assert voice == "Kore"
     assert "#### TRANSCRIPT\nHello, listeners." in request.prompt
     assert style.tone in request.prompt
+
+
+def test_speech_timings_are_estimated_from_the_letters_and_moved_to_the_pauses(
+    backend: GeminiBackend, fake_gemini: FakeGemini, style: ContentStyle
+) -> None:
+    """Gemini reports no timings: the sentence boundary a letter count puts at 1.70 s (14
+    letters of 29 after the leading silence) moves to the middle of the silence the audio
+    has at 1.2-1.6 s."""
+    rate = 24_000
+    silence = bytes(2 * int(0.4 * rate))
+    fake_gemini.queue(audio_reply(silence + sine_pcm(0.8) + silence + sine_pcm(1.5)))
+
+    media = backend.speak(
+        Narration((SpokenLine("narrator", "Hello, listeners. Rates are up today."),)), style
+    )
+
+    assert media.metadata["timing_source"] == "estimated"
+    spans = [(s["text"], s["start"], s["end"]) for s in media.metadata["sentences"]]
+    assert spans == [("Hello, listeners.", 0.4, 1.4), ("Rates are up today.", 1.4, 3.1)]
+    words = media.metadata["words"]
+    assert [w["text"] for w in words] == ["Hello,", "listeners.", "Rates", "are", "up", "today."]
+    assert all(a["end"] == b["start"] for a, b in pairwise(words))
 
 
 def test_speak_a_podcast_with_two_voices(

@@ -16,10 +16,11 @@ import pytest
 import soundfile
 from stories_local import LocalBackend, speech
 
-from stories_core import ports
+from stories_core import ports, timing
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine, Voices
 from stories_core.model import AudioType
+from stories_core.text import sentences
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PLAIN = ContentStyle(name="plain", description="", tone="", image_style="")
@@ -308,3 +309,63 @@ def test_the_examples_are_said_in_words(
         media = backend.speak(backend.narrate(segment, audio, TEACHING), TEACHING)
         spoken = media.metadata["spoken_text"]
         assert spoken and not _UNSPEAKABLE.search(spoken), spoken
+
+
+# ---- timings ------------------------------------------------------------------------------
+
+
+def _decoded(data: bytes) -> tuple[bytes, int]:
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="int16")
+    return samples.tobytes(), rate
+
+
+def test_engine_timings_follow_espeaks_words_and_sentences(backend: LocalBackend) -> None:
+    narration = Narration(
+        (
+            SpokenLine("narrator", "It costs $1,250 on 3 May 2024. Dr. Smith agrees."),
+            SpokenLine("second_host", "Really? Wow."),
+        ),
+        "en",
+    )
+    media = backend.speak(narration, HOSTS)
+    metadata = media.metadata
+    assert metadata["timing_source"] == "engine"
+    sentences = metadata["sentences"]
+    # As the script writes them (the counts match), not as said ("one thousand two hundred...")
+    assert [(s["text"], s["line"], s["speaker"], s["role"]) for s in sentences] == [
+        ("It costs $1,250 on 3 May 2024.", 0, HOSTS.voices.narrator_name, "narrator"),
+        ("Dr. Smith agrees.", 0, HOSTS.voices.narrator_name, "narrator"),
+        ("Really?", 1, HOSTS.voices.second_host_name, "second_host"),
+        ("Wow.", 1, HOSTS.voices.second_host_name, "second_host"),
+    ]
+    words = metadata["words"]
+    assert [w["text"] for w in words][:6] == ["It", "costs", "one", "thousand", "two", "hundred"]
+    spans = sentences + words
+    assert all(0 <= s["start"] < s["end"] <= metadata["duration_seconds"] for s in spans)
+    assert all(a["end"] <= b["start"] for a, b in pairwise(sentences))
+    assert all(a["end"] <= b["start"] for a, b in pairwise(words))
+    assert sentences[0]["start"] == 0 and sentences[-1]["end"] == metadata["duration_seconds"]
+
+    # The second host's line starts where the audio resumes after the pause between lines.
+    pcm, rate = _decoded(media.data)
+    silences = timing.pauses(pcm, rate, min_seconds=0.3)
+    turn = sentences[2]["start"]
+    assert any(abs(end - turn) < 0.08 for _, end in silences), (turn, silences)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "first_words"),
+    [
+        ("de", "Der Umsatz stieg um 12,5 % auf 250.000 €. Das ist gut.", ["Der", "Umsatz"]),
+        ("zh", "太阳是一颗恒星。月亮绕着地球转。", ["太", "阳"]),
+        ("ar", "الشمس نجم. القمر يدور حول الأرض.", ["الشمس", "نجم."]),
+    ],
+)
+def test_engine_timings_in_other_languages_and_scripts(
+    backend: LocalBackend, language: str, text: str, first_words: list[str]
+) -> None:
+    metadata = backend.speak(Narration((SpokenLine("narrator", text),), language), PLAIN).metadata
+    assert [s["text"] for s in metadata["sentences"]] == [
+        part.strip() for part in sentences(text, language)
+    ]
+    assert [w["text"] for w in metadata["words"]][:2] == first_words
