@@ -160,9 +160,15 @@ def test_speak_encodes_the_pcm_as_mp3_and_records_its_duration(
         "sample_rate": 24000,
         "timing_source": "estimated",
         "sentences": [
-            {"text": "Hello, listeners.", "start": 0.0, "end": 1.5, "line": 0,
-             "speaker": "Alex", "role": "narrator"},
-        ],  # fmt: skip
+            {
+                "text": "Hello, listeners.",
+                "start": 0.0,
+                "end": 1.5,
+                "line": 0,
+                "speaker": "Alex",
+                "role": "narrator",
+            },
+        ],
         "words": [
             {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
             {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},

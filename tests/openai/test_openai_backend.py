@@ -219,9 +219,15 @@ def test_speak_asks_for_the_format_and_stores_mp3_with_its_duration(
         "source_format": "wav",
         "timing_source": "estimated",
         "sentences": [
-            {"text": "Hello, listeners.", "start": 0.0, "end": 1.5, "line": 0,
-             "speaker": "Alex", "role": "narrator"},
-        ],  # fmt: skip
+            {
+                "text": "Hello, listeners.",
+                "start": 0.0,
+                "end": 1.5,
+                "line": 0,
+                "speaker": "Alex",
+                "role": "narrator",
+            },
+        ],
         "words": [
             {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
             {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},
