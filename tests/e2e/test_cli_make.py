@@ -3,11 +3,14 @@
 import io
 import json
 import sqlite3
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+import srt
+import webvtt
 from PIL import Image
 
 from stories_core import markup
@@ -17,6 +20,12 @@ from tests.e2e.conftest import EXAMPLES
 def decoded_seconds_and_loudness(path: Path) -> tuple[float, float]:
     samples, rate = soundfile.read(io.BytesIO(path.read_bytes()))
     return len(samples) / rate, float(np.sqrt(np.mean(np.square(samples))))
+
+
+def seconds(stamp: str) -> float:
+    """A WebVTT time stamp (hh:mm:ss.ttt) in seconds."""
+    hours, minutes, rest = stamp.split(":")
+    return round(int(hours) * 3600 + int(minutes) * 60 + float(rest), 3)
 
 
 def test_make_writes_markup_json_assets_and_a_page(run_stories, tmp_path: Path) -> None:
@@ -87,6 +96,41 @@ def test_each_style_and_audio_type(run_stories, tmp_path, example, style, audio)
         for segment in job["segments"]:
             narration = next(a for a in segment["assets"] if a["kind"] == "audio")
             assert segment["text"].split()[-1] in narration["metadata"]["narration"]
+
+
+@pytest.mark.parametrize(("audio", "voices"), [("free_speech", 1), ("podcast", 2)])
+def test_captions_follow_the_speech_of_the_whole_story_and_each_segment(
+    run_stories, tmp_path: Path, audio: str, voices: int
+) -> None:
+    out = tmp_path / "story"
+    result = run_stories(
+        "make", str(EXAMPLES / "quarterly-report.txt"), "--type", "financial",
+        "--pictures", "3", "--audio", audio, "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    job = json.loads((out / "story.json").read_text())
+    narrations = [
+        next(a for a in s["assets"] if a["kind"] == "audio")["metadata"] for s in job["segments"]
+    ]
+    assert all(n["timing_source"] == "engine" for n in narrations)
+    story = list(webvtt.read(out / "story.vtt"))
+    subrip = list(srt.parse((out / "story.srt").read_text()))
+    assert len(story) == len(subrip) >= len(narrations)
+    starts = [seconds(c.start) for c in story]
+    assert starts == [s.start.total_seconds() for s in subrip]
+    total = sum(n["duration_seconds"] for n in narrations)
+    for cue, after in pairwise(story):
+        assert seconds(cue.start) < seconds(cue.end) <= seconds(after.start)
+    assert seconds(story[-1].end) <= total + 1e-3
+    assert {c.voice for c in story} == ({"Grace", "Tom"} if voices == 2 else {None})
+    # The second segment's cues start when its narration does: after the first one's.
+    segment = list(webvtt.read(out / "assets" / "01-captions.vtt"))
+    offset = narrations[0]["duration_seconds"]
+    first = next(c for c in story if seconds(c.start) >= offset - 1e-3)
+    assert abs(seconds(first.start) - offset - seconds(segment[0].start)) < 2e-3
+    assert first.text == segment[0].text
+    for cue in story:
+        assert len(cue.lines) <= 2 and all(len(line) <= 42 for line in cue.lines)
 
 
 def test_input_from_stdin(run_stories) -> None:
