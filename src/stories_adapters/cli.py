@@ -28,6 +28,7 @@ from stories_core.errors import BackendMisconfigured, InvalidInput, StoriesError
 from stories_core.events import EventKind, JobEvent
 from stories_core.model import AudioType, JobState
 from stories_core.services.submit import JobRequest
+from stories_core.video import VideoOptions
 
 app = typer.Typer(
     help="Turn text into a narrated, illustrated story.",
@@ -101,8 +102,22 @@ def make(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
     language: LanguageOption = None,
+    video: Annotated[
+        bool, typer.Option("--video", help="Also render story.mp4 (H.264, AAC, chapters).")
+    ] = False,
+    aspect: Annotated[
+        str, typer.Option(help="The video's shape: 16:9 (1280x720), 9:16 (1080x1920) or 1:1.")
+    ] = "16:9",
+    captions: Annotated[
+        str, typer.Option(help="The video's captions: soft (a subtitle track) or burned.")
+    ] = "soft",
+    fps: Annotated[int, typer.Option(help="The video's frames per second.")] = 25,
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
+    try:
+        video_options = VideoOptions.parse(aspect, fps, captions) if video else None
+    except InvalidInput as error:
+        _fail(error.message.replace("video.", "--"))
     text = read_input(input)
     settings = _settings()
     maker = entrypoints.StoryMaker(settings)
@@ -126,7 +141,7 @@ def make(
         if job.state is not JobState.SUCCEEDED:
             message = f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}"
             _fail(message, EXIT_FAILED)
-        files = maker.write(job, out or Path(f"story-{job.id[:8]}"))
+        files = maker.write(job, out or Path(f"story-{job.id[:8]}"), video_options)
     if as_json:
         document = json.loads(files.json.read_text(encoding="utf-8"))
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

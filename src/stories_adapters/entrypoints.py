@@ -28,6 +28,7 @@ from stories_core.model import ApiKey, Job
 from stories_core.outages import BROKER
 from stories_core.plugins.registry import PluginInfo
 from stories_core.services.submit import JobRequest
+from stories_core.video import VideoOptions
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,11 @@ class StoryMaker:
             pass
         return use_cases.queries().get(job.id)
 
-    def write(self, job: Job, out: Path) -> StoryFiles:
-        """The story folder: page, markup, JSON and the assets (see `export.write_story`)."""
+    def write(self, job: Job, out: Path, video: VideoOptions | None = None) -> StoryFiles:
+        """The story folder: page, markup, JSON, captions and the assets, and the video
+        with `video`'s options (see `export.write_story`)."""
         blobs = self._application.storage.blobs()
-        return write_story(job, lambda asset: blobs.open(asset.key), out)
+        return write_story(job, lambda asset: blobs.open(asset.key), out, video)
 
 
 def plugins(settings: Settings) -> list[PluginInfo]:

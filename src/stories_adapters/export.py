@@ -13,11 +13,11 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from stories_adapters.subtitles import to_srt, to_webvtt
+from stories_adapters.video import render_video
 from stories_core import markup
-from stories_core.captions import Cue, cues, story_cues
-from stories_core.model import Asset, AssetKind, Job
+from stories_core.model import Asset, Job
 from stories_core.text import plain_inline, text_direction
-from stories_core.timing import Timings
+from stories_core.video import VideoOptions, job_captions
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 _EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
@@ -29,26 +29,10 @@ class StoryFiles:
     json: Path
     html: Path
     assets: dict[str, Path]
+    video: Path | None
     captions: list[Path]
     """story.vtt and story.srt, then each segment's (assets/NN-captions.vtt, .srt); none
     for a story without audio."""
-
-
-def story_captions(job: Job) -> tuple[list[Cue], dict[int, list[Cue]]]:
-    """The story's cues, on the time line of its segments' narrations played one after
-    another, and each segment's own (by segment index); empty without audio."""
-    parts: list[tuple[float, Timings]] = []
-    per_segment: dict[int, list[Cue]] = {}
-    offset = 0.0
-    for segment in job.segments:
-        audio = next((a for a in segment.assets if a.kind is AssetKind.AUDIO), None)
-        timings = audio and Timings.from_metadata(audio.metadata)
-        if audio is None or timings is None:
-            continue
-        parts.append((offset, timings))
-        per_segment[segment.index] = cues(timings)
-        offset += float(audio.metadata.get("duration_seconds", 0.0))
-    return story_cues(parts), per_segment
 
 
 def asset_filename(job: Job, asset: Asset) -> str:
@@ -113,8 +97,11 @@ def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str
     }
 
 
-def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
-    """Copy every asset into out_dir/assets and write the three documents beside them."""
+def write_story(
+    job: Job, read_asset: AssetReader, out_dir: Path, video: VideoOptions | None = None
+) -> StoryFiles:
+    """Copy every asset into out_dir/assets and write the documents beside them: markup,
+    JSON, the page, the captions, and story.mp4 when `video` gives its options."""
     assets_dir = out_dir / "assets"
     assets_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -127,7 +114,7 @@ def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
             paths[asset.id] = path
     relative = {asset_id: path.relative_to(out_dir).as_posix() for asset_id, path in paths.items()}
     document = job.markup or markup.render(markup.document_for(job))
-    story, per_segment = story_captions(job)
+    story, per_segment = job_captions(job)
     captions = []
     for stem, chosen in [
         (out_dir / "story", story),
@@ -143,8 +130,11 @@ def write_story(job: Job, read_asset: AssetReader, out_dir: Path) -> StoryFiles:
         json=out_dir / "story.json",
         html=out_dir / "story.html",
         assets=paths,
+        video=out_dir / "story.mp4" if video else None,
         captions=captions,
     )
+    if files.video and video:
+        render_video(job, read_asset, files.video, video)
     files.markup.write_text(document, encoding="utf-8")
     files.json.write_text(
         json.dumps(job_to_dict(job, relative), indent=2, ensure_ascii=False) + "\n",

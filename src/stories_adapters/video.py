@@ -1,0 +1,279 @@
+"""Render a finished story as an MP4 with PyAV (FFmpeg's libraries inside the `av` wheel).
+
+H.264 video (libx264) and AAC audio, `faststart` (the index first, so a browser plays
+while it downloads), a soft subtitle track (mov_text, which MP4 players and browsers
+read) from the story's cues, and one chapter per segment named by its title. What is on
+screen when is `stories_core.video`'s plan; here it becomes pixels and samples.
+
+Frames are made one at a time by a producer thread (crop the scene's picture for its zoom
+and drift, let FFmpeg's swscale scale and convert it, blend two during a crossfade) while
+this thread encodes and writes them; a scene's audio and cues are written as its frames
+begin, so the muxer never holds more than a scene. Memory stays flat however long the
+story.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from langcodes import Language
+from PIL import Image, ImageFilter
+
+from stories_core.captions import Cue
+from stories_core.model import Asset, Job
+from stories_core.video import CROSSFADE_SECONDS, Scene, VideoOptions, framing, scene_cues, scenes
+
+AssetReader = Callable[[Asset], Iterator[bytes]]
+Progress = Callable[[float], None]
+AUDIO_RATE = 48_000
+AUDIO_BITRATE = 96_000
+MS = Fraction(1, 1000)
+# libx264's fastest preset: the pictures move slowly, so its frames compress well anyway,
+# and on two cores a slower preset cannot keep 720p at four times real time.
+X264 = {"preset": "ultrafast", "crf": "23", "tune": "stillimage"}
+# mov_text is converted from ASS events by FFmpeg's encoder, which needs an ASS header.
+ASS_HEADER = (
+    b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+    b"BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+    b"BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+    b"Style: Default,Sans,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0"
+    b"\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, "
+    b"Effect, Text\n"
+)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float
+    """Seconds: the sum of the scenes (of the narrations, when there is audio)."""
+    frames: int
+    width: int
+    height: int
+
+
+def render_video(
+    job: Job,
+    read_asset: AssetReader,
+    path: Path,
+    options: VideoOptions,
+    progress: Progress | None = None,
+) -> VideoInfo:
+    """Write `job`'s video to `path` (an MP4); `progress(fraction)` is told as it goes."""
+    plan = scenes(job)
+    if not plan:
+        raise ValueError("a story without segments has no video")
+    width, height = options.size
+    total = round(plan[-1].end * options.fps)
+    cues = scene_cues(job)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        video = out.add_stream("libx264", rate=options.fps, options=X264)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        audio.bit_rate = AUDIO_BITRATE
+        subtitles = out.add_stream("mov_text")
+        subtitles.codec_context.time_base = subtitles.time_base = MS
+        subtitles.codec_context.subtitle_header = ASS_HEADER
+        language = _iso639_2(job.language)
+        for stream in (audio, subtitles):
+            stream.metadata["language"] = language
+        out.metadata["title"] = job.story_title or "Story"
+        out.set_chapters(
+            [
+                {
+                    "id": scene.index + 1,
+                    "start": round(scene.start * 1000),
+                    "end": round(scene.end * 1000),
+                    "time_base": MS,
+                    "metadata": {"title": scene.title},
+                }
+                for scene in plan
+            ]
+        )
+        frames = _Frames(plan, read_asset, options)
+        written_samples = 0
+        pending_cues = list(cues)
+        for number, frame in enumerate(frames.produce(total)):
+            at = number / options.fps
+            scene = frames.scene_at(at)
+            if scene.index not in frames.voiced:
+                frames.voiced.add(scene.index)
+                written_samples = _write_audio(out, audio, scene, read_asset, written_samples)
+                while pending_cues and pending_cues[0].start < scene.end:
+                    _write_cue(out, subtitles, pending_cues.pop(0))
+            frame.pts, frame.time_base = number, Fraction(1, options.fps)
+            for packet in video.encode(frame):
+                out.mux(packet)
+            if progress and number % options.fps == 0:
+                progress(number / total)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    if progress:
+        progress(1.0)
+    return VideoInfo(plan[-1].end, total, width, height)
+
+
+class _Frames:
+    """The video's frames in order, made on a thread ahead of the encoder."""
+
+    def __init__(self, plan: list[Scene], read_asset: AssetReader, options: VideoOptions):
+        self._plan = plan
+        self._read = read_asset
+        self._options = options
+        self._canvases: dict[int, np.ndarray] = {}
+        self.voiced: set[int] = set()
+
+    def scene_at(self, at: float) -> Scene:
+        return next((s for s in reversed(self._plan) if s.start <= at), self._plan[0])
+
+    def produce(self, total: int) -> Iterator[av.VideoFrame]:
+        made: queue.Queue[av.VideoFrame | BaseException | None] = queue.Queue(maxsize=8)
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                for number in range(total):
+                    if stop.is_set():
+                        return
+                    made.put(self._frame(number / self._options.fps))
+                made.put(None)
+            except BaseException as error:  # handed to the encoding thread to raise
+                made.put(error)
+
+        worker = threading.Thread(target=run, name="video-frames", daemon=True)
+        worker.start()
+        try:
+            while (item := made.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while worker.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    made.get_nowait()
+                except queue.Empty:
+                    worker.join(0.05)
+
+    def _frame(self, at: float) -> av.VideoFrame:
+        scene = self.scene_at(at)
+        current = self._view(scene, at)
+        into = at - scene.start
+        if scene.index == self._plan[0].index or into >= CROSSFADE_SECONDS:
+            return current
+        previous = self._plan[self._plan.index(scene) - 1]
+        # The new picture shows from the scene's first frame, fully after the crossfade.
+        alpha = min(1.0, (into + 1 / self._options.fps) / CROSSFADE_SECONDS)
+        blend = self._view(previous, at).to_ndarray() * (1 - alpha)
+        blend += current.to_ndarray() * alpha
+        return av.VideoFrame.from_ndarray(blend.astype(np.uint8), format="yuv420p")
+
+    def _view(self, scene: Scene, at: float) -> av.VideoFrame:
+        canvas = self._canvas(scene)
+        rows, columns = canvas.shape[:2]
+        view = framing(scene.index, (at - scene.start) / scene.duration)
+        wide, high = round(columns / view.zoom), round(rows / view.zoom)
+        left = min(max(0, round(view.x * columns - wide / 2)), columns - wide)
+        top = min(max(0, round(view.y * rows - high / 2)), rows - high)
+        crop = np.ascontiguousarray(canvas[top : top + high, left : left + wide])
+        width, height = self._options.size
+        return av.VideoFrame.from_ndarray(crop, format="rgb24").reformat(
+            width=width, height=height, format="yuv420p", interpolation="BILINEAR"
+        )
+
+    def _canvas(self, scene: Scene) -> np.ndarray:
+        """The scene's picture as the frame's shape: as it is when it has the frame's
+        aspect, else whole and centred on a blurred, dimmed cover of itself (a chart is
+        never cropped to fit a portrait frame)."""
+        if scene.index not in self._canvases:
+            for index in [i for i in self._canvases if i < scene.index - 1]:
+                del self._canvases[index]  # never on screen again
+            self._canvases[scene.index] = np.asarray(self._compose(scene))
+        return self._canvases[scene.index]
+
+    def _compose(self, scene: Scene) -> Image.Image:
+        width, height = self._options.size
+        if scene.picture is None:
+            return Image.new("RGB", (width, height), "#1f2937")
+        picture = Image.open(io.BytesIO(b"".join(self._read(scene.picture)))).convert("RGB")
+        if abs(picture.width / picture.height - width / height) < 0.01:
+            return picture
+        cover = max(width / picture.width, height / picture.height)
+        background = picture.resize(
+            (round(picture.width * cover), round(picture.height * cover)), Image.Resampling.BILINEAR
+        )
+        left, top = (background.width - width) // 2, (background.height - height) // 2
+        background = background.crop((left, top, left + width, top + height))
+        background = background.filter(ImageFilter.GaussianBlur(24)).point(lambda v: v * 6 // 10)
+        fit = min(width / picture.width, height / picture.height)
+        size = (round(picture.width * fit), round(picture.height * fit))
+        background.paste(
+            picture.resize(size, Image.Resampling.LANCZOS),
+            ((width - size[0]) // 2, (height - size[1]) // 2),
+        )
+        return background
+
+
+def _write_audio(
+    out: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    scene: Scene,
+    read_asset: AssetReader,
+    written: int,
+) -> int:
+    """The scene's narration (or silence), cut or padded to end exactly at the scene's end
+    so that sound and pictures never drift apart; returns the samples written in all."""
+    wanted = round(scene.end * AUDIO_RATE) - written
+    samples = np.zeros(0, dtype=np.float32)
+    if scene.audio is not None:
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+        pieces = []
+        with av.open(io.BytesIO(b"".join(read_asset(scene.audio)))) as source:
+            for frame in source.decode(audio=0):
+                pieces += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+            pieces += [f.to_ndarray()[0] for f in resampler.resample(None)]
+        samples = np.concatenate(pieces) if pieces else samples
+    samples = np.pad(samples[:wanted], (0, max(0, wanted - len(samples))))
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
+    frame.sample_rate = AUDIO_RATE
+    frame.pts = written
+    for packet in stream.encode(frame):
+        out.mux(packet)
+    return written + wanted
+
+
+def _write_cue(
+    out: av.container.OutputContainer, stream: av.subtitles.stream.SubtitleStream, cue: Cue
+) -> None:
+    start, end = round(cue.start * 1000), round(cue.end * 1000)
+    # An ASS event's text: lines joined by \N; a speaker leads the first line.
+    lines = [line.replace("\\", "\\\\").replace("{", "(").replace("}", ")") for line in cue.lines]
+    text = "\\N".join(lines)
+    if cue.speaker:
+        text = f"{cue.speaker}: {text}"
+    event = av.subtitles.subtitle.SubtitleSet.create(
+        f"0,0,Default,,0,0,0,,{text}".encode(), 0, end - start, pts=start
+    )
+    packet = stream.codec_context.encode_subtitle(event)
+    packet.stream = stream
+    packet.pts = packet.dts = start
+    packet.duration = end - start
+    packet.time_base = MS
+    out.mux(packet)
+
+
+def _iso639_2(tag: str) -> str:
+    """The three-letter code MP4 stores a track's language in ("en" -> "eng")."""
+    try:
+        return Language.get(tag).to_alpha3()
+    except (LookupError, ValueError):
+        return "und"
