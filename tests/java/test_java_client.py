@@ -46,7 +46,7 @@ def test_a_java_client_decodes_every_errors_details_from_the_published_protos(
     assert (project / "target" / "stories-errors-1.0.jar").exists()
     with start_api(tmp_path / "home", with_worker=False) as api:
         result = subprocess.run(
-            [*maven, "-o", "exec:java", f"-Dexec.args={api.target} {api.acme}"],
+            [*maven, "-o", "exec:java", f"-Dserver={api.target}", f"-Dkey={api.acme}"],
             capture_output=True, text=True, timeout=120, cwd=project, env=environment,
         )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

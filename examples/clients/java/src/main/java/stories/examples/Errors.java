@@ -5,7 +5,7 @@
 // QuotaFailure, RetryInfo as the error has them). StatusProto.fromThrowable reads that
 // Status; Any.unpack turns each detail into its com.google.rpc message.
 //
-// Usage: mvn -q compile exec:java -Dexec.args="TARGET API_KEY"
+// Usage: Errors TARGET API_KEY, or from Maven: mvn -q compile exec:java -Dserver=TARGET -Dkey=API_KEY
 //   -> one JSON line per refused call, on stdout, as examples/clients/node/errors.mjs prints.
 package stories.examples;
 
