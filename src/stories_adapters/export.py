@@ -17,7 +17,7 @@ from stories_adapters.video import render_video
 from stories_core import markup
 from stories_core.model import Asset, Job
 from stories_core.text import plain_inline, text_direction
-from stories_core.video import VideoOptions, job_captions
+from stories_core.video import Scene, VideoOptions, job_captions, scenes
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 _EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
@@ -140,14 +140,30 @@ def write_story(
         json.dumps(job_to_dict(job, relative), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
-    files.html.write_text(render_html(job, document, relative), encoding="utf-8")
+    video_path = files.video.name if files.video else None
+    captions_path = "story.vtt" if story else None
+    files.html.write_text(
+        render_html(job, document, relative, video_path, captions_path), encoding="utf-8"
+    )
     return files
 
 
-def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
-    """A page a person opens to read the story, built from the markup itself."""
+def render_html(
+    job: Job,
+    document: str,
+    asset_paths: dict[str, str],
+    video_path: str | None = None,
+    captions_path: str | None = None,
+) -> str:
+    """A page a person opens to read the story, built from the markup itself: the video
+    on top when there is one (with the captions as its track), then each part with its
+    picture, its narration and the narration's words, which follow the voice (read-along:
+    the sentence being spoken is highlighted, from the audio's timings; a click on a
+    sentence plays from there)."""
     parsed = markup.parse(document)
     title = job.story_title or "Story"
+    timeline = {scene.index: scene for scene in scenes(job)}
+    by_id = {segment.id: segment for segment in job.segments}
     sections = []
     for segment in parsed.segments:
         paragraphs = _segment_html(segment.text, segment.title)
@@ -157,14 +173,32 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
                 f'<img src="{html.escape(asset_paths[segment.image_asset_id])}" '
                 f'alt="{html.escape(segment.title)}">'
             )
+        scene = (
+            timeline.get(by_id[segment.segment_id].index) if segment.segment_id in by_id else None
+        )
         if segment.audio_asset_id and segment.audio_asset_id in asset_paths:
             media += (
-                f'<audio controls preload="none" '
+                f'<audio controls preload="metadata" '
                 f'src="{html.escape(asset_paths[segment.audio_asset_id])}"></audio>'
             )
+            if scene is not None and scene.audio is not None:
+                media += _transcript(scene)
+        start = f' data-start="{scene.start:.3f}"' if scene is not None else ""
         sections.append(
-            f'<section id="{html.escape(segment.segment_id)}">'
+            f'<section id="{html.escape(segment.segment_id)}"{start}>'
             f"<h2>{html.escape(segment.title)}</h2>{media}{paragraphs}</section>"
+        )
+    video = ""
+    if video_path:
+        track = (
+            f'<track kind="captions" src="{html.escape(captions_path)}" '
+            f'srclang="{html.escape(job.language)}" label="Captions" default>'
+            if captions_path
+            else ""
+        )
+        video = (
+            f'<video id="story-video" controls preload="metadata" playsinline '
+            f'src="{html.escape(video_path)}">{track}</video>'
         )
     count = len(parsed.segments)
     article = "An" if job.content_type[:1].lower() in "aeiou" else "A"
@@ -179,8 +213,31 @@ def render_html(job: Job, document: str, asset_paths: dict[str, str]) -> str:
         about=html.escape(
             f"{article} {job.content_type} story in {count} part{'s' if count != 1 else ''}"
         ),
-        body="\n".join(sections),
+        body=video + "\n" + "\n".join(sections),
+        script=_READ_ALONG,
     )
+
+
+def _transcript(scene: Scene) -> str:
+    """The narration as said, one paragraph per line (a podcast's turn, with its speaker),
+    each sentence with when it is heard, seconds from the start of the part's audio."""
+    lines: dict[int, list[str]] = {}
+    speakers: dict[int, str] = {}
+    voices = {span.role for span in scene.timings.sentences}
+    for span in scene.timings.sentences:
+        lines.setdefault(span.line, []).append(
+            f'<span class="sentence" data-start="{span.start:.3f}" data-end="{span.end:.3f}">'
+            f"{html.escape(span.text)}</span>"
+        )
+        speakers[span.line] = span.speaker or span.role
+    paragraphs = "".join(
+        "<p>"
+        + (f"<b>{html.escape(speakers[line])}:</b> " if len(voices) > 1 else "")
+        + " ".join(spans)
+        + "</p>"
+        for line, spans in lines.items()
+    )
+    return f'<div class="transcript">{paragraphs}</div>'
 
 
 # The segment's markdown as HTML: raw HTML escaped, not passed through (a text may hold
@@ -225,12 +282,60 @@ section {{ margin-bottom: 3rem; }}
 h2 {{ font-family: system-ui, sans-serif; }}
 img {{ width: 100%; height: auto; border-radius: 6px; box-shadow: 0 2px 8px #0002; }}
 audio {{ width: 100%; margin: .75rem 0; }}
+video {{ width: 100%; border-radius: 6px; margin-bottom: 2rem; background: #000; }}
+.transcript {{ font-family: system-ui, sans-serif; font-size: 16px; color: #374151; }}
+.transcript .sentence {{ cursor: pointer; border-radius: 3px; transition: background .15s; }}
+.transcript .sentence:hover {{ background: #e5e7eb; }}
+.transcript .sentence.speaking {{ background: #fde68a; color: #111827; }}
 </style>
 </head>
 <body>
 <header lang="en" dir="ltr">{about}, made by stories.</header>
 {heading}
 {body}
+<script>{script}</script>
 </body>
 </html>
+"""
+
+# Read-along: while a part's audio (or the story's video) plays, the sentence being heard
+# is marked `speaking`; a click on a sentence plays the part's audio from it.
+_READ_ALONG = """
+(() => {
+  const sections = [...document.querySelectorAll("section")].map((section) => ({
+    start: parseFloat(section.dataset.start || "0"),
+    audio: section.querySelector("audio"),
+    sentences: [...section.querySelectorAll(".sentence")].map((element) => ({
+      element, start: parseFloat(element.dataset.start), end: parseFloat(element.dataset.end),
+    })),
+  }));
+  let current = null;
+  const mark = (part, seconds) => {
+    const found = part && part.sentences.find((s) => s.start <= seconds && seconds < s.end);
+    const element = found ? found.element : null;
+    if (element === current) return;
+    if (current) current.classList.remove("speaking");
+    if (element) element.classList.add("speaking");
+    current = element;
+  };
+  for (const part of sections) {
+    if (!part.audio) continue;
+    part.audio.addEventListener("timeupdate", () => mark(part, part.audio.currentTime));
+    part.audio.addEventListener("ended", () => mark(null, 0));
+    for (const sentence of part.sentences) {
+      sentence.element.addEventListener("click", () => {
+        part.audio.currentTime = sentence.start;
+        part.audio.play();
+      });
+    }
+  }
+  const video = document.getElementById("story-video");
+  if (video) {
+    video.addEventListener("timeupdate", () => {
+      const t = video.currentTime;
+      const part = [...sections].reverse().find((p) => p.start <= t);
+      mark(part, t - (part ? part.start : 0));
+    });
+  }
+})();
 """
