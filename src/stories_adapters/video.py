@@ -25,11 +25,21 @@ from pathlib import Path
 import av
 import numpy as np
 from langcodes import Language
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
+from stories_local import canvas
+from stories_local.canvas import Typesetter
 
 from stories_core.captions import Cue
 from stories_core.model import Asset, Job
-from stories_core.video import CROSSFADE_SECONDS, Scene, VideoOptions, framing, scene_cues, scenes
+from stories_core.video import (
+    CROSSFADE_SECONDS,
+    CaptionMode,
+    Scene,
+    VideoOptions,
+    framing,
+    scene_cues,
+    scenes,
+)
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 Progress = Callable[[float], None]
@@ -98,7 +108,10 @@ def render_video(
                 for scene in plan
             ]
         )
-        frames = _Frames(plan, read_asset, options)
+        # A silent story's words are on screen or nowhere: its captions are always burned in.
+        burned = options.captions is CaptionMode.BURNED or all(s.audio is None for s in plan)
+        overlay = _Captions(cues, options.size, job.language) if burned else None
+        frames = _Frames(plan, read_asset, options, overlay)
         written_samples = 0
         pending_cues = list(cues)
         for number, frame in enumerate(frames.produce(total)):
@@ -125,10 +138,19 @@ def render_video(
 class _Frames:
     """The video's frames in order, made on a thread ahead of the encoder."""
 
-    def __init__(self, plan: list[Scene], read_asset: AssetReader, options: VideoOptions):
+    def __init__(
+        self,
+        plan: list[Scene],
+        read_asset: AssetReader,
+        options: VideoOptions,
+        captions: _Captions | None,
+    ):
         self._plan = plan
         self._read = read_asset
         self._options = options
+        self._captions = captions
+        # Burned captions are drawn on RGB frames; otherwise frames go straight to YUV.
+        self._format = "rgb24" if captions else "yuv420p"
         self._canvases: dict[int, np.ndarray] = {}
         self.voiced: set[int] = set()
 
@@ -168,14 +190,18 @@ class _Frames:
         scene = self.scene_at(at)
         current = self._view(scene, at)
         into = at - scene.start
-        if scene.index == self._plan[0].index or into >= CROSSFADE_SECONDS:
+        if scene.index != self._plan[0].index and into < CROSSFADE_SECONDS:
+            previous = self._plan[self._plan.index(scene) - 1]
+            # The new picture shows from the scene's first frame, fully after the crossfade.
+            alpha = min(1.0, (into + 1 / self._options.fps) / CROSSFADE_SECONDS)
+            blend = self._view(previous, at).to_ndarray() * (1 - alpha)
+            blend += current.to_ndarray() * alpha
+            current = av.VideoFrame.from_ndarray(blend.astype(np.uint8), format=self._format)
+        if self._captions is None:
             return current
-        previous = self._plan[self._plan.index(scene) - 1]
-        # The new picture shows from the scene's first frame, fully after the crossfade.
-        alpha = min(1.0, (into + 1 / self._options.fps) / CROSSFADE_SECONDS)
-        blend = self._view(previous, at).to_ndarray() * (1 - alpha)
-        blend += current.to_ndarray() * alpha
-        return av.VideoFrame.from_ndarray(blend.astype(np.uint8), format="yuv420p")
+        pixels = current.to_ndarray()
+        self._captions.draw(pixels, at)
+        return av.VideoFrame.from_ndarray(pixels, format="rgb24")
 
     def _view(self, scene: Scene, at: float) -> av.VideoFrame:
         canvas = self._canvas(scene)
@@ -187,7 +213,7 @@ class _Frames:
         crop = np.ascontiguousarray(canvas[top : top + high, left : left + wide])
         width, height = self._options.size
         return av.VideoFrame.from_ndarray(crop, format="rgb24").reformat(
-            width=width, height=height, format="yuv420p", interpolation="BILINEAR"
+            width=width, height=height, format=self._format, interpolation="BILINEAR"
         )
 
     def _canvas(self, scene: Scene) -> np.ndarray:
@@ -221,6 +247,62 @@ class _Frames:
             ((width - size[0]) // 2, (height - size[1]) // 2),
         )
         return background
+
+
+class _Captions:
+    """Burned-in captions: each cue's lines set in the fonts of the text's script (the
+    `local` backend's typesetter: font fallback, right-to-left and CJK line layout), white
+    on a translucent band near the bottom, laid over the frames while the cue is heard."""
+
+    def __init__(self, cues: list[Cue], size: tuple[int, int], language: str) -> None:
+        self._cues = cues
+        self._width, self._height = size
+        self._language = language
+        self._font = round(min(self._width, self._height) * 0.045)
+        self._next = 0
+        self._shown: tuple[Cue, int, np.ndarray, np.ndarray] | None = None
+
+    def draw(self, pixels: np.ndarray, at: float) -> None:
+        """Lay the cue heard at `at` seconds over `pixels` (rows x columns x RGB), in
+        place; times only ever grow between calls."""
+        while self._next < len(self._cues) and self._cues[self._next].end <= at:
+            self._next += 1
+        if self._next == len(self._cues) or self._cues[self._next].start > at:
+            return
+        cue = self._cues[self._next]
+        if self._shown is None or self._shown[0] is not cue:
+            self._shown = (cue, *self._band(cue))
+        _, top, colour, alpha = self._shown
+        region = pixels[top : top + len(alpha)]
+        region[:] = (region * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+    def _band(self, cue: Cue) -> tuple[int, np.ndarray, np.ndarray]:
+        lines = list(cue.lines)
+        if cue.speaker:
+            lines[0] = f"{cue.speaker}: {lines[0]}"
+        line_height = round(self._font * 1.45)
+        pad = round(self._font * 0.5)
+        band = Image.new("RGBA", (self._width, line_height * len(lines) + 2 * pad), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(band)
+        setter = Typesetter.for_language(self._language, " ".join(lines))
+        blocks = [
+            canvas.fit(setter, line, self._width * 0.9, line_height, 1, self._font, self._font // 2)
+            for line in lines
+        ]
+        widest = max((block.width for block in blocks if block), default=0)
+        left = (self._width - widest) / 2 - pad
+        draw.rounded_rectangle(
+            (left, 0, self._width - left, band.height - 1), radius=pad, fill=(0, 0, 0, 150)
+        )
+        for row, block in enumerate(blocks):
+            if block is None:
+                continue
+            box = (0, pad + row * line_height, self._width, pad + (row + 1) * line_height)
+            placed = canvas.arrange(block, box, align="center", valign="middle")
+            canvas.render(draw, block, placed, (255, 255, 255))
+        rgba = np.asarray(band, dtype=np.float32)
+        top = self._height - band.height - round(self._height * 0.06)
+        return top, rgba[..., :3], rgba[..., 3:] / 255
 
 
 def _write_audio(

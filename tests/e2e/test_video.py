@@ -16,11 +16,21 @@ from tests.e2e.conftest import EXAMPLES
 pytestmark = pytest.mark.slow
 
 
-def make(run_stories, tmp_path: Path, *options: str, audio: str = "podcast") -> Path:
+SHORT = (
+    "# The Moon\n\nThe Moon circles the Earth once a month. It pulls the sea, twice a day.\n\n"
+    "# Tides\n\nThe water rises and falls along every coast. Sailors plan around it.\n\n"
+    "# Eclipses\n\nSometimes the Moon hides the Sun. The sky goes dark for minutes."
+)
+
+
+def make(
+    run_stories, tmp_path: Path, *options: str, audio: str = "podcast", text: str | None = None
+) -> Path:
     out = tmp_path / "story"
+    source = "-" if text else str(EXAMPLES / "solar-system.txt")
     result = run_stories(
-        "make", str(EXAMPLES / "solar-system.txt"), "--type", "educational",
-        "--pictures", "3", "--audio", audio, "--out", str(out), "--video", *options,
+        "make", source, "--type", "educational", "--pictures", "3", "--audio", audio,
+        "--out", str(out), "--video", *options, stdin=text.encode() if text else None,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return out
@@ -87,7 +97,7 @@ def test_the_video_is_the_narrations_with_their_pictures_chapters_and_captions(
 def test_a_portrait_video_keeps_the_whole_picture_and_a_silent_story_gets_reading_time(
     run_stories, tmp_path: Path
 ) -> None:
-    out = make(run_stories, tmp_path, "--aspect", "9:16", "--fps", "24", audio="none")
+    out = make(run_stories, tmp_path, "--aspect", "9:16", "--fps", "24", audio="none", text=SHORT)
     job = json.loads((out / "story.json").read_text())
     with av.open(str(out / "story.mp4")) as container:
         video = container.streams.video[0]
@@ -104,6 +114,11 @@ def test_a_portrait_video_keeps_the_whole_picture_and_a_silent_story_gets_readin
         return float(np.abs(np.diff(rows.astype(np.int16), axis=1)).mean())
 
     assert sharpness(frame[760:1160]) > 3 * sharpness(frame[40:440])
+    # A silent story's words are burned in: white text on the band near the bottom, where
+    # the dimmed background is never that bright.
+    white = (frame[1440:1810] > 235).all(axis=2)
+    assert white.sum() > 500, "the first sentence is drawn over the picture"
+    assert not (frame[40:440] > 235).all(axis=2).any()
     assert not (out / "story.vtt").exists(), "captions files follow speech; there is none"
 
 
