@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import resource
 import subprocess
@@ -57,7 +58,7 @@ def render(home: Path, job_id: str, minutes: float, aspect: str) -> dict[str, fl
         float(next(a for a in s.assets if a.kind.value == "audio").metadata["duration_seconds"])
         for s in job.segments
     )
-    copies = max(1, round(minutes * 60 / length))
+    copies = max(1, math.ceil(minutes * 60 / length))
     segments = [
         dataclasses.replace(segment, index=copy * len(job.segments) + segment.index)
         for copy in range(copies)
