@@ -72,6 +72,7 @@ def render(home: Path, job_id: str, minutes: float, aspect: str) -> dict[str, fl
         lambda asset: blobs.open(asset.key),
         home / f"bench-{aspect.replace(':', 'x')}.mp4",
         VideoOptions.parse(aspect),
+        application.generation.caption_painter(),
     )
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

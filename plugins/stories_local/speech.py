@@ -33,7 +33,7 @@ from babel import Locale
 
 from stories_core.errors import GenerationError
 from stories_core.generation import ContentStyle, Media, Narration
-from stories_core.text import language_subtags, primary_language
+from stories_core.text import language_subtags, plain, primary_language
 from stories_core.text import sentences as sentences_of
 from stories_core.timing import ENGINE, TimedSpan, Timings
 from stories_local.narrator import NARRATOR, SECOND_HOST
@@ -362,10 +362,11 @@ def _timings(takes: list[_Take], sample_rate: int, pause_samples: int, language:
         ]
         spoken = []
         for this, after in zip(starts, [*starts[1:], None], strict=True):
-            text = take.text[this.position : after.position if after else None].strip()
+            text = _own(take.text[this.position : after.position if after else None])
             if text:
                 spoken.append((text, this.sample, after.sample if after else end))
-        written = [part.strip() for part in sentences_of(take.written, language) if part.strip()]
+        script = plain(take.written)  # captions show words, not markdown
+        written = [part.strip() for part in sentences_of(script, language) if part.strip()]
         shown = written if len(written) == len(spoken) else [text for text, _, _ in spoken]
         sentences.extend(
             TimedSpan(text, seconds(start), seconds(stop), take.line, take.role)
@@ -373,7 +374,7 @@ def _timings(takes: list[_Take], sample_rate: int, pause_samples: int, language:
         )
         said = [m for m in take.marks if m.kind == _EVENT_WORD]
         for this, after in zip(said, [*said[1:], None], strict=True):
-            text = take.text[this.position : after.position if after else None].strip()
+            text = _own(take.text[this.position : after.position if after else None])
             stop = next(
                 (
                     m.sample
@@ -388,6 +389,16 @@ def _timings(takes: list[_Take], sample_rate: int, pause_samples: int, language:
                 )
         offset += end + pause_samples
     return Timings(ENGINE, tuple(sentences), tuple(words))
+
+
+def _own(piece: str) -> str:
+    """The text from one event's position to the next's, less what leads into the next
+    word or sentence (an opening quote or bracket after the last space)."""
+    piece = piece.strip()
+    head, space, tail = piece.rpartition(" ")
+    if space and not any(char.isalnum() for char in tail):
+        return head.rstrip()
+    return piece
 
 
 def _mp3(pcm: bytes, sample_rate: int) -> bytes:

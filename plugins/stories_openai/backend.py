@@ -29,7 +29,14 @@ from stories_core.model import AudioType
 from stories_core.segmentation import sentence_boundaries
 from stories_core.timing import Timings, estimate, pauses
 from stories_openai import prompts
-from stories_openai.audio import RATE, decode, duration_seconds, encode_mp3, silence
+from stories_openai.audio import (
+    RATE,
+    SAMPLE_WIDTH,
+    decode,
+    duration_seconds,
+    encode_mp3,
+    silence,
+)
 from stories_openai.client import Servers
 from stories_openai.images import fetch, from_base64, picture
 from stories_openai.responses import answer_json, answer_text
@@ -139,10 +146,12 @@ class OpenAIBackend:
         formats: set[str] = set()
         # The server reports no timings: each turn's are estimated from its own audio.
         timings: list[Timings] = []
+        length = 0  # bytes of audio so far
         for index, turn in enumerate(turns):
             if index:
                 pcm.append(silence(PAUSE_BETWEEN_HOSTS_SECONDS))
-            start = duration_seconds(b"".join(pcm))
+                length += len(pcm[-1])
+            start = length / (SAMPLE_WIDTH * RATE)
             spoken: list[bytes] = []
             for piece in _pieces(turn.text, narration.language):
                 decoded = decode(
@@ -152,6 +161,7 @@ class OpenAIBackend:
                 formats.add(decoded.source_format)
             said = b"".join(spoken)
             pcm.append(said)
+            length += len(said)
             alone = estimate(
                 [(turn.speaker, turn.text)],
                 duration_seconds(said),

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from dependency_injector import containers, providers
 from pydantic import SecretStr
+from stories_local.captions import caption_band
 
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
@@ -160,6 +161,8 @@ class Generation(containers.DeclarativeContainer):
     registry = providers.ThreadSafeSingleton(build_registry, plugin_manager)
     catalog = providers.ThreadSafeSingleton(PluginCatalog, registry, environ)
     language_detector = providers.ThreadSafeSingleton(FastTextLanguageDetector)
+    # Burned-in video captions are set by the local plugin's typesetter, the pictures' own.
+    caption_painter = providers.Object(caption_band)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -312,7 +315,8 @@ class Api(containers.DeclarativeContainer):
         port=config.grpc.port,
         max_workers=config.grpc.max_workers,
         max_message_bytes=config.grpc.max_message_bytes,
-        max_pending_calls=config.grpc.max_streams,
+        # Never fewer than gRPC's own default (3,000).
+        max_pending_calls=providers.Callable(max, config.grpc.max_streams, 3000),
         drain_seconds=config.api.shutdown_drain_seconds,
         probe=persistence.database_reachable.provider,
         probe_seconds=config.api.health_probe_seconds,

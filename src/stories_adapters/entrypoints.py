@@ -198,7 +198,10 @@ class StoryMaker:
         """The story folder: page, markup, JSON, captions and the assets, and the video
         with `video`'s options (see `export.write_story`)."""
         blobs = self._application.storage.blobs()
-        return write_story(job, lambda asset: blobs.open(asset.key), out, video)
+        painter = self._application.generation.caption_painter()
+        return write_story(
+            job, lambda asset: blobs.open(asset.key), out, video and (video, painter)
+        )
 
 
 def plugins(settings: Settings) -> list[PluginInfo]:

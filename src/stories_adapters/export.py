@@ -13,11 +13,11 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from stories_adapters.subtitles import to_srt, to_webvtt
-from stories_adapters.video import render_video
+from stories_adapters.video import CaptionPainter, render_video
 from stories_core import markup
 from stories_core.model import Asset, Job
 from stories_core.text import plain_inline, text_direction
-from stories_core.video import Scene, VideoOptions, job_captions, scenes
+from stories_core.video import Scene, VideoOptions, job_captions, scene_cues, scenes
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 _EXTENSIONS = {"audio/mpeg": "mp3", "image/png": "png", "audio/wav": "wav", "image/jpeg": "jpg"}
@@ -98,10 +98,15 @@ def job_to_dict(job: Job, asset_paths: dict[str, str] | None = None) -> dict[str
 
 
 def write_story(
-    job: Job, read_asset: AssetReader, out_dir: Path, video: VideoOptions | None = None
+    job: Job,
+    read_asset: AssetReader,
+    out_dir: Path,
+    video: tuple[VideoOptions, CaptionPainter] | None = None,
 ) -> StoryFiles:
     """Copy every asset into out_dir/assets and write the documents beside them: markup,
-    JSON, the page, the captions, and story.mp4 when `video` gives its options."""
+    JSON, the page, the captions, and last story.mp4 when `video` gives its options (and
+    how to draw burned-in captions). The video is written under a temporary name and
+    renamed when complete, so a failed render leaves no broken story.mp4."""
     assets_dir = out_dir / "assets"
     assets_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -133,18 +138,20 @@ def write_story(
         video=out_dir / "story.mp4" if video else None,
         captions=captions,
     )
-    if files.video and video:
-        render_video(job, read_asset, files.video, video)
     files.markup.write_text(document, encoding="utf-8")
     files.json.write_text(
         json.dumps(job_to_dict(job, relative), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
     video_path = files.video.name if files.video else None
-    captions_path = "story.vtt" if story else None
-    files.html.write_text(
-        render_html(job, document, relative, video_path, captions_path), encoding="utf-8"
-    )
+    files.html.write_text(render_html(job, document, relative, video_path), encoding="utf-8")
+    if files.video and video:
+        partial = files.video.with_suffix(".mp4.part")
+        try:
+            render_video(job, read_asset, partial, *video)
+            partial.replace(files.video)
+        finally:
+            partial.unlink(missing_ok=True)
     return files
 
 
@@ -153,10 +160,10 @@ def render_html(
     document: str,
     asset_paths: dict[str, str],
     video_path: str | None = None,
-    captions_path: str | None = None,
 ) -> str:
     """A page a person opens to read the story, built from the markup itself: the video
-    on top when there is one (with the captions as its track), then each part with its
+    on top when there is one (its captions in the page, as a text track: a <track> file
+    does not load from a page opened from disk), then each part with its
     picture, its narration and the narration's words, which follow the voice (read-along:
     the sentence being spoken is highlighted, from the audio's timings; a click on a
     sentence plays from there)."""
@@ -190,15 +197,16 @@ def render_html(
         )
     video = ""
     if video_path:
-        track = (
-            f'<track kind="captions" src="{html.escape(captions_path)}" '
-            f'srclang="{html.escape(job.language)}" label="Captions" default>'
-            if captions_path
-            else ""
-        )
+        cues = [
+            {"start": c.start, "end": c.end, "text": "\n".join(c.lines), "voice": c.speaker}
+            for c in scene_cues(job)
+        ]
+        # JSON inside <script>: "</" would end the element, so it is written "<\/".
+        data = json.dumps(cues, ensure_ascii=False).replace("</", "<\\/")
         video = (
             f'<video id="story-video" controls preload="metadata" playsinline '
-            f'src="{html.escape(video_path)}">{track}</video>'
+            f'src="{html.escape(video_path)}"></video>'
+            f'<script type="application/json" id="story-captions">{data}</script>'
         )
     count = len(parsed.segments)
     article = "An" if job.content_type[:1].lower() in "aeiou" else "A"
@@ -331,6 +339,11 @@ _READ_ALONG = """
   }
   const video = document.getElementById("story-video");
   if (video) {
+    const track = video.addTextTrack("captions", "Captions", document.documentElement.lang);
+    for (const cue of JSON.parse(document.getElementById("story-captions").textContent)) {
+      track.addCue(new VTTCue(cue.start, cue.end, (cue.voice ? cue.voice + ": " : "") + cue.text));
+    }
+    track.mode = "showing";
     video.addEventListener("timeupdate", () => {
       const t = video.currentTime;
       const part = [...sections].reverse().find((p) => p.start <= t);

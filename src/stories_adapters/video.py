@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import io
 import queue
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 
 import av
 import numpy as np
 from langcodes import Language
-from PIL import Image, ImageDraw, ImageFilter
-from stories_local import canvas
-from stories_local.canvas import Typesetter
+from PIL import Image, ImageFilter
 
 from stories_core.captions import Cue
 from stories_core.model import Asset, Job
@@ -43,13 +43,19 @@ from stories_core.video import (
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
 Progress = Callable[[float], None]
+CaptionPainter = Callable[[list[str], int, int, str], Image.Image]
+"""(a cue's lines, band width in pixels, font size in pixels, BCP-47 language) -> an RGBA
+band: the cue as it is drawn into the frames (the `local` plugin's `caption_band`)."""
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = 96_000
+LAME_DELAY_SAMPLES = 576 + 529
+"""An MP3's encoder delay plus the decoder's, in samples at its own rate (LAME's figures)."""
 MS = Fraction(1, 1000)
 # libx264's fastest preset: the pictures move slowly, so its frames compress well anyway,
 # and on two cores a slower preset cannot keep 720p at four times real time.
 X264 = {"preset": "ultrafast", "crf": "23", "tune": "stillimage"}
-# mov_text is converted from ASS events by FFmpeg's encoder, which needs an ASS header.
+# FFmpeg's mov_text encoder writes the track's sample description when it opens, and
+# opens only with an ASS header; the cues themselves are written directly (`_write_cue`).
 ASS_HEADER = (
     b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
     b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
@@ -75,9 +81,11 @@ def render_video(
     read_asset: AssetReader,
     path: Path,
     options: VideoOptions,
+    paint: CaptionPainter,
     progress: Progress | None = None,
 ) -> VideoInfo:
-    """Write `job`'s video to `path` (an MP4); `progress(fraction)` is told as it goes."""
+    """Write `job`'s video to `path` (an MP4); `paint` draws burned-in captions;
+    `progress(fraction)` is told as it goes."""
     plan = scenes(job)
     if not plan:
         raise ValueError("a story without segments has no video")
@@ -110,23 +118,29 @@ def render_video(
         )
         # A silent story's words are on screen or nowhere: its captions are always burned in.
         burned = options.captions is CaptionMode.BURNED or all(s.audio is None for s in plan)
-        overlay = _Captions(cues, options.size, job.language) if burned else None
+        overlay = _Captions(cues, options.size, job.language, paint) if burned else None
         frames = _Frames(plan, read_asset, options, overlay)
-        written_samples = 0
-        pending_cues = list(cues)
+        written = 0
+        unheard, unshown = list(plan), list(cues)
+
+        def begin(scene: Scene) -> int:
+            """The scene's sound and cues, written as its first frame is (or at the end)."""
+            samples = _write_audio(out, audio, scene, read_asset, written)
+            while unshown and unshown[0].start < scene.end:
+                _write_cue(out, subtitles, unshown.pop(0))
+            return samples
+
         for number, frame in enumerate(frames.produce(total)):
             at = number / options.fps
-            scene = frames.scene_at(at)
-            if scene.index not in frames.voiced:
-                frames.voiced.add(scene.index)
-                written_samples = _write_audio(out, audio, scene, read_asset, written_samples)
-                while pending_cues and pending_cues[0].start < scene.end:
-                    _write_cue(out, subtitles, pending_cues.pop(0))
+            while unheard and unheard[0].start <= at:  # a scene shorter than a frame too
+                written = begin(unheard.pop(0))
             frame.pts, frame.time_base = number, Fraction(1, options.fps)
             for packet in video.encode(frame):
                 out.mux(packet)
             if progress and number % options.fps == 0:
                 progress(number / total)
+        for scene in unheard:
+            written = begin(scene)
         for stream in (video, audio):
             for packet in stream.encode(None):
                 out.mux(packet)
@@ -152,7 +166,6 @@ class _Frames:
         # Burned captions are drawn on RGB frames; otherwise frames go straight to YUV.
         self._format = "rgb24" if captions else "yuv420p"
         self._canvases: dict[int, np.ndarray] = {}
-        self.voiced: set[int] = set()
 
     def scene_at(self, at: float) -> Scene:
         return next((s for s in reversed(self._plan) if s.start <= at), self._plan[0])
@@ -206,7 +219,8 @@ class _Frames:
     def _view(self, scene: Scene, at: float) -> av.VideoFrame:
         canvas = self._canvas(scene)
         rows, columns = canvas.shape[:2]
-        view = framing(scene.index, (at - scene.start) / scene.duration)
+        into = (at - scene.start) / scene.duration if scene.duration > 0 else 1.0
+        view = framing(scene.index, into)
         wide, high = round(columns / view.zoom), round(rows / view.zoom)
         left = min(max(0, round(view.x * columns - wide / 2)), columns - wide)
         top = min(max(0, round(view.y * rows - high / 2)), rows - high)
@@ -250,11 +264,13 @@ class _Frames:
 
 
 class _Captions:
-    """Burned-in captions: each cue's lines set in the fonts of the text's script (the
-    `local` backend's typesetter: font fallback, right-to-left and CJK line layout), white
-    on a translucent band near the bottom, laid over the frames while the cue is heard."""
+    """Burned-in captions: each cue's band (`CaptionPainter`) laid over the frames near
+    the bottom while the cue is heard."""
 
-    def __init__(self, cues: list[Cue], size: tuple[int, int], language: str) -> None:
+    def __init__(
+        self, cues: list[Cue], size: tuple[int, int], language: str, paint: CaptionPainter
+    ) -> None:
+        self._paint = paint
         self._cues = cues
         self._width, self._height = size
         self._language = language
@@ -280,27 +296,8 @@ class _Captions:
         lines = list(cue.lines)
         if cue.speaker:
             lines[0] = f"{cue.speaker}: {lines[0]}"
-        line_height = round(self._font * 1.45)
-        pad = round(self._font * 0.5)
-        band = Image.new("RGBA", (self._width, line_height * len(lines) + 2 * pad), (0, 0, 0, 0))
-        draw = ImageDraw.Draw(band)
-        setter = Typesetter.for_language(self._language, " ".join(lines))
-        blocks = [
-            canvas.fit(setter, line, self._width * 0.9, line_height, 1, self._font, self._font // 2)
-            for line in lines
-        ]
-        widest = max((block.width for block in blocks if block), default=0)
-        left = (self._width - widest) / 2 - pad
-        draw.rounded_rectangle(
-            (left, 0, self._width - left, band.height - 1), radius=pad, fill=(0, 0, 0, 150)
-        )
-        for row, block in enumerate(blocks):
-            if block is None:
-                continue
-            box = (0, pad + row * line_height, self._width, pad + (row + 1) * line_height)
-            placed = canvas.arrange(block, box, align="center", valign="middle")
-            canvas.render(draw, block, placed, (255, 255, 255))
-        rgba = np.asarray(band, dtype=np.float32)
+        band = self._paint(lines, self._width, self._font, self._language)
+        rgba = np.asarray(band.convert("RGBA"), dtype=np.float32)
         top = self._height - band.height - round(self._height * 0.06)
         return top, rgba[..., :3], rgba[..., 3:] / 255
 
@@ -313,39 +310,62 @@ def _write_audio(
     written: int,
 ) -> int:
     """The scene's narration (or silence), cut or padded to end exactly at the scene's end
-    so that sound and pictures never drift apart; returns the samples written in all."""
-    wanted = round(scene.end * AUDIO_RATE) - written
-    samples = np.zeros(0, dtype=np.float32)
+    so that sound and pictures never drift apart; decoded, resampled and encoded a frame
+    at a time. Returns the samples written in all."""
+    end = round(scene.end * AUDIO_RATE)
     if scene.audio is not None:
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-        pieces = []
         with av.open(io.BytesIO(b"".join(read_asset(scene.audio)))) as source:
-            for frame in source.decode(audio=0):
-                pieces += [f.to_ndarray()[0] for f in resampler.resample(frame)]
-            pieces += [f.to_ndarray()[0] for f in resampler.resample(None)]
-        samples = np.concatenate(pieces) if pieces else samples
-    samples = np.pad(samples[:wanted], (0, max(0, wanted - len(samples))))
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
+            decoder = source.streams.audio[0]
+            skip = 0
+            if decoder.codec_context.name.startswith("mp3"):
+                # LAME (every speech backend's encoder here) writes no gapless header, so
+                # a decoder puts its delay before the speech: it would lag the pictures.
+                skip = round(LAME_DELAY_SAMPLES * AUDIO_RATE / decoder.codec_context.sample_rate)
+            resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+            for decoded in chain(source.decode(decoder), [None]):
+                for piece in resampler.resample(decoded):
+                    samples = piece.to_ndarray()[0]
+                    cut = min(skip, len(samples))
+                    skip -= cut
+                    samples = samples[cut : cut + end - written]
+                    written = _encode_audio(out, stream, samples, written)
+    while written < end:  # silence: a silent scene, or a narration shorter than its scene
+        written = _encode_audio(
+            out, stream, np.zeros(min(end - written, AUDIO_RATE), np.float32), written
+        )
+    return written
+
+
+def _encode_audio(
+    out: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    samples: np.ndarray,
+    written: int,
+) -> int:
+    if not len(samples):
+        return written
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples.reshape(1, -1)), format="fltp", layout="mono"
+    )
     frame.sample_rate = AUDIO_RATE
     frame.pts = written
     for packet in stream.encode(frame):
         out.mux(packet)
-    return written + wanted
+    return written + len(samples)
 
 
 def _write_cue(
     out: av.container.OutputContainer, stream: av.subtitles.stream.SubtitleStream, cue: Cue
 ) -> None:
-    start, end = round(cue.start * 1000), round(cue.end * 1000)
-    # An ASS event's text: lines joined by \N; a speaker leads the first line.
-    lines = [line.replace("\\", "\\\\").replace("{", "(").replace("}", ")") for line in cue.lines]
-    text = "\\N".join(lines)
+    """One cue as a 3GPP timed-text sample (mov_text: the UTF-8 text after its length, as
+    two big-endian bytes; 3GPP TS 26.245). Written directly, not through FFmpeg's
+    encoder, which reads ASS markup ("{\\b1}", "\\N") into any text."""
+    text = "\n".join(cue.lines)
     if cue.speaker:
         text = f"{cue.speaker}: {text}"
-    event = av.subtitles.subtitle.SubtitleSet.create(
-        f"0,0,Default,,0,0,0,,{text}".encode(), 0, end - start, pts=start
-    )
-    packet = stream.codec_context.encode_subtitle(event)
+    data = text.encode("utf-8")[:65_535]
+    start, end = round(cue.start * 1000), round(cue.end * 1000)
+    packet = av.Packet(struct.pack(">H", len(data)) + data)
     packet.stream = stream
     packet.pts = packet.dts = start
     packet.duration = end - start

@@ -120,7 +120,8 @@ def _units(text: str) -> list[_Unit]:
             continue
         first = True
         for char in word:
-            attach = units and not first and _trails(char, units[-1])
+            opened = bool(units) and not first and _opens(units[-1].text)
+            attach = units and not first and (opened or _trails(char, units[-1]))
             if attach:
                 units[-1] = _Unit(units[-1].text + char, units[-1].spaced)
             else:
@@ -129,11 +130,19 @@ def _units(text: str) -> list[_Unit]:
     return units
 
 
+def _opens(text: str) -> bool:
+    """Whether a unit is only opening punctuation (an opening bracket or quote): it stays
+    with what follows."""
+    return all(unicodedata.category(char) in ("Ps", "Pi") for char in text)
+
+
 def _trails(char: str, previous: _Unit) -> bool:
-    """Whether `char` stays with the unit before it: punctuation, or a letter of a word
-    that runs on in a spaced script (as "CPU" inside Chinese text)."""
-    if unicodedata.category(char).startswith("P"):
-        return True
+    """Whether `char` stays with the unit before it: closing or other punctuation (not an
+    opening bracket or quote, which begins the next unit), or a letter of a word that runs
+    on in a spaced script (as "CPU" inside Chinese text)."""
+    category = unicodedata.category(char)
+    if category.startswith("P"):
+        return category not in ("Ps", "Pi")
     return not _wide(char) and not _wide(previous.text[-1])
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stories_core.generation import Voices
+from stories_core.text import plain
 from stories_core.text import sentences as split_sentences
 
 ENGINE, ESTIMATED = "engine", "estimated"
@@ -125,7 +126,8 @@ def estimate(
     (role, text) in the order spoken, `duration` the audio's seconds, `pauses` the
     (start, end) seconds of the silences found in it.
 
-    Speech is taken to run from the end of a leading silence to the start of a trailing
+    Markdown in a line is read as its words (`stories_core.text.plain`). Speech is taken
+    to run from the end of a leading silence to the start of a trailing
     one. Its time is shared among the lines, then each line's among its sentences, then
     each sentence's among its words, in proportion to their letters (a fair proxy for
     syllables in every script); each line and sentence boundary then moves to the middle
@@ -135,7 +137,9 @@ def estimate(
     pauses = sorted(pauses)
     begin = next((b for a, b in pauses if a <= 0.01), 0.0)
     finish = next((a for a, b in pauses if b >= duration - 0.01 and a > begin), duration)
-    said = [(line, role, text) for line, (role, text) in enumerate(lines) if text.strip()]
+    # Markdown is written, not said: the words alone are timed (and shown as captions).
+    plain_lines = [(role, plain(text)) for role, text in lines]
+    said = [(line, role, text) for line, (role, text) in enumerate(plain_lines) if text.strip()]
     edges = _snapped(_shares(begin, finish, [_weight(text) for _, _, text in said]), pauses)
     sentences: list[TimedSpan] = []
     words: list[TimedSpan] = []

@@ -11,12 +11,14 @@ effect) keeps a still picture alive; one chapter per scene carries its title.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 from stories_core.captions import Cue, story_cues
 from stories_core.errors import InvalidInput
 from stories_core.model import Asset, AssetKind, Job
+from stories_core.text import plain
 from stories_core.timing import Timings, estimate
 
 CROSSFADE_SECONDS = 0.4
@@ -96,12 +98,15 @@ def scenes(job: Job) -> list[Scene]:
     at = 0.0
     for segment in job.segments:
         audio = segment.asset(AssetKind.AUDIO)
-        timings = audio and Timings.from_metadata(audio.metadata)
-        if audio is not None and timings is not None:
-            length = float(audio.metadata["duration_seconds"])
+        if audio is not None:
+            length = max(0.0, float(audio.metadata.get("duration_seconds", 0.0)))
+            # A backend that records no timings: estimated from what it was asked to say,
+            # the script's "role: text" lines.
+            script = str(audio.metadata.get("narration") or f"narrator: {segment.text}")
+            lines = [line.partition(": ")[::2] for line in script.splitlines()]
+            timings = Timings.from_metadata(audio.metadata) or estimate(lines, length, job.language)
         else:
-            audio = None
-            words = len(segment.text.split())
+            words = len(plain(segment.text).split())
             length = max(MIN_SCENE_SECONDS, SECONDS_PER_WORD * words)
             timings = estimate([("narrator", segment.text)], length, job.language)
         found.append(
@@ -119,10 +124,25 @@ def scenes(job: Job) -> list[Scene]:
     return found
 
 
+def _script_lines(script: str) -> list[tuple[str, str]]:
+    """(role, text) of a narration's script ("narrator: ..." lines; a line that names no
+    role goes on the one before)."""
+    lines: list[tuple[str, str]] = []
+    for line in script.splitlines():
+        role, colon, text = line.partition(": ")
+        if colon and role in ("narrator", "second_host"):
+            lines.append((role, text))
+        elif lines:
+            lines[-1] = (lines[-1][0], f"{lines[-1][1]}\n{line}")
+        else:
+            lines.append(("narrator", line))
+    return lines
+
+
 def job_captions(job: Job) -> tuple[list[Cue], dict[int, list[Cue]]]:
     """The story's cues on the scenes' time line, and each segment's own, from its start
-    (by segment index). Only segments with audio have cues: without audio the story's
-    video shows the text (burned) with its estimated timings, `scene_cues`."""
+    (by segment index), for the caption files. Only segments with audio have cues: a
+    silent part's words are shown by the video alone (`scene_cues`)."""
     spoken = [scene for scene in scenes(job) if scene.audio is not None]
     story = story_cues([(scene.start, scene.timings) for scene in spoken])
     return story, {scene.index: story_cues([(0.0, scene.timings)]) for scene in spoken}
@@ -146,7 +166,7 @@ class Framing:
 def framing(scene: int, progress: float) -> Framing:
     """The view of scene `scene` at `progress` (0 at its start, 1 at its end): even scenes
     zoom in, odd ones out, each drifting gently another way, so cuts never repeat a move."""
-    progress = min(1.0, max(0.0, progress))
+    progress = min(1.0, max(0.0, progress)) if math.isfinite(progress) else 1.0
     eased = progress * progress * (3 - 2 * progress)  # smoothstep: no jolt at either end
     zoom = 1 + ZOOM * (eased if scene % 2 == 0 else 1 - eased)
     room = (1 - 1 / zoom) / 2  # how far the centre can move without showing an edge

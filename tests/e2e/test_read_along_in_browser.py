@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import webvtt
 from websockets.sync.client import connect
 
 from tests.e2e.conftest import EXAMPLES
@@ -31,10 +32,14 @@ PLAY = """
   await loaded(video);
   await video.play().catch((error) => { report.videoRefused = String(error); });
   await wait(1200);
+  const onScreen = video.textTracks[0] && video.textTracks[0].activeCues;
+  report.shown = onScreen && onScreen.length ? onScreen[0].text : null;
   video.pause();
+  const track = video.textTracks[0];
   report.video = {
     error: video.error && video.error.code, duration: video.duration,
     played: video.currentTime, tracks: video.textTracks.length,
+    cues: track ? track.cues.length : 0, showing: track ? track.mode : null,
   };
   const audio = document.querySelector("section audio");
   await loaded(audio);
@@ -140,6 +145,9 @@ def test_the_page_plays_its_video_and_highlights_the_sentence_being_spoken(
     assert video["error"] is None and audio["error"] is None, report
     assert abs(video["duration"] - sum(n["duration_seconds"] for n in narrations)) < 0.1
     assert video["played"] > 0.5 and video["tracks"] == 1
+    cues = list(webvtt.read(out / "story.vtt"))
+    assert video["cues"] == len(cues) and video["showing"] == "showing"
+    assert report["shown"] == f"{cues[0].voice}: {cues[0].text}", "the first cue, on screen"
     assert abs(audio["duration"] - narrations[0]["duration_seconds"]) < 0.15
     assert audio["played"] > 3
     starts = [s["start"] for s in narrations[0]["sentences"]]

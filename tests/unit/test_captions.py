@@ -141,3 +141,12 @@ def test_timings_survive_the_assets_metadata() -> None:
     ]
     assert back.sentences[-1].end == 4.0
     assert Timings.from_metadata({"duration_seconds": 3.0}) is None
+
+
+def test_an_opening_bracket_goes_with_what_follows_it() -> None:
+    text = "他说：「你好」。（注释）很重要的内容在这里，还有更多的文字需要换行显示出来。"  # noqa: RUF001
+    found = cues(Timings(ENGINE, (TimedSpan(text, 0.0, 6.0),)), max_chars=12)
+    lines = [line for cue in found for line in cue.lines]
+    assert "".join(lines) == text
+    assert not any(line.endswith(("「", "（")) for line in lines), lines  # noqa: RUF001
+    assert not any(line.startswith(("」", "）", "。", "，")) for line in lines), lines  # noqa: RUF001

@@ -38,7 +38,7 @@ class ApiServer:
         port: int,
         max_workers: int,
         max_message_bytes: int,
-        max_pending_calls: int = 1000,
+        max_pending_calls: int = 3000,
         drain_seconds: float = 0.0,
         probe: Callable[[], bool] | None = None,
         probe_seconds: float = 2.0,
