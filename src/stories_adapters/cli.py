@@ -87,6 +87,26 @@ LanguageOption = Annotated[
 ]
 
 
+VideoFlag = Annotated[
+    bool, typer.Option("--video", help="Also render story.mp4 (H.264, AAC, chapters).")
+]
+AspectOption = Annotated[
+    str, typer.Option(help="The video's shape: 16:9 (1280x720), 9:16 (1080x1920) or 1:1.")
+]
+CaptionsOption = Annotated[
+    str, typer.Option(help="The video's captions: soft (a subtitle track) or burned.")
+]
+FpsOption = Annotated[int, typer.Option(help="The video's frames per second.")]
+
+
+def _video_options(video: bool, aspect: str, fps: int, captions: str) -> VideoOptions | None:
+    """The video's options, checked before anything is done (exit 2 naming each bad one)."""
+    try:
+        return VideoOptions.parse(aspect, fps, captions) if video else None
+    except InvalidInput as error:
+        _fail(error.message.replace("video.", "--"))
+
+
 @app.command()
 def make(
     input: Annotated[str, typer.Argument(help="A text file, or - for standard input.")],
@@ -102,22 +122,13 @@ def make(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
     language: LanguageOption = None,
-    video: Annotated[
-        bool, typer.Option("--video", help="Also render story.mp4 (H.264, AAC, chapters).")
-    ] = False,
-    aspect: Annotated[
-        str, typer.Option(help="The video's shape: 16:9 (1280x720), 9:16 (1080x1920) or 1:1.")
-    ] = "16:9",
-    captions: Annotated[
-        str, typer.Option(help="The video's captions: soft (a subtitle track) or burned.")
-    ] = "soft",
-    fps: Annotated[int, typer.Option(help="The video's frames per second.")] = 25,
+    video: VideoFlag = False,
+    aspect: AspectOption = "16:9",
+    captions: CaptionsOption = "soft",
+    fps: FpsOption = 25,
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
-    try:
-        video_options = VideoOptions.parse(aspect, fps, captions) if video else None
-    except InvalidInput as error:
-        _fail(error.message.replace("video.", "--"))
+    video_options = _video_options(video, aspect, fps, captions)
     text = read_input(input)
     settings = _settings()
     maker = entrypoints.StoryMaker(settings)
@@ -408,14 +419,21 @@ def fetch(
     out: Annotated[Path, typer.Option(help="Output folder.")],
     server: ServerOption = None,
     key: KeyOption = None,
+    video: VideoFlag = False,
+    aspect: AspectOption = "16:9",
+    captions: CaptionsOption = "soft",
+    fps: FpsOption = 25,
 ) -> None:
-    """Download a finished job's assets and write the same files as `stories make`."""
+    """Download a finished job's assets and write the same files as `stories make` (with
+    `--video`, story.mp4 is rendered here from them)."""
+    video_options = _video_options(video, aspect, fps, captions)
+    rendering = video_options and (video_options, entrypoints.caption_painter())
     with _out_folder(out), _client(server, key) as client:
         try:
             job = job_from_proto(client.get_job(job_id))
             if job.state is not JobState.SUCCEEDED:
                 _fail(f"job {job_id} is {job.state.value}, not succeeded", EXIT_FAILED)
-            files = write_story(job, client.read_asset, out)
+            files = write_story(job, client.read_asset, out, rendering)
         except grpc.RpcError as error:
             _rpc_failed(error)
     stderr.print(f"[green]done:[/] {len(files.assets)} assets → {files.html}")

@@ -15,13 +15,14 @@ from prometheus_client import REGISTRY
 from pythonjsonlogger.json import JsonFormatter
 
 from stories_adapters import metrics
-from stories_adapters.containers import Application, build_application
+from stories_adapters.containers import Application, Generation, build_application
 from stories_adapters.export import StoryFiles, write_story
 from stories_adapters.kafka.admin import ensure_topics
 from stories_adapters.settings import Settings
 from stories_adapters.signals import stop_on_signals
 from stories_adapters.sql.engine import reachable
 from stories_adapters.tracing import TraceContextFilter, configure_tracing, tracer
+from stories_adapters.video import CaptionPainter
 from stories_core.errors import BackendMisconfigured, StoriesError
 from stories_core.events import JobEvent
 from stories_core.model import ApiKey, Job
@@ -202,6 +203,11 @@ class StoryMaker:
         return write_story(
             job, lambda asset: blobs.open(asset.key), out, video and (video, painter)
         )
+
+
+def caption_painter() -> CaptionPainter:
+    """How burned-in captions are drawn (for a client that renders a fetched story)."""
+    return Generation().caption_painter()
 
 
 def plugins(settings: Settings) -> list[PluginInfo]:

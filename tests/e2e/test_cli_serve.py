@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import av
 from prometheus_client.parser import text_string_to_metric_families
 
 from stories.v1 import common_pb2, events_pb2, stories_pb2
@@ -97,6 +98,18 @@ def test_an_embedded_server_runs_a_clients_job_and_stops_on_sigterm(tmp_path: Pa
         )  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.split() == [job.id, "succeeded", "fictional", "2", "segments", "100%"]
+        fetched = subprocess.run(
+            [str(STORIES), "fetch", job.id, "--out", str(tmp_path / "fetched"), "--server",
+             target, "--key", key, "--video", "--aspect", "1:1"],
+            capture_output=True, text=True, env=environment(tmp_path), timeout=300,
+        )  # fmt: skip
+        assert fetched.returncode == 0, fetched.stderr
+        with av.open(str(tmp_path / "fetched" / "story.mp4")) as video:
+            frames = video.streams.video[0].codec_context
+            assert (frames.width, frames.height) == (1080, 1080)
+            titles = [chapter["metadata"]["title"] for chapter in video.chapters()]
+        assert titles == [segment.title for segment in job.segments]
+        assert "story.mp4" in (tmp_path / "fetched" / "story.html").read_text()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert process.stderr is not None
