@@ -222,7 +222,8 @@ def render_html(
             f"{article} {job.content_type} story in {count} part{'s' if count != 1 else ''}"
         ),
         body=video + "\n" + "\n".join(sections),
-        script=_READ_ALONG,
+        # Only a page with something to play has something to follow.
+        script=_READ_ALONG if video or "<audio " in "".join(sections) else "",
     )
 
 
@@ -301,14 +302,14 @@ video {{ width: 100%; border-radius: 6px; margin-bottom: 2rem; background: #000;
 <header lang="en" dir="ltr">{about}, made by stories.</header>
 {heading}
 {body}
-<script>{script}</script>
+{script}
 </body>
 </html>
 """
 
 # Read-along: while a part's audio (or the story's video) plays, the sentence being heard
 # is marked `speaking`; a click on a sentence plays the part's audio from it.
-_READ_ALONG = """
+_READ_ALONG = """<script>
 (() => {
   const sections = [...document.querySelectorAll("section")].map((section) => ({
     start: parseFloat(section.dataset.start || "0"),
@@ -351,4 +352,4 @@ _READ_ALONG = """
     });
   }
 })();
-"""
+</script>"""
