@@ -67,3 +67,20 @@ def audio_seconds(data: bytes) -> float:
     """How long an audio file (WAV, FLAC, MP3...) plays, read back with soundfile."""
     samples, rate = soundfile.read(io.BytesIO(data))
     return len(samples) / rate
+
+
+HELLO_TIMINGS = {
+    "timing_source": "estimated",
+    "sentences": [
+        {
+            **{"text": "Hello, listeners.", "start": 0.0, "end": 1.5, "line": 0},
+            **{"speaker": "Alex", "role": "narrator"},
+        }
+    ],
+    "words": [
+        {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
+        {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},
+    ],
+}
+"""The estimated timings of "Hello, listeners." spoken in 1.5 s (neither Gemini's nor an
+OpenAI-compatible server's speech reports any)."""

@@ -22,7 +22,7 @@ from stories_gemini import GeminiBackend, GeminiBackendFactory
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
 from stories_core.model import AudioType
 from stories_core.plugins import build_registry, make_plugin_manager
-from tests.model_backends import is_mp3
+from tests.model_backends import HELLO_TIMINGS, is_mp3
 
 TEXT = (
     "Interest rates are the price of money. When a central bank raises them, loans get "
@@ -158,21 +158,7 @@ def test_speak_encodes_the_pcm_as_mp3_and_records_its_duration(
         "model": "gemini-tts-test",
         "voices": {"narrator": "Kore"},
         "sample_rate": 24000,
-        "timing_source": "estimated",
-        "sentences": [
-            {
-                "text": "Hello, listeners.",
-                "start": 0.0,
-                "end": 1.5,
-                "line": 0,
-                "speaker": "Alex",
-                "role": "narrator",
-            },
-        ],
-        "words": [
-            {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
-            {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},
-        ],
+        **HELLO_TIMINGS,
     }
     [request] = fake_gemini.requests
     assert request.path == "/v1beta/models/gemini-tts-test:generateContent"

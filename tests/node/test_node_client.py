@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.api.conftest import start_api
+from tests.decoded_errors import assert_every_detail_decoded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,18 +45,4 @@ def test_a_node_client_decodes_every_errors_details_from_the_published_protos(
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     statuses = {s["call"]: s for s in map(json.loads, result.stdout.splitlines())}
-    create = statuses["create"]
-    assert create["code"] == 3  # INVALID_ARGUMENT
-    info, bad_request = create["details"]
-    assert info["@type"] == "google.rpc.ErrorInfo" and info["reason"] == "INVALID_FIELD"
-    assert info["domain"] == "stories.v1" and info["metadata"]["fields"] == (
-        "text,pictures,content_type"
-    )
-    assert bad_request["@type"] == "google.rpc.BadRequest"
-    assert [v["field"] for v in bad_request["field_violations"]] == [
-        "text", "pictures", "content_type",
-    ]  # fmt: skip
-    missing = statuses["missing"]
-    assert missing["code"] == 5 and missing["details"][0]["reason"] == "NOT_FOUND"
-    view = statuses["view"]
-    assert view["details"][1]["field_violations"][0]["field"] == "view"
+    assert_every_detail_decoded(statuses)

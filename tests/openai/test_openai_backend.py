@@ -25,7 +25,7 @@ from stories_core.errors import BackendMisconfigured
 from stories_core.generation import ContentStyle, Narration, SegmentBrief, SpokenLine
 from stories_core.model import AudioType
 from stories_core.plugins import build_registry, make_plugin_manager
-from tests.model_backends import is_mp3
+from tests.model_backends import HELLO_TIMINGS, is_mp3
 
 TEXT = (
     "Interest rates are the price of money. When a central bank raises them, loans get "
@@ -217,21 +217,7 @@ def test_speak_asks_for_the_format_and_stores_mp3_with_its_duration(
         "voices": {"narrator": "voice-one"},
         "sample_rate": 24000,
         "source_format": "wav",
-        "timing_source": "estimated",
-        "sentences": [
-            {
-                "text": "Hello, listeners.",
-                "start": 0.0,
-                "end": 1.5,
-                "line": 0,
-                "speaker": "Alex",
-                "role": "narrator",
-            },
-        ],
-        "words": [
-            {"text": "Hello,", "start": 0.0, "end": 0.536, "line": 0},  # 5 letters of 14
-            {"text": "listeners.", "start": 0.536, "end": 1.5, "line": 0},
-        ],
+        **HELLO_TIMINGS,
     }
     [request] = fake_openai.requests_to("speech")
     assert request.path == "/v1/audio/speech"
