@@ -15,6 +15,8 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
+from icu4py.breakers import LineBreaker
+
 from stories_core.timing import TimedSpan, Timings
 
 MAX_CHARS, MAX_LINES, MAX_SECONDS = 42, 2, 7.0
@@ -43,16 +45,22 @@ class _Unit:
 
 def story_cues(
     parts: list[tuple[float, Timings]],
+    language: str = "und",
+    *,
+    speakers: bool | None = None,
     max_chars: int = MAX_CHARS,
     max_lines: int = MAX_LINES,
     max_seconds: float = MAX_SECONDS,
 ) -> list[Cue]:
     """Cues for the audio of several segments played one after another: `parts` are each
-    segment's (start in seconds, timings)."""
-    voices = {span.role for _, timings in parts for span in timings.sentences}
+    segment's (start in seconds, timings); `language` is their BCP-47 tag (where lines of
+    a script without spaces may break). Cues name their speaker when `speakers` says so,
+    by default when the parts have more than one voice."""
+    if speakers is None:
+        speakers = len({span.role for _, timings in parts for span in timings.sentences}) > 1
     cues: list[Cue] = []
     for offset, timings in parts:
-        for cue in _cues(timings, len(voices) > 1, max_chars, max_lines, max_seconds):
+        for cue in _cues(timings, language, speakers, max_chars, max_lines, max_seconds):
             start = max(offset + cue.start, cues[-1].end if cues else 0.0)
             end = offset + cue.end
             if end > start:
@@ -62,20 +70,33 @@ def story_cues(
 
 def cues(
     timings: Timings,
+    language: str = "und",
+    *,
     max_chars: int = MAX_CHARS,
     max_lines: int = MAX_LINES,
     max_seconds: float = MAX_SECONDS,
 ) -> list[Cue]:
     """Cues for one audio asset's timings."""
-    return story_cues([(0.0, timings)], max_chars, max_lines, max_seconds)
+    return story_cues(
+        [(0.0, timings)],
+        language,
+        max_chars=max_chars,
+        max_lines=max_lines,
+        max_seconds=max_seconds,
+    )
 
 
 def _cues(
-    timings: Timings, speakers: bool, max_chars: int, max_lines: int, max_seconds: float
+    timings: Timings,
+    language: str,
+    speakers: bool,
+    max_chars: int,
+    max_lines: int,
+    max_seconds: float,
 ) -> list[Cue]:
     found: list[Cue] = []
     for sentence in timings.sentences:
-        units = _timed(_units(sentence.text), sentence, timings.words)
+        units = _timed(_units(sentence.text, language), sentence, timings.words)
         if not units:
             continue
         width = sum(_width(unit.text) + unit.spaced for unit in units)
@@ -112,38 +133,27 @@ def _cue(
     )
 
 
-def _units(text: str) -> list[_Unit]:
+def _units(text: str, language: str) -> list[_Unit]:
+    """The places a cue may be cut: at spaces, and inside a run of a script written
+    without them where ICU's line breaker allows (UAX #14 with its dictionaries: Thai and
+    Khmer words, CJK characters with their brackets and full stops kept on the right side)."""
     units: list[_Unit] = []
     for word in text.split():
-        if not any(_wide(char) for char in word):
+        if not any(_unspaced(char) for char in word):
             units.append(_Unit(word, spaced=bool(units)))
             continue
-        first = True
-        for char in word:
-            opened = bool(units) and not first and _opens(units[-1].text)
-            attach = units and not first and (opened or _trails(char, units[-1]))
-            if attach:
-                units[-1] = _Unit(units[-1].text + char, units[-1].spaced)
-            else:
-                units.append(_Unit(char, spaced=bool(units) and first))
-            first = False
+        for index, piece in enumerate(LineBreaker(word, language)):
+            units.append(_Unit(piece, spaced=bool(units) and index == 0))
     return units
 
 
-def _opens(text: str) -> bool:
-    """Whether a unit is only opening punctuation (an opening bracket or quote): it stays
-    with what follows."""
-    return all(unicodedata.category(char) in ("Ps", "Pi") for char in text)
+def _unspaced(char: str) -> bool:
+    """Whether `char` is of a script written without spaces between words."""
+    return _wide(char) or any(low <= ord(char) <= high for low, high in _UNSPACED_BLOCKS)
 
 
-def _trails(char: str, previous: _Unit) -> bool:
-    """Whether `char` stays with the unit before it: closing or other punctuation (not an
-    opening bracket or quote, which begins the next unit), or a letter of a word that runs
-    on in a spaced script (as "CPU" inside Chinese text)."""
-    category = unicodedata.category(char)
-    if category.startswith("P"):
-        return category not in ("Ps", "Pi")
-    return not _wide(char) and not _wide(previous.text[-1])
+_UNSPACED_BLOCKS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x1950, 0x19DF))
+"""Thai and Lao, Myanmar, Khmer, Tai Le and New Tai Lue."""
 
 
 def _timed(units: list[_Unit], sentence: TimedSpan, words: tuple[TimedSpan, ...]) -> list[_Unit]:
@@ -199,7 +209,8 @@ def _line(units: list[_Unit]) -> str:
 
 
 def _width(text: str) -> int:
-    return sum(2 if _wide(char) else 1 for char in text)
+    """Columns: two for a wide character, none for a combining mark (Thai vowel signs)."""
+    return sum(0 if unicodedata.combining(char) else 2 if _wide(char) else 1 for char in text)
 
 
 def _wide(char: str) -> bool:

@@ -144,13 +144,18 @@ def job_captions(job: Job) -> tuple[list[Cue], dict[int, list[Cue]]]:
     (by segment index), for the caption files. Only segments with audio have cues: a
     silent part's words are shown by the video alone (`scene_cues`)."""
     spoken = [scene for scene in scenes(job) if scene.audio is not None]
-    story = story_cues([(scene.start, scene.timings) for scene in spoken])
-    return story, {scene.index: story_cues([(0.0, scene.timings)]) for scene in spoken}
+    # A part of a podcast names its speakers even where one host speaks throughout.
+    speakers = len({s.role for scene in spoken for s in scene.timings.sentences}) > 1
+    story = story_cues([(scene.start, scene.timings) for scene in spoken], job.language)
+    return story, {
+        scene.index: story_cues([(0.0, scene.timings)], job.language, speakers=speakers)
+        for scene in spoken
+    }
 
 
 def scene_cues(job: Job) -> list[Cue]:
     """Every scene's cues on the video's time line, spoken or not: what the video shows."""
-    return story_cues([(scene.start, scene.timings) for scene in scenes(job)])
+    return story_cues([(scene.start, scene.timings) for scene in scenes(job)], job.language)
 
 
 @dataclass(frozen=True)
