@@ -110,7 +110,7 @@ def _cues(
         for unit in units:
             candidate = [*current, unit]
             if current and (
-                _wrap(candidate, max_chars, max_lines) is None
+                _wrap(candidate, max_chars, max_lines, _lead(sentence, speakers)) is None
                 or unit.end - current[0].start > max_seconds
                 or _line_width(current) >= target
             ):
@@ -124,13 +124,19 @@ def _cues(
 def _cue(
     units: list[_Unit], sentence: TimedSpan, speakers: bool, max_chars: int, max_lines: int
 ) -> Cue:
-    lines = _wrap(units, max_chars, max_lines) or [units]  # one word wider than a line
+    # One word wider than a line is a line of its own.
+    lines = _wrap(units, max_chars, max_lines, _lead(sentence, speakers)) or [units]
     return Cue(
         units[0].start,
         units[-1].end,
         tuple(_line(line) for line in lines),
         (sentence.speaker or sentence.role) if speakers else None,
     )
+
+
+def _lead(sentence: TimedSpan, speakers: bool) -> int:
+    """Columns the speaker's name takes before a cue's first line ("Ada: ")."""
+    return _width(sentence.speaker or sentence.role) + 2 if speakers else 0
 
 
 def _units(text: str, language: str) -> list[_Unit]:
@@ -176,11 +182,13 @@ def _timed(units: list[_Unit], sentence: TimedSpan, words: tuple[TimedSpan, ...]
     return timed
 
 
-def _wrap(units: list[_Unit], max_chars: int, max_lines: int) -> list[list[_Unit]] | None:
-    """The units as at most `max_lines` lines of `max_chars` columns, as even as can be
-    (two lines of equal length read faster than a long and a short); None if they do not
-    fit."""
-    if _line_width(units) <= max_chars:
+def _wrap(
+    units: list[_Unit], max_chars: int, max_lines: int, lead: int = 0
+) -> list[list[_Unit]] | None:
+    """The units as at most `max_lines` lines of `max_chars` columns, the first after
+    `lead` columns (the speaker's name), as even as can be (two lines of equal length read
+    faster than a long and a short); None if they do not fit."""
+    if lead + _line_width(units) <= max_chars:
         return [units]
     if max_lines < 2:
         return None
@@ -188,16 +196,16 @@ def _wrap(units: list[_Unit], max_chars: int, max_lines: int) -> list[list[_Unit
     for cut in range(1, len(units)):
         head = units[:cut]
         rest = _wrap(units[cut:], max_chars, max_lines - 1)
-        if _line_width(head) > max_chars or rest is None:
+        if lead + _line_width(head) > max_chars or rest is None:
             continue
         lines = [head, *rest]
-        if best is None or _widest(lines) < _widest(best):
+        if best is None or _widest(lines, lead) < _widest(best, lead):
             best = lines
     return best
 
 
-def _widest(lines: list[list[_Unit]]) -> int:
-    return max(_line_width(line) for line in lines)
+def _widest(lines: list[list[_Unit]], lead: int) -> int:
+    return max(_line_width(line) + (lead if i == 0 else 0) for i, line in enumerate(lines))
 
 
 def _line_width(units: list[_Unit]) -> int:

@@ -161,3 +161,14 @@ def test_thai_is_cut_between_its_words_though_it_has_no_spaces() -> None:
     words = set(LineBreaker(text, "th"))  # ICU's dictionary words
     for line in lines:
         assert any(line.startswith(word) for word in words), line
+
+
+def test_a_speakers_name_counts_in_the_first_lines_width() -> None:
+    words = "Rates are up again this quarter and the bank says more rises are coming soon."
+    narrator = Timings(ENGINE, (TimedSpan(words, 0.0, 5.0, 0, "narrator", "Alexandra"),))
+    host = Timings(ENGINE, (TimedSpan("Oh.", 5.0, 6.0, 1, "second_host", "Sam"),))
+    found = story_cues([(0.0, narrator), (0.0, host)])
+    first = found[0]
+    assert first.speaker == "Alexandra"
+    assert len(f"{first.speaker}: {first.lines[0]}") <= 42
+    assert all(len(line) <= 42 for line in first.lines[1:])
