@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -152,7 +152,8 @@ def make(
         if job.state is not JobState.SUCCEEDED:
             message = f"job {job.id} {job.state.value}: {job.error_code}: {job.error_message}"
             _fail(message, EXIT_FAILED)
-        files = maker.write(job, out or Path(f"story-{job.id[:8]}"), video_options)
+        with _rendering(video_options is not None) as on_progress:
+            files = maker.write(job, out or Path(f"story-{job.id[:8]}"), video_options, on_progress)
     if as_json:
         document = json.loads(files.json.read_text(encoding="utf-8"))
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -217,6 +218,20 @@ class _ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self._progress.stop()
+
+
+@contextmanager
+def _rendering(shown: bool) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar for the video, when there is one to render."""
+    if not shown:
+        yield None
+        return
+    with Progress(
+        TextColumn("rendering video"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=stderr,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("video", total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)
 
 
 @app.command()
@@ -433,7 +448,8 @@ def fetch(
             job = job_from_proto(client.get_job(job_id))
             if job.state is not JobState.SUCCEEDED:
                 _fail(f"job {job_id} is {job.state.value}, not succeeded", EXIT_FAILED)
-            files = write_story(job, client.read_asset, out, rendering)
+            with _rendering(rendering is not None) as on_progress:
+                files = write_story(job, client.read_asset, out, rendering, on_progress)
         except grpc.RpcError as error:
             _rpc_failed(error)
     stderr.print(f"[green]done:[/] {len(files.assets)} assets → {files.html}")

@@ -195,13 +195,23 @@ class StoryMaker:
             pass
         return use_cases.queries().get(job.id)
 
-    def write(self, job: Job, out: Path, video: VideoOptions | None = None) -> StoryFiles:
+    def write(
+        self,
+        job: Job,
+        out: Path,
+        video: VideoOptions | None = None,
+        video_progress: Callable[[float], None] | None = None,
+    ) -> StoryFiles:
         """The story folder: page, markup, JSON, captions and the assets, and the video
         with `video`'s options (see `export.write_story`)."""
         blobs = self._application.storage.blobs()
         painter = self._application.generation.caption_painter()
         return write_story(
-            job, lambda asset: blobs.open(asset.key), out, video and (video, painter)
+            job,
+            lambda asset: blobs.open(asset.key),
+            out,
+            video and (video, painter),
+            video_progress,
         )
 
 

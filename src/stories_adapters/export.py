@@ -102,6 +102,7 @@ def write_story(
     read_asset: AssetReader,
     out_dir: Path,
     video: tuple[VideoOptions, CaptionPainter] | None = None,
+    video_progress: Callable[[float], None] | None = None,
 ) -> StoryFiles:
     """Copy every asset into out_dir/assets and write the documents beside them: markup,
     JSON, the page, the captions, and last story.mp4 when `video` gives its options (and
@@ -148,7 +149,7 @@ def write_story(
     if files.video and video:
         partial = files.video.with_suffix(".mp4.part")
         try:
-            render_video(job, read_asset, partial, *video)
+            render_video(job, read_asset, partial, *video, progress=video_progress)
             partial.replace(files.video)
         finally:
             partial.unlink(missing_ok=True)
