@@ -91,18 +91,29 @@ VideoFlag = Annotated[
     bool, typer.Option("--video", help="Also render story.mp4 (H.264, AAC, chapters).")
 ]
 AspectOption = Annotated[
-    str, typer.Option(help="The video's shape: 16:9 (1280x720), 9:16 (1080x1920) or 1:1.")
+    str | None,
+    typer.Option(help="The video's shape: 16:9 (1280x720, the default), 9:16 (1080x1920), 1:1."),
 ]
 CaptionsOption = Annotated[
-    str, typer.Option(help="The video's captions: soft (a subtitle track) or burned.")
+    str | None,
+    typer.Option(help="The video's captions: soft (a subtitle track, the default) or burned."),
 ]
-FpsOption = Annotated[int, typer.Option(help="The video's frames per second.")]
+FpsOption = Annotated[int | None, typer.Option(help="The video's frames per second (25).")]
 
 
-def _video_options(video: bool, aspect: str, fps: int, captions: str) -> VideoOptions | None:
-    """The video's options, checked before anything is done (exit 2 naming each bad one)."""
+def _video_options(
+    video: bool, aspect: str | None, fps: int | None, captions: str | None
+) -> VideoOptions | None:
+    """The video's options, checked before anything is done (exit 2 naming each bad one,
+    and a video option given without --video)."""
+    given = {"--aspect": aspect, "--fps": fps, "--captions": captions}
+    if not video:
+        stray = [name for name, value in given.items() if value is not None]
+        if stray:
+            _fail(f"{', '.join(stray)}: only with --video")
+        return None
     try:
-        return VideoOptions.parse(aspect, fps, captions) if video else None
+        return VideoOptions.parse(aspect or "16:9", fps or 25, captions or "soft")
     except InvalidInput as error:
         _fail(error.message.replace("video.", "--"))
 
@@ -123,9 +134,9 @@ def make(
     as_json: Annotated[bool, typer.Option("--json", help="Print the job as JSON.")] = False,
     language: LanguageOption = None,
     video: VideoFlag = False,
-    aspect: AspectOption = "16:9",
-    captions: CaptionsOption = "soft",
-    fps: FpsOption = 25,
+    aspect: AspectOption = None,
+    captions: CaptionsOption = None,
+    fps: FpsOption = None,
 ) -> None:
     """Make a story from text, here and now, and write it to a folder."""
     video_options = _video_options(video, aspect, fps, captions)
@@ -160,7 +171,8 @@ def make(
     else:
         count = len(job.segments)
         parts = f"{count} segment{'s' if count != 1 else ''}"
-        stderr.print(f"[green]done:[/] {parts} → {files.html}")
+        video = f" and {files.video}" if files.video else ""
+        stderr.print(f"[green]done:[/] {parts} → {files.html}{video}")
 
 
 @contextmanager
@@ -435,9 +447,9 @@ def fetch(
     server: ServerOption = None,
     key: KeyOption = None,
     video: VideoFlag = False,
-    aspect: AspectOption = "16:9",
-    captions: CaptionsOption = "soft",
-    fps: FpsOption = 25,
+    aspect: AspectOption = None,
+    captions: CaptionsOption = None,
+    fps: FpsOption = None,
 ) -> None:
     """Download a finished job's assets and write the same files as `stories make` (with
     `--video`, story.mp4 is rendered here from them)."""

@@ -319,6 +319,7 @@ _READ_ALONG = """<script>
       element, start: parseFloat(element.dataset.start), end: parseFloat(element.dataset.end),
     })),
   }));
+  const video = document.getElementById("story-video");
   let current = null;
   const mark = (part, seconds) => {
     const found = part && part.sentences.find((s) => s.start <= seconds && seconds < s.end);
@@ -334,12 +335,15 @@ _READ_ALONG = """<script>
     part.audio.addEventListener("ended", () => mark(null, 0));
     for (const sentence of part.sentences) {
       sentence.element.addEventListener("click", () => {
+        if (video && !video.paused) {  // the story is playing: go there, no second voice
+          video.currentTime = part.start + sentence.start;
+          return;
+        }
         part.audio.currentTime = sentence.start;
         part.audio.play();
       });
     }
   }
-  const video = document.getElementById("story-video");
   if (video) {
     const track = video.addTextTrack("captions", "Captions", document.documentElement.lang);
     for (const cue of JSON.parse(document.getElementById("story-captions").textContent)) {

@@ -253,7 +253,8 @@ class _Frames:
         )
         left, top = (background.width - width) // 2, (background.height - height) // 2
         background = background.crop((left, top, left + width, top + height))
-        background = background.filter(ImageFilter.GaussianBlur(24)).point(lambda v: v * 6 // 10)
+        # Blurred and dimmed enough that the picture's own text never reads through.
+        background = background.filter(ImageFilter.GaussianBlur(48)).point(lambda v: v * 4 // 10)
         fit = min(width / picture.width, height / picture.height)
         size = (round(picture.width * fit), round(picture.height * fit))
         background.paste(
@@ -274,7 +275,8 @@ class _Captions:
         self._cues = cues
         self._width, self._height = size
         self._language = language
-        self._font = round(min(self._width, self._height) * 0.045)
+        # 42 columns of text fit the width of every frame shape at this size.
+        self._font = round(min(self._width, self._height) * 0.04)
         self._next = 0
         self._shown: tuple[Cue, int, np.ndarray, np.ndarray] | None = None
 

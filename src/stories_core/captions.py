@@ -145,12 +145,21 @@ def _units(text: str, language: str) -> list[_Unit]:
     Khmer words, CJK characters with their brackets and full stops kept on the right side)."""
     units: list[_Unit] = []
     for word in text.split():
+        if units and _numeric(units[-1].text):
+            # A number keeps the word after it: "1.250.000 €", "15. März", "$3.1 million".
+            units[-1] = _Unit(f"{units[-1].text} {word}", units[-1].spaced)
+            continue
         if not any(_unspaced(char) for char in word):
             units.append(_Unit(word, spaced=bool(units)))
             continue
         for index, piece in enumerate(LineBreaker(word, language)):
             units.append(_Unit(piece, spaced=bool(units) and index == 0))
     return units
+
+
+def _numeric(text: str) -> bool:
+    """Whether a word is a number (digits with their separators, sign or currency)."""
+    return any(char.isdigit() for char in text) and not any(char.isalpha() for char in text)
 
 
 def _unspaced(char: str) -> bool:

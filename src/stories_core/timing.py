@@ -144,7 +144,13 @@ def estimate(
     sentences: list[TimedSpan] = []
     words: list[TimedSpan] = []
     for (line, role, text), start, end in zip(said, edges, edges[1:], strict=False):
-        parts = [part.strip() for part in split_sentences(text, language) if part.strip()]
+        # A heading or any block is a sentence of its own, full stop or not.
+        parts = [
+            part.strip()
+            for block in text.splitlines()
+            for part in split_sentences(block, language)
+            if part.strip()
+        ]
         bounds = _snapped(_shares(start, end, [_weight(part) for part in parts]), pauses)
         for part, a, b in zip(parts, bounds, bounds[1:], strict=False):
             sentences.append(TimedSpan(part, a, b, line, role))

@@ -22,8 +22,9 @@ from stories_core.text import plain
 from stories_core.timing import Timings, estimate
 
 CROSSFADE_SECONDS = 0.4
-ZOOM = 0.08
-"""How much closer the picture is at one end of its scene than at the other."""
+ZOOM = 0.05
+"""How much closer the picture is at one end of its scene than at the other: little, as a
+chart's axis labels sit at its edges and must stay in view."""
 SECONDS_PER_WORD, MIN_SCENE_SECONDS = 0.4, 3.0
 """A silent scene's length: a comfortable reading pace (150 words a minute), at least 3 s."""
 

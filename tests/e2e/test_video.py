@@ -135,3 +135,13 @@ def test_bad_video_options_are_refused_by_name_and_nothing_is_made(
     for name in ("--aspect", "--fps", "--captions"):
         assert name in result.stderr
     assert not (tmp_path / "story").exists()
+
+
+def test_a_video_option_without_video_is_refused(run_stories, tmp_path: Path) -> None:
+    result = run_stories(
+        "make", str(EXAMPLES / "solar-system.txt"), "--type", "educational", "--pictures", "2",
+        "--out", str(tmp_path / "story"), "--aspect", "9:16", "--captions", "burned",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--aspect, --captions: only with --video" in result.stderr
+    assert not (tmp_path / "story").exists()

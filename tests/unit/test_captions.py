@@ -172,3 +172,17 @@ def test_a_speakers_name_counts_in_the_first_lines_width() -> None:
     assert first.speaker == "Alexandra"
     assert len(f"{first.speaker}: {first.lines[0]}") <= 42
     assert all(len(line) <= 42 for line in first.lines[1:])
+
+
+def test_a_number_stays_with_the_word_after_it() -> None:
+    text = "Der Umsatz stieg am 15. März 2024 auf insgesamt 1.250.000 € und dann auf $3.1 million."
+    found = cues(Timings(ENGINE, (TimedSpan(text, 0.0, 6.0),)), "de", max_chars=16)
+    lines = [line for cue in found for line in cue.lines]
+    assert " ".join(lines) == text
+    for kept in ("15. März", "2024 auf", "1.250.000 €", "$3.1 million."):
+        assert any(kept in line for line in lines), (kept, lines)
+
+
+def test_a_heading_is_a_sentence_of_its_own_when_timings_are_estimated() -> None:
+    timings = estimate([("narrator", "# The Moon\n\nIt circles the Earth.")], 3.0, "en")
+    assert [s.text for s in timings.sentences] == ["The Moon", "It circles the Earth."]
