@@ -81,6 +81,29 @@ def measure(call: Callable[[], object], seconds: float) -> list[float]:
     return latencies
 
 
+STORIES = [sys.executable, "-m", "stories_adapters.cli"]
+
+
+def bench_environment(home: Path, **extra: str) -> dict[str, str]:
+    """A `stories` process's environment for a benchmark: its home under `home`, no rate
+    limit or quota (they would measure themselves), none of the caller's STORIES_*."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("STORIES_")},
+        "STORIES_HOME": str(home / "stories"),
+        "STORIES_RATE_LIMIT_PER_SECOND": "0",
+        "STORIES_QUOTA_CHARS_PER_PERIOD": "0",
+        **extra,
+    }
+
+
+def bench_key(env: dict[str, str]) -> str:
+    """A new API key of the tenant "bench", made with `stories keys create`."""
+    return subprocess.run(
+        [*STORIES, "keys", "create", "--tenant", "bench"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
@@ -93,17 +116,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        env = {
-            **os.environ,
-            "STORIES_HOME": str(home / "stories"),
-            "STORIES_RATE_LIMIT_PER_SECOND": "0",
-            "STORIES_QUOTA_CHARS_PER_PERIOD": "0",
-        }
-        stories = [sys.executable, "-m", "stories_adapters.cli"]
-        key = subprocess.run(
-            [*stories, "keys", "create", "--tenant", "bench"],
-            env=env, check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+        env = bench_environment(home)
+        stories = STORIES
+        key = bench_key(env)
         metadata = (("authorization", f"Bearer {key}"),)
         create = stories_pb2.CreateJobRequest(
             text="The Sun is a star. The Moon orbits the Earth. Tides follow the Moon.",

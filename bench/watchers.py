@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import statistics
 import subprocess
@@ -34,7 +33,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/api.py's bare server, the tests' free port
-from bench.api import EMPTY_METHOD, wait_for_port  # noqa: E402
+from bench.api import (  # noqa: E402
+    EMPTY_METHOD,
+    STORIES,
+    bench_environment,
+    bench_key,
+    measure,
+    wait_for_port,
+)
 from stories.v1 import common_pb2, stories_pb2, stories_pb2_grpc  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
@@ -50,12 +56,7 @@ def rss_kib(pid: int) -> int:
 
 def rate(call, seconds: float = 2.0) -> tuple[float, float]:
     """Calls per second back to back, and the p50 latency in ms."""
-    latencies = []
-    started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        begin = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - begin)
+    latencies = measure(call, seconds)
     return len(latencies) / seconds, statistics.median(latencies) * 1e3
 
 
@@ -124,23 +125,17 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=100)
     args = parser.parse_args()
-    stories = [sys.executable, "-m", "stories_adapters.cli"]
+    stories = STORIES
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("STORIES_")},
-            "STORIES_HOME": str(home / "stories"),
-            "STORIES_RATE_LIMIT_PER_SECOND": "0",
-            "STORIES_QUOTA_CHARS_PER_PERIOD": "0",
-            "STORIES_EMBEDDED_WORKERS": "0",
-            "STORIES_GRPC_MAX_STREAMS": str(args.streams + 100),
-            "STORIES_GRPC_MAX_STREAMS_PER_KEY": str(args.streams + 100),
-            "STORIES_LOG_LEVEL": "WARNING",
-        }
-        key = subprocess.run(
-            [*stories, "keys", "create", "--tenant", "bench"],
-            env=env, check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+        env = bench_environment(
+            home,
+            STORIES_EMBEDDED_WORKERS="0",
+            STORIES_GRPC_MAX_STREAMS=str(args.streams + 100),
+            STORIES_GRPC_MAX_STREAMS_PER_KEY=str(args.streams + 100),
+            STORIES_LOG_LEVEL="WARNING",
+        )
+        key = bench_key(env)
         metadata = (("authorization", f"Bearer {key}"),)
         port = free_port()
         server = subprocess.Popen([*stories, "serve", "--port", str(port)], env=env)

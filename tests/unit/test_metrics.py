@@ -158,32 +158,17 @@ def test_grpc_calls_are_counted_by_method_and_code_and_unary_ones_timed() -> Non
     import grpc
 
     from stories.v1 import stories_pb2, stories_pb2_grpc
-    from stories_adapters.grpc.server import ApiServer
+    from tests.grpc_stub_server import stub_with
 
     class Servicer(stories_pb2_grpc.StoryServiceServicer):
         async def GetJob(self, request, context):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such job")
 
-    server = ApiServer(
-        Servicer(),
-        host="127.0.0.1",
-        port=0,
-        max_workers=2,
-        max_message_bytes=1 << 20,
-        interceptors=[metrics.GrpcMetrics()],
-    )
-    server.start()
-    port = server.port
     service = {"grpc_service": "stories.v1.StoryService", "grpc_method": "GetJob"}
     before = sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND")
     timed = sample("grpc_server_handling_seconds_count", **service)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = stories_pb2_grpc.StoryServiceStub(channel)
-            with pytest.raises(grpc.RpcError):
-                stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))
-    finally:
-        server.stop(0)
+    with stub_with(Servicer(), metrics.GrpcMetrics()) as stub, pytest.raises(grpc.RpcError):
+        stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))
     assert sample("grpc_server_handled_total", **service, grpc_code="NOT_FOUND") == before + 1
     assert sample("grpc_server_handling_seconds_count", **service) == timed + 1
 

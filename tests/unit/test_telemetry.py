@@ -199,9 +199,9 @@ def test_every_call_that_changes_a_job_is_a_server_span_in_the_callers_trace() -
     import grpc
 
     from stories.v1 import stories_pb2, stories_pb2_grpc
-    from stories_adapters.grpc.server import ApiServer
     from stories_adapters.tracing import GrpcTracing
     from stories_core.telemetry import current_trace_id
+    from tests.grpc_stub_server import stub_with
 
     seen: list[str] = []
 
@@ -215,27 +215,13 @@ def test_every_call_that_changes_a_job_is_a_server_span_in_the_callers_trace() -
             return stories_pb2.GetJobResponse()
 
     exporter = local_spans()
-    server = ApiServer(
-        Servicer(),
-        host="127.0.0.1",
-        port=0,
-        max_workers=2,
-        max_message_bytes=1 << 20,
-        interceptors=[GrpcTracing()],
-    )
-    server.start()
-    port = server.port
     caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     own_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = stories_pb2_grpc.StoryServiceStub(channel)
-            for metadata in ([("traceparent", caller)], [("x-trace-id", own_id)], []):
-                with pytest.raises(grpc.RpcError):
-                    stub.CancelJob(stories_pb2.CancelJobRequest(job_id="x"), metadata=metadata)
-            stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))  # a read: no span
-    finally:
-        server.stop(0)
+    with stub_with(Servicer(), GrpcTracing()) as stub:
+        for metadata in ([("traceparent", caller)], [("x-trace-id", own_id)], []):
+            with pytest.raises(grpc.RpcError):
+                stub.CancelJob(stories_pb2.CancelJobRequest(job_id="x"), metadata=metadata)
+        stub.GetJob(stories_pb2.GetJobRequest(job_id="x"))  # a read: no span
     spans = [from_sdk(s) for s in exporter.get_finished_spans()]
     assert [s.name for s in spans] == ["stories.v1.StoryService/CancelJob"] * 3
     assert [(s.trace_id, s.parent_id) for s in spans[:2]] == [
