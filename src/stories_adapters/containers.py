@@ -19,7 +19,6 @@ from typing import TypeVar
 
 from dependency_injector import containers, providers
 from pydantic import SecretStr
-from stories_local.captions import caption_band
 
 from stories_adapters.dispatcher import Dispatcher
 from stories_adapters.embedded import EmbeddedRuntime, InProcessPublisher
@@ -41,6 +40,7 @@ from stories_adapters.sql.repository import SqlUnitOfWork
 from stories_adapters.storage.local import LocalBlobStore
 from stories_adapters.storage.s3 import open_bucket
 from stories_adapters.tracing import GrpcTracing
+from stories_adapters.video import CaptionPainter
 from stories_adapters.webhooks import HttpWebhookSender
 from stories_core.plugins import PluginCatalog, build_registry, make_plugin_manager
 from stories_core.ports import NoTelemetry, Telemetry, UnitOfWorkFactory
@@ -153,6 +153,14 @@ class Messaging(containers.DeclarativeContainer):
     )
 
 
+def _caption_painter() -> CaptionPainter:
+    """Burned-in video captions are set by the local plugin's typesetter, the pictures'
+    own; imported when a video is made, not by every process that builds the container."""
+    from stories_local.captions import caption_band
+
+    return caption_band
+
+
 class Generation(containers.DeclarativeContainer):
     """Plugins are loaded when the registry is first asked for, never at import time."""
 
@@ -161,8 +169,7 @@ class Generation(containers.DeclarativeContainer):
     registry = providers.ThreadSafeSingleton(build_registry, plugin_manager)
     catalog = providers.ThreadSafeSingleton(PluginCatalog, registry, environ)
     language_detector = providers.ThreadSafeSingleton(FastTextLanguageDetector)
-    # Burned-in video captions are set by the local plugin's typesetter, the pictures' own.
-    caption_painter = providers.Object(caption_band)
+    caption_painter = providers.Callable(_caption_painter)
 
 
 class UseCases(containers.DeclarativeContainer):
