@@ -300,7 +300,8 @@ class _Captions:
             lines[0] = f"{cue.speaker}: {lines[0]}"
         band = self._paint(lines, self._width, self._font, self._language)
         rgba = np.asarray(band.convert("RGBA"), dtype=np.float32)
-        top = self._height - band.height - round(self._height * 0.06)
+        # Low, over the picture's footer rather than a chart's axis labels above it.
+        top = self._height - band.height - round(self._height * 0.025)
         return top, rgba[..., :3], rgba[..., 3:] / 255
 
 

@@ -145,7 +145,7 @@ def _units(text: str, language: str) -> list[_Unit]:
     Khmer words, CJK characters with their brackets and full stops kept on the right side)."""
     units: list[_Unit] = []
     for word in text.split():
-        if units and _numeric(units[-1].text):
+        if units and " " not in units[-1].text and _numeric(units[-1].text):
             # A number keeps the word after it: "1.250.000 €", "15. März", "$3.1 million".
             units[-1] = _Unit(f"{units[-1].text} {word}", units[-1].spaced)
             continue

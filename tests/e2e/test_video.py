@@ -117,7 +117,7 @@ def test_a_portrait_video_keeps_the_whole_picture_and_a_silent_story_gets_readin
     assert sharpness(frame[760:1160]) > 3 * sharpness(frame[40:440])
     # A silent story's words are burned in: white text on the band near the bottom, where
     # the dimmed background is never that bright.
-    white = (frame[1440:1810] > 235).all(axis=2)
+    white = (frame[1600:1920] > 235).all(axis=2)
     assert white.sum() > 500, "the first sentence is drawn over the picture"
     assert not (frame[40:440] > 235).all(axis=2).any()
     assert not (out / "story.vtt").exists(), "captions files follow speech; there is none"

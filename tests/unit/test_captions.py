@@ -186,3 +186,9 @@ def test_a_number_stays_with_the_word_after_it() -> None:
 def test_a_heading_is_a_sentence_of_its_own_when_timings_are_estimated() -> None:
     timings = estimate([("narrator", "# The Moon\n\nIt circles the Earth.")], 3.0, "en")
     assert [s.text for s in timings.sentences] == ["The Moon", "It circles the Earth."]
+
+
+def test_a_number_keeps_one_word_not_a_chain() -> None:
+    text = "Die Marge lag bei 8,3 %, nach 7,9 % im Vorjahr."
+    found = cues(Timings(ENGINE, (TimedSpan(text, 0.0, 4.0),)), "de")
+    assert found[0].lines == ("Die Marge lag bei 8,3 %,", "nach 7,9 % im Vorjahr.")
