@@ -16,7 +16,7 @@ from stories_adapters.subtitles import to_srt, to_webvtt
 from stories_adapters.video import CaptionPainter, render_video
 from stories_core import markup
 from stories_core.model import Asset, Job
-from stories_core.text import plain_inline, text_direction
+from stories_core.text import plain, plain_inline, text_direction
 from stories_core.video import Scene, VideoOptions, job_captions, scene_cues, scenes
 
 AssetReader = Callable[[Asset], Iterator[bytes]]
@@ -191,6 +191,10 @@ def render_html(
             )
             if scene is not None and scene.audio is not None:
                 media += _transcript(scene)
+                if _letters(" ".join(s.text for s in scene.timings.sentences)) == _letters(
+                    plain(by_id[segment.segment_id].text)
+                ):
+                    paragraphs = ""  # read as written: the transcript is the text
         start = f' data-start="{scene.start:.3f}"' if scene is not None else ""
         sections.append(
             f'<section id="{html.escape(segment.segment_id)}"{start}>'
@@ -204,8 +208,10 @@ def render_html(
         ]
         # JSON inside <script>: "</" would end the element, so it is written "<\/".
         data = json.dumps(cues, ensure_ascii=False).replace("</", "<\\/")
+        first = next((p for p in parsed.segments if p.image_asset_id in asset_paths), None)
+        poster = f' poster="{html.escape(asset_paths[first.image_asset_id])}"' if first else ""
         video = (
-            f'<video id="story-video" controls preload="metadata" playsinline '
+            f'<video id="story-video" controls preload="metadata" playsinline{poster} '
             f'src="{html.escape(video_path)}"></video>'
             f'<script type="application/json" id="story-captions">{data}</script>'
         )
@@ -226,6 +232,11 @@ def render_html(
         # Only a page with something to play has something to follow.
         script=_READ_ALONG if video or "<audio " in "".join(sections) else "",
     )
+
+
+def _letters(text: str) -> str:
+    """Only the letters and digits of a text, lower-cased: two texts that say the same."""
+    return "".join(char for char in text.casefold() if char.isalnum())
 
 
 def _transcript(scene: Scene) -> str:

@@ -1,5 +1,6 @@
 """`stories make` end to end, as a newcomer runs it: real speech, real pictures."""
 
+import html
 import io
 import json
 import sqlite3
@@ -96,6 +97,11 @@ def test_each_style_and_audio_type(run_stories, tmp_path, example, style, audio)
         for segment in job["segments"]:
             narration = next(a for a in segment["assets"] if a["kind"] == "audio")
             assert segment["text"].split()[-1] in narration["metadata"]["narration"]
+        # Read as written: the page shows the text once, as the read-along transcript.
+        page = (tmp_path / "out" / "story.html").read_text(encoding="utf-8")
+        first = job["segments"][0]["assets"]
+        said = next(a for a in first if a["kind"] == "audio")["metadata"]["sentences"][1]
+        assert page.count(html.escape(said["text"])) == 1
 
 
 @pytest.mark.parametrize(("audio", "voices"), [("free_speech", 1), ("podcast", 2)])
